@@ -1,0 +1,93 @@
+"""Throughput benchmark: environment control steps per second against raw ``mujoco.batch`` stepping.
+
+The raw limit steps the same compiled model with the same number of simulations, threads and
+decimation, fed the same PD targets the environment computes from the same random actions: it is
+what the physics alone costs. The
+two are measured in alternating rounds in one process, and the median of each is reported, so
+that a noisy machine affects both alike.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from mujoco import batch as mjbatch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """Throughput figures [control steps/s, summed over environments]."""
+
+    task: str
+    num_envs: int
+    num_threads: int
+    decimation: int
+    env_steps_per_s: float
+    raw_steps_per_s: float
+    ratio: float
+    rounds: int
+    steps_per_round: int
+    machine: str
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+
+def machine_description() -> str:
+    """CPU model, core count and Python/torch versions."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}"
+
+
+def run_bench(task: str = "quadruped-flat", num_envs: int = 1024, num_threads: int = 0, steps: int = 50,
+              rounds: int = 5, seed: int = 0) -> BenchResult:
+    """Measure env and raw throughput in alternating rounds; return medians and their ratio."""
+    from stridelab.tasks import make
+
+    env = make(task, num_envs=num_envs, num_threads=num_threads, seed=seed)
+    raw = mjbatch.Batch(env.robot.model, num_envs, num_threads)
+    raw.reset(keyframe=env.sim.home_key)
+    raw.qpos[:, env.robot.qpos_adr] = env.default_pose
+    raw.ctrl[:] = env.default_pose
+    raw.forward()
+    # the raw batch gets the very PD targets the env computes from the same actions
+    clip = env.cfg.clip_actions
+    rng = np.random.default_rng(seed)
+    actions = torch.from_numpy(rng.normal(0.0, 0.5, size=(steps, num_envs, env.num_actions)).astype(np.float32))
+    targets = env.default_pose + env.action_scale * np.clip(actions.numpy().astype(np.float64), -clip, clip)
+    dec = env.cfg.decimation
+
+    env_times, raw_times = [], []
+    for r in range(rounds + 1):  # round 0 warms up both
+        t0 = time.perf_counter()
+        for k in range(steps):
+            env.step(actions[k])
+        t1 = time.perf_counter()
+        for k in range(steps):
+            raw.ctrl[:] = targets[k]
+            raw.step(nstep=dec)
+        t2 = time.perf_counter()
+        if r:
+            env_times.append(t1 - t0)
+            raw_times.append(t2 - t1)
+    env_rate = steps * num_envs / float(np.median(env_times))
+    raw_rate = steps * num_envs / float(np.median(raw_times))
+    return BenchResult(task, num_envs, raw.nthread, dec, env_rate, raw_rate, env_rate / raw_rate, rounds, steps,
+                       machine_description())

@@ -1,0 +1,1 @@
+"""MDP terms: commands, observations, rewards, terminations, randomization (pure batched functions)."""

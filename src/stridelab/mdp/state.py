@@ -1,0 +1,84 @@
+"""The per-step robot state every MDP term reads, computed once per control step from the batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from stridelab.sim.math import quat_rotate_inverse
+
+GRAVITY_DIR = np.array([0.0, 0.0, -1.0])
+
+
+@dataclass
+class RobotState:
+    """Batched robot state after a control step. All arrays are float64 numpy.
+
+    Attributes:
+        base_pos: world position [m]. Shape: (n, 3).
+        base_quat: orientation (w, x, y, z). Shape: (n, 4).
+        base_lin_vel: linear velocity in the base frame [m/s]. Shape: (n, 3).
+        base_ang_vel: angular velocity in the base frame [rad/s]. Shape: (n, 3).
+        projected_gravity: unit gravity direction in the base frame. Shape: (n, 3).
+        joint_pos: [rad]. Shape: (n, j).
+        joint_vel: [rad/s]. Shape: (n, j).
+        joint_acc: finite difference of joint_vel over the control period [rad/s^2]. Shape: (n, j).
+        torques: actuator torques of the last substep [N m]. Shape: (n, j).
+        foot_contact: whether each foot touches anything. Shape: (n, f), bool.
+        foot_pos: world position of the feet [m]. Shape: (n, f, 3).
+        foot_vel: world velocity of the feet [m/s]. Shape: (n, f, 3).
+        terminate_contact: contact of bodies whose contact ends the episode. Shape: (n, t), bool.
+        penalize_contact: contact of bodies whose contact is penalized. Shape: (n, p), bool.
+        actions: current actions. Shape: (n, j).
+        last_actions: previous actions. Shape: (n, j).
+        commands: (vx [m/s], vy [m/s], yaw rate [rad/s]). Shape: (n, 3).
+    """
+
+    base_pos: np.ndarray
+    base_quat: np.ndarray
+    base_lin_vel: np.ndarray
+    base_ang_vel: np.ndarray
+    projected_gravity: np.ndarray
+    joint_pos: np.ndarray
+    joint_vel: np.ndarray
+    joint_acc: np.ndarray
+    torques: np.ndarray
+    foot_contact: np.ndarray
+    foot_pos: np.ndarray
+    foot_vel: np.ndarray
+    terminate_contact: np.ndarray
+    penalize_contact: np.ndarray
+    actions: np.ndarray
+    last_actions: np.ndarray
+    commands: np.ndarray
+
+
+def read_state(sim, robot, prev_joint_vel: np.ndarray, dt: float, actions: np.ndarray,
+               last_actions: np.ndarray, commands: np.ndarray) -> RobotState:
+    """Gather a :class:`RobotState` from a :class:`~stridelab.sim.simulator.BatchSimulator`."""
+    qpos, qvel, sd = sim.qpos, sim.qvel, sim.sensordata
+    b, d = robot.base_qpos_adr, robot.base_dof_adr
+    quat = qpos[:, b + 3:b + 7]
+    joint_vel = qvel[:, robot.dof_adr]
+    s = robot.sensors
+    nf = len(robot.foot_geom_ids)
+    return RobotState(
+        base_pos=qpos[:, b:b + 3],
+        base_quat=quat,
+        base_lin_vel=quat_rotate_inverse(quat, qvel[:, d:d + 3]),
+        base_ang_vel=qvel[:, d + 3:d + 6],  # free-joint angular velocity is already in the body frame
+        projected_gravity=quat_rotate_inverse(quat, GRAVITY_DIR),
+        joint_pos=qpos[:, robot.qpos_adr],
+        joint_vel=joint_vel,
+        joint_acc=(joint_vel - prev_joint_vel) / dt,
+        torques=sim.actuator_force,
+        foot_contact=sd[:, s.foot_contact[0]:s.foot_contact[1]] > 0,
+        foot_pos=sd[:, s.foot_pos[0]:s.foot_pos[1]].reshape(-1, nf, 3),
+        foot_vel=sd[:, s.foot_vel[0]:s.foot_vel[1]].reshape(-1, nf, 3),
+        terminate_contact=sd[:, s.terminate_contact[0]:s.terminate_contact[1]] > 0,
+        penalize_contact=sd[:, s.penalize_contact[0]:s.penalize_contact[1]] > 0,
+        actions=actions,
+        last_actions=last_actions,
+        commands=commands,
+    )

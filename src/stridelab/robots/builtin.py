@@ -1,0 +1,68 @@
+"""Robot registry: the built-in robots and ready-made specs for reference models."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from stridelab.errors import ConfigError, unknown_name
+from stridelab.robots.spec import RobotSpec
+
+_LEGS = ("FL", "FR", "RL", "RR")
+_QUAD_JOINTS = tuple(f"{leg}_{part}_joint" for leg in _LEGS for part in ("hip", "thigh", "calf"))
+# Left/right mirror of a FL, FR, RL, RR quadruped: swap the sides, negate abduction.
+_QUAD_MIRROR_PERM = (3, 4, 5, 0, 1, 2, 9, 10, 11, 6, 7, 8)
+_QUAD_MIRROR_SIGN = (-1.0, 1.0, 1.0) * 4
+_QUAD_FEET_MIRROR = (1, 0, 3, 2)
+
+# Standing pose and PD gains from legged_gym's a1_config.py (hip +-0.1, thigh 0.8 front / 1.0 rear,
+# calf -1.5 rad; kp 20 N m/rad, kd 0.5 N m s/rad; action scale 0.25 rad).
+_A1_POSE = (0.1, 0.8, -1.5, -0.1, 0.8, -1.5, 0.1, 1.0, -1.5, -0.1, 1.0, -1.5)
+
+QUADRUPED = RobotSpec(
+    name="quadruped",
+    source="builtin:quadruped",
+    joint_names=_QUAD_JOINTS,
+    default_pose=_A1_POSE,
+    kp=(20.0,) * 12,
+    kd=(0.5,) * 12,
+    base_body="trunk",
+    feet=tuple(f"{leg}_foot" for leg in _LEGS),
+    terminate_contacts=("trunk",),
+    penalize_contacts=tuple(f"{leg}_thigh" for leg in _LEGS),
+    mirror_perm=_QUAD_MIRROR_PERM,
+    mirror_sign=_QUAD_MIRROR_SIGN,
+    feet_mirror_perm=_QUAD_FEET_MIRROR,
+    init_height=0.32,
+    base_height_target=0.30,
+    action_scale=0.25,
+)
+
+# Unitree Go2 from MuJoCo Menagerie (or MENAGERIE_ROOT). Gains kp 20 / kd 0.5 and the standing pose
+# follow unitree_rl_gym's go2_config.py; the trunk rests at about 0.27 m in that pose.
+GO2 = RobotSpec(
+    name="go2",
+    source="menagerie:unitree_go2",
+    joint_names=_QUAD_JOINTS,
+    default_pose=_A1_POSE,
+    kp=(20.0,) * 12,
+    kd=(0.5,) * 12,
+    base_body="base_link",
+    feet=_LEGS,
+    terminate_contacts=("base_link",),
+    penalize_contacts=tuple(f"{leg}_thigh" for leg in _LEGS),
+    mirror_perm=_QUAD_MIRROR_PERM,
+    mirror_sign=_QUAD_MIRROR_SIGN,
+    feet_mirror_perm=_QUAD_FEET_MIRROR,
+    init_height=0.33,
+    base_height_target=0.27,
+    limit_collisions=True,
+)
+
+ROBOTS: dict[str, RobotSpec] = {"quadruped": QUADRUPED, "go2": GO2}
+
+
+def get_robot(name: str, **overrides) -> RobotSpec:
+    """Return a registered robot spec, optionally with fields replaced (e.g. ``source=...``)."""
+    if name not in ROBOTS:
+        raise ConfigError(unknown_name("robot", name, sorted(ROBOTS), "the robot registry"))
+    return replace(ROBOTS[name], **overrides) if overrides else ROBOTS[name]

@@ -1,0 +1,318 @@
+"""Load a robot (built-in MJCF, user MJCF/URDF, or MuJoCo Menagerie) into an MjModel for stridelab.
+
+Loading edits the model with ``mujoco.MjSpec``:
+
+* torque (``motor``) actuators become PD actuators, one per joint in ``RobotSpec.joint_names`` order:
+  ``force = kp (ctrl - q) - kd qdot`` clamped to the torque limit, so that PD runs in every physics
+  substep and ``ctrl`` is the joint target [rad];
+* visual meshes whose files are missing are dropped with a warning;
+* a free joint is added to the base if the file has none (URDF imports are fixed to the world);
+* a floor plane is added if the world has no geoms;
+* sensors are added for foot contacts, foot positions and velocities, and body contacts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import mujoco
+import numpy as np
+
+from stridelab.errors import RobotSpecError, unknown_name
+from stridelab.robots.spec import RobotSpec
+
+log = logging.getLogger(__name__)
+
+ASSETS = Path(__file__).parent / "assets"
+
+_CONTACT_FOUND = 1  # contact sensor dataspec bit for "found" (see mjtConDataType)
+
+
+@dataclass(frozen=True)
+class SensorSlices:
+    """Column ranges of ``sensordata`` for the sensors stridelab adds. Each is (start, stop)."""
+
+    foot_contact: tuple[int, int]
+    foot_pos: tuple[int, int]
+    foot_vel: tuple[int, int]
+    terminate_contact: tuple[int, int]
+    penalize_contact: tuple[int, int]
+
+
+@dataclass
+class LoadedRobot:
+    """A compiled robot model and the indices the environment needs.
+
+    Attributes:
+        spec: the robot description.
+        model: compiled model; actuator ``i`` is the PD actuator of ``spec.joint_names[i]``.
+        qpos_adr: qpos address of each joint. Shape: (num_joints,).
+        dof_adr: qvel address of each joint. Shape: (num_joints,).
+        joint_range: lower/upper limit per joint [rad]. Shape: (num_joints, 2).
+        torque_limits: per joint [N m]. Shape: (num_joints,).
+        base_body_id: id of the floating base body.
+        base_qpos_adr: qpos address of the base free joint (7 values: pos, quat).
+        base_dof_adr: qvel address of the base free joint (6 values: world lin vel, local ang vel).
+        foot_geom_ids: Shape: (num_feet,).
+        sensors: sensordata slices of the added sensors.
+    """
+
+    spec: RobotSpec
+    model: mujoco.MjModel
+    qpos_adr: np.ndarray
+    dof_adr: np.ndarray
+    joint_range: np.ndarray
+    torque_limits: np.ndarray
+    base_body_id: int
+    base_qpos_adr: int
+    base_dof_adr: int
+    foot_geom_ids: np.ndarray
+    sensors: SensorSlices
+
+
+def resolve_source(source: str) -> Path:
+    """Return the model file for ``builtin:NAME``, ``menagerie:NAME[/ENTRY]`` or a path."""
+    if source.startswith("builtin:"):
+        path = ASSETS / f"{source.split(':', 1)[1]}.xml"
+        if not path.exists():
+            names = sorted(p.stem for p in ASSETS.glob("*.xml"))
+            raise RobotSpecError(unknown_name("built-in robot", path.stem, names, "builtin:"))
+        return path
+    if source.startswith("menagerie:"):
+        return _menagerie_path(source.split(":", 1)[1])
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise RobotSpecError(f"robot file {str(path)!r} does not exist; check the path (MJCF .xml or URDF .urdf).")
+    return path
+
+
+def _menagerie_path(name: str) -> Path:
+    import mujoco_menagerie as menagerie
+
+    robot_name, _, entry = name.partition("/")
+    try:
+        robot = menagerie.get(robot_name)
+        point = robot.entry(entry or None) if entry else robot.entry(robot.default_scene)
+        return Path(robot.path()) / point.file
+    except menagerie.UnknownRobotError:
+        raise RobotSpecError(unknown_name("Menagerie robot", robot_name, menagerie.names(), "menagerie:")) from None
+    except menagerie.UnknownEntryPointError:
+        entries = menagerie.get(robot_name).entry_names()
+        raise RobotSpecError(unknown_name("Menagerie entry point", entry, entries, f"menagerie:{robot_name}")) from None
+    except menagerie.MenagerieError as exc:
+        raise RobotSpecError(
+            f"could not fetch Menagerie robot {robot_name!r} ({exc}); connect to the internet once or set "
+            f"MENAGERIE_ROOT to a local copy of mujoco_menagerie."
+        ) from None
+
+
+def _parse(path: Path) -> mujoco.MjSpec:
+    try:
+        return mujoco.MjSpec.from_file(str(path))
+    except ValueError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "parse error"
+        raise RobotSpecError(
+            f"could not read robot file {str(path)!r}: {first}; fix the file so that MuJoCo can load it."
+        ) from None
+
+
+def _drop_missing_meshes(mjspec: mujoco.MjSpec, path: Path) -> None:
+    """Delete visual geoms whose mesh file is missing; a missing collision mesh is an error."""
+    meshdir = Path(mjspec.meshdir) if mjspec.meshdir else Path()
+    base = path.parent if not meshdir.is_absolute() else Path()
+    missing = {}
+    for mesh in list(mjspec.meshes):
+        if mesh.file and not (base / meshdir / mesh.file).exists() and not (base / mesh.file).exists():
+            missing[mesh.name or Path(mesh.file).stem] = mesh
+    if not missing:
+        return
+    for geom in list(mjspec.geoms):
+        if geom.meshname in missing:
+            if geom.contype or geom.conaffinity:
+                raise RobotSpecError(
+                    f"collision mesh {geom.meshname!r} of {str(path)!r} is missing; put the file back or replace "
+                    f"the geom with a primitive."
+                )
+            mjspec.delete(geom)
+    for name, mesh in missing.items():
+        log.warning("robot %s: visual mesh %r is missing (%s); dropped it", path.name, name, mesh.file)
+        mjspec.delete(mesh)
+
+
+def _check_names(kind: str, names: tuple[str, ...], valid: list[str], spec: RobotSpec) -> None:
+    for name in names:
+        if name not in valid:
+            raise RobotSpecError(unknown_name(kind, name, valid, f"robot {spec.name!r} ({spec.source})"))
+
+
+def _torque_limit_of(act: mujoco.MjsActuator) -> float | None:
+    """Torque limit implied by an actuator: its force range, else a motor's control range x gear."""
+    if act.forcelimited == mujoco.mjtLimited.mjLIMITED_TRUE or (
+        act.forcelimited == mujoco.mjtLimited.mjLIMITED_AUTO and act.forcerange[1] > act.forcerange[0]
+    ):
+        return float(max(abs(act.forcerange[0]), abs(act.forcerange[1])))
+    if act.ctrlrange[1] > act.ctrlrange[0] and act.biastype == mujoco.mjtBias.mjBIAS_NONE:
+        return float(max(abs(act.ctrlrange[0]), abs(act.ctrlrange[1])) * abs(act.gear[0]))
+    return None
+
+
+def build_mjspec(spec: RobotSpec) -> tuple[mujoco.MjSpec, Path]:
+    """Parse the robot file and apply stridelab's edits (see module docstring)."""
+    path = resolve_source(spec.source)
+    mjspec = _parse(path)
+    _drop_missing_meshes(mjspec, path)
+
+    joints = [j.name for j in mjspec.joints if j.name]
+    bodies = [b.name for b in mjspec.bodies if b.name]
+    geoms = [g.name for g in mjspec.geoms if g.name]
+    _check_names("joint", spec.joint_names, joints, spec)
+    _check_names("body", (spec.base_body, *spec.terminate_contacts, *spec.penalize_contacts), bodies, spec)
+    _check_names("foot geom", spec.feet, geoms, spec)
+
+    base = mjspec.body(spec.base_body)
+    if not any(j.type == mujoco.mjtJoint.mjJNT_FREE for j in base.joints):
+        if base.parent.name != "world":
+            raise RobotSpecError(
+                f"base body {spec.base_body!r} of robot {spec.name!r} is not a child of the world; name the root "
+                f"link of the robot as base_body."
+            )
+        base.add_freejoint()
+
+    _replace_actuators(mjspec, spec)
+    if spec.limit_collisions:
+        _limit_collisions(mjspec, spec)
+    if not any(g.type in (mujoco.mjtGeom.mjGEOM_PLANE, mujoco.mjtGeom.mjGEOM_HFIELD) for g in mjspec.worldbody.geoms):
+        mjspec.worldbody.add_geom(
+            name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 0.05], contype=1, conaffinity=1,
+            rgba=[0.35, 0.4, 0.45, 1],
+        )
+    _add_sensors(mjspec, spec)
+    return mjspec, path
+
+
+def _replace_actuators(mjspec: mujoco.MjSpec, spec: RobotSpec) -> None:
+    limits: dict[str, float] = {}
+    for act in list(mjspec.actuators):
+        target = act.target
+        if act.trntype == mujoco.mjtTrn.mjTRN_JOINT and target in spec.joint_names:
+            limit = _torque_limit_of(act)
+            if limit is not None:
+                limits[target] = limit
+        elif act.trntype == mujoco.mjtTrn.mjTRN_JOINT:
+            log.warning("robot %s: actuator %r drives joint %r, which is not in joint_names; removed it",
+                        spec.name, act.name, target)
+        mjspec.delete(act)
+    for i, joint_name in enumerate(spec.joint_names):
+        if spec.torque_limits is not None:
+            limit = spec.torque_limits[i]
+        elif joint_name in limits:
+            limit = limits[joint_name]
+        else:
+            joint = mjspec.joint(joint_name)
+            if joint.actfrcrange[1] > joint.actfrcrange[0]:
+                limit = float(joint.actfrcrange[1])
+            else:
+                raise RobotSpecError(
+                    f"joint {joint_name!r} of robot {spec.name!r} has no motor and no torque limit; set "
+                    f"torque_limits in the robot spec."
+                )
+        kp, kd = spec.kp[i], spec.kd[i]
+        act = mjspec.add_actuator(name=f"{joint_name}_pd", target=joint_name, trntype=mujoco.mjtTrn.mjTRN_JOINT)
+        act.gaintype = mujoco.mjtGain.mjGAIN_FIXED
+        act.gainprm[0] = kp
+        act.biastype = mujoco.mjtBias.mjBIAS_AFFINE
+        act.biasprm[:3] = [0.0, -kp, -kd]
+        act.forcelimited = mujoco.mjtLimited.mjLIMITED_TRUE
+        act.forcerange = [-limit, limit]
+        act.ctrllimited = mujoco.mjtLimited.mjLIMITED_FALSE
+        act.gear[0] = 1.0
+
+
+def _subtree_geoms(body: mujoco.MjsBody) -> list:
+    return list(body.geoms)
+
+
+def _limit_collisions(mjspec: mujoco.MjSpec, spec: RobotSpec) -> None:
+    """Robot geoms collide only with the world: feet and contact bodies; no self-collisions."""
+    keep_bodies = set(spec.terminate_contacts) | set(spec.penalize_contacts)
+    base = mjspec.body(spec.base_body)
+    for geom in base.find_all(mujoco.mjtObj.mjOBJ_GEOM):
+        if geom.name in spec.feet or geom.parent.name in keep_bodies:
+            if geom.contype or geom.conaffinity:
+                geom.contype, geom.conaffinity = 0, 1
+        else:
+            geom.contype, geom.conaffinity = 0, 0
+    for geom in mjspec.worldbody.geoms:
+        geom.contype, geom.conaffinity = 1, 0
+
+
+def _add_sensors(mjspec: mujoco.MjSpec, spec: RobotSpec) -> None:
+    contact, geom_obj, body_obj = mujoco.mjtSensor.mjSENS_CONTACT, mujoco.mjtObj.mjOBJ_GEOM, mujoco.mjtObj.mjOBJ_BODY
+    for foot in spec.feet:
+        mjspec.add_sensor(name=f"sl_contact_{foot}", type=contact, objtype=geom_obj, objname=foot,
+                          intprm=[_CONTACT_FOUND, 0, 1])
+    for foot in spec.feet:
+        mjspec.add_sensor(name=f"sl_pos_{foot}", type=mujoco.mjtSensor.mjSENS_FRAMEPOS, objtype=geom_obj, objname=foot)
+    for foot in spec.feet:
+        mjspec.add_sensor(name=f"sl_vel_{foot}", type=mujoco.mjtSensor.mjSENS_FRAMELINVEL, objtype=geom_obj,
+                          objname=foot)
+    for prefix, names in (("term", spec.terminate_contacts), ("pen", spec.penalize_contacts)):
+        for body in names:
+            mjspec.add_sensor(name=f"sl_{prefix}_{body}", type=contact, objtype=body_obj, objname=body,
+                              intprm=[_CONTACT_FOUND, 0, 1])
+
+
+def _sensor_range(model: mujoco.MjModel, names: list[str]) -> tuple[int, int]:
+    if not names:
+        return (0, 0)
+    start = model.sensor(names[0]).adr[0]
+    stop = model.sensor(names[-1]).adr[0] + model.sensor(names[-1]).dim[0]
+    return (int(start), int(stop))
+
+
+def load_robot(spec: RobotSpec) -> LoadedRobot:
+    """Build, compile and index a robot. Raises :class:`RobotSpecError` with a fix on bad input."""
+    mjspec, path = build_mjspec(spec)
+    cwd = os.getcwd()
+    try:
+        model = mjspec.compile()
+    except ValueError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise RobotSpecError(f"MuJoCo could not compile robot {spec.name!r} from {str(path)!r}: {first}; "
+                             f"fix the model file.") from None
+    finally:
+        os.chdir(cwd)
+    joint_ids = [model.joint(n).id for n in spec.joint_names]
+    for name, jid in zip(spec.joint_names, joint_ids):
+        if int(model.jnt_type[jid]) not in (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE)):
+            raise RobotSpecError(f"joint {name!r} of robot {spec.name!r} is not a hinge or slide joint; list only "
+                                 f"actuated 1-DoF joints in joint_names.")
+    base_id = model.body(spec.base_body).id
+    free = [j for j in range(model.njnt) if model.jnt_bodyid[j] == base_id and model.jnt_type[j] == 0][0]
+    joint_range = model.jnt_range[joint_ids].copy()
+    unlimited = ~model.jnt_limited[joint_ids].astype(bool)
+    joint_range[unlimited] = [-np.pi, np.pi]
+    feet = list(spec.feet)
+    sensors = SensorSlices(
+        foot_contact=_sensor_range(model, [f"sl_contact_{f}" for f in feet]),
+        foot_pos=_sensor_range(model, [f"sl_pos_{f}" for f in feet]),
+        foot_vel=_sensor_range(model, [f"sl_vel_{f}" for f in feet]),
+        terminate_contact=_sensor_range(model, [f"sl_term_{b}" for b in spec.terminate_contacts]),
+        penalize_contact=_sensor_range(model, [f"sl_pen_{b}" for b in spec.penalize_contacts]),
+    )
+    return LoadedRobot(
+        spec=spec,
+        model=model,
+        qpos_adr=model.jnt_qposadr[joint_ids].copy(),
+        dof_adr=model.jnt_dofadr[joint_ids].copy(),
+        joint_range=joint_range,
+        torque_limits=np.abs(model.actuator_forcerange[:, 1]).copy(),
+        base_body_id=base_id,
+        base_qpos_adr=int(model.jnt_qposadr[free]),
+        base_dof_adr=int(model.jnt_dofadr[free]),
+        foot_geom_ids=np.array([model.geom(f).id for f in feet]),
+        sensors=sensors,
+    )

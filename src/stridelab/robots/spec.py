@@ -1,0 +1,92 @@
+"""RobotSpec: everything the tasks need to know about a robot, independent of its file format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from stridelab.errors import RobotSpecError
+
+
+@dataclass(frozen=True)
+class RobotSpec:
+    """Description of a legged robot for stridelab.
+
+    All per-joint tuples follow ``joint_names`` (the policy's action order).
+
+    Attributes:
+        name: short name, used in run directories.
+        source: where the model comes from: ``builtin:NAME``, ``menagerie:NAME[/ENTRY]``, or a path
+            to an MJCF (``.xml``) or URDF (``.urdf``) file.
+        joint_names: actuated joints in action order. Shape: (num_joints,).
+        default_pose: joint angles of the standing pose [rad]; actions are offsets from it.
+        kp: PD stiffness per joint [N m/rad].
+        kd: PD damping per joint [N m s/rad].
+        torque_limits: per joint [N m]; ``None`` takes them from the motors' control ranges.
+        base_body: the floating base body (the one with the free joint).
+        feet: collision geoms of the feet (their ground contacts drive gait terms).
+        terminate_contacts: bodies whose ground contact ends an episode.
+        penalize_contacts: bodies whose ground contact is penalized (collision reward).
+        mirror_perm: left/right mirror map: joint ``i`` of the mirrored robot is joint
+            ``mirror_perm[i]`` of this one, times ``mirror_sign[i]``.
+        mirror_sign: +1/-1 per joint, see ``mirror_perm``.
+        feet_mirror_perm: the feet's left/right permutation.
+        init_height: base height at reset [m].
+        base_height_target: nominal base height while walking [m].
+        action_scale: joint target offset per unit action [rad].
+        limit_collisions: if True, only feet, terminate and penalize bodies collide with the world
+            and the robot never collides with itself (fast contacts).
+    """
+
+    name: str
+    source: str
+    joint_names: tuple[str, ...]
+    default_pose: tuple[float, ...]
+    kp: tuple[float, ...]
+    kd: tuple[float, ...]
+    base_body: str
+    feet: tuple[str, ...]
+    terminate_contacts: tuple[str, ...] = ()
+    penalize_contacts: tuple[str, ...] = ()
+    torque_limits: tuple[float, ...] | None = None
+    mirror_perm: tuple[int, ...] | None = None
+    mirror_sign: tuple[float, ...] | None = None
+    feet_mirror_perm: tuple[int, ...] | None = None
+    init_height: float = 0.35
+    base_height_target: float = 0.3
+    action_scale: float = 0.25
+    limit_collisions: bool = False
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        n = len(self.joint_names)
+        if n == 0:
+            raise RobotSpecError(f"robot {self.name!r} names no joints; list its actuated joints in joint_names.")
+        for attr in ("default_pose", "kp", "kd", "torque_limits", "mirror_perm", "mirror_sign"):
+            value = getattr(self, attr)
+            if value is not None and len(value) != n:
+                raise RobotSpecError(
+                    f"robot {self.name!r}: {attr} has {len(value)} entries but there are {n} joints; "
+                    f"give one value per joint in joint_names."
+                )
+        if len(set(self.joint_names)) != n:
+            raise RobotSpecError(f"robot {self.name!r}: joint_names lists a joint twice; name each joint once.")
+        if not self.feet:
+            raise RobotSpecError(f"robot {self.name!r} names no feet; list the foot collision geoms in feet.")
+        if self.mirror_perm is not None:
+            if sorted(self.mirror_perm) != list(range(n)):
+                raise RobotSpecError(
+                    f"robot {self.name!r}: mirror_perm must be a permutation of 0..{n - 1}; fix the mirror map."
+                )
+        if any(k < 0 for k in self.kp) or any(k < 0 for k in self.kd):
+            raise RobotSpecError(f"robot {self.name!r}: kp and kd must be non-negative; fix the gains.")
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.joint_names)
+
+
+def per_joint(value: float | tuple[float, ...], n: int) -> tuple[float, ...]:
+    """Broadcast a scalar to ``n`` joints, or return the tuple unchanged."""
+    if isinstance(value, (int, float)):
+        return (float(value),) * n
+    return tuple(float(v) for v in value)
