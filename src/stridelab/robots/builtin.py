@@ -14,8 +14,9 @@ _QUAD_MIRROR_PERM = (3, 4, 5, 0, 1, 2, 9, 10, 11, 6, 7, 8)
 _QUAD_MIRROR_SIGN = (-1.0, 1.0, 1.0) * 4
 _QUAD_FEET_MIRROR = (1, 0, 3, 2)
 
-# Standing pose and PD gains from legged_gym's a1_config.py (hip +-0.1, thigh 0.8 front / 1.0 rear,
-# calf -1.5 rad; kp 20 N m/rad, kd 0.5 N m s/rad; action scale 0.25 rad).
+# Standing pose from legged_gym's a1_config.py (hip +-0.1, thigh 0.8 front / 1.0 rear, calf -1.5 rad;
+# action scale 0.25 rad). PD gains kp 35 N m/rad, kd 0.5 N m s/rad from MuJoCo Playground's Go1
+# joystick task: legged_gym's kp 20 lets this model sag 7 cm and splay its hips 0.2 rad at rest.
 _A1_POSE = (0.1, 0.8, -1.5, -0.1, 0.8, -1.5, 0.1, 1.0, -1.5, -0.1, 1.0, -1.5)
 
 QUADRUPED = RobotSpec(
@@ -23,7 +24,7 @@ QUADRUPED = RobotSpec(
     source="builtin:quadruped",
     joint_names=_QUAD_JOINTS,
     default_pose=_A1_POSE,
-    kp=(20.0,) * 12,
+    kp=(35.0,) * 12,
     kd=(0.5,) * 12,
     base_body="trunk",
     feet=tuple(f"{leg}_foot" for leg in _LEGS),
@@ -32,8 +33,8 @@ QUADRUPED = RobotSpec(
     mirror_perm=_QUAD_MIRROR_PERM,
     mirror_sign=_QUAD_MIRROR_SIGN,
     feet_mirror_perm=_QUAD_FEET_MIRROR,
-    init_height=0.32,
-    base_height_target=0.30,
+    init_height=0.30,
+    base_height_target=0.28,  # rests at 0.27 m on its PD controllers in the default pose
     action_scale=0.25,
 )
 
