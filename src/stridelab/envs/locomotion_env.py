@@ -100,7 +100,7 @@ class LocomotionEnv(VecEnv):
         self.command.step()
         if self.push_interval:
             self.randomizer.push(np.flatnonzero(self._ep_len % self.push_interval == 0))
-        s = self.state = self._read_state()
+        s = self.state = self.last_state = self._read_state()
 
         contact = T.base_contact(s)
         tilt = T.bad_orientation(s, self.cfg.max_tilt)

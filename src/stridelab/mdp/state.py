@@ -59,23 +59,23 @@ def read_state(sim, robot, prev_joint_vel: np.ndarray, dt: float, actions: np.nd
     """Gather a :class:`RobotState` from a :class:`~stridelab.sim.simulator.BatchSimulator`."""
     qpos, qvel, sd = sim.qpos, sim.qvel, sim.sensordata
     b, d = robot.base_qpos_adr, robot.base_dof_adr
-    quat = qpos[:, b + 3:b + 7]
+    quat = qpos[:, b + 3:b + 7].copy()
     joint_vel = qvel[:, robot.dof_adr]
     s = robot.sensors
     nf = len(robot.foot_geom_ids)
     return RobotState(
-        base_pos=qpos[:, b:b + 3],
+        base_pos=qpos[:, b:b + 3].copy(),  # copies: the live views change at the next reset or step
         base_quat=quat,
         base_lin_vel=quat_rotate_inverse(quat, qvel[:, d:d + 3]),
-        base_ang_vel=qvel[:, d + 3:d + 6],  # free-joint angular velocity is already in the body frame
+        base_ang_vel=qvel[:, d + 3:d + 6].copy(),  # free-joint angular velocity is already in the body frame
         projected_gravity=quat_rotate_inverse(quat, GRAVITY_DIR),
         joint_pos=qpos[:, robot.qpos_adr],
         joint_vel=joint_vel,
         joint_acc=(joint_vel - prev_joint_vel) / dt,
-        torques=sim.actuator_force,
+        torques=sim.actuator_force.copy(),
         foot_contact=sd[:, s.foot_contact[0]:s.foot_contact[1]] > 0,
-        foot_pos=sd[:, s.foot_pos[0]:s.foot_pos[1]].reshape(-1, nf, 3),
-        foot_vel=sd[:, s.foot_vel[0]:s.foot_vel[1]].reshape(-1, nf, 3),
+        foot_pos=sd[:, s.foot_pos[0]:s.foot_pos[1]].reshape(-1, nf, 3).copy(),
+        foot_vel=sd[:, s.foot_vel[0]:s.foot_vel[1]].reshape(-1, nf, 3).copy(),
         terminate_contact=sd[:, s.terminate_contact[0]:s.terminate_contact[1]] > 0,
         penalize_contact=sd[:, s.penalize_contact[0]:s.penalize_contact[1]] > 0,
         actions=actions,

@@ -1,0 +1,1 @@
+"""Evaluation on a fixed command grid, and the "walks" verdict."""
