@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -89,12 +90,18 @@ def _add_learning_commands(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # offscreen rendering backend; MuJoCo reads this when it is first imported
+    os.environ.setdefault("MUJOCO_GL", "egl")
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     if rest and not getattr(args, "accepts_rest", False):
+        print(f"error: unrecognized arguments: {' '.join(rest)}; run `stridelab {args.command} --help` for the "
+              f"options.", file=sys.stderr)
+        return 2
+    if False:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     args.rest = rest
     try:

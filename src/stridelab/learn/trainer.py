@@ -25,6 +25,7 @@ from stridelab.envs.locomotion_env import LocomotionEnv
 from stridelab.envs.snapshot import env_state_dict, load_env_state
 from stridelab.learn.checkpoint import checkpoint_name, load_checkpoint, save_checkpoint
 from stridelab.learn.config import TrainConfig
+from stridelab.learn.policy import config_dict
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ class Trainer:
             "seed": self.seed,
             "torch_rng": torch.get_rng_state(),
             "env_state": env_state_dict(self.env),
+            "config": config_dict(self.env_cfg, self.train_cfg),
         })
         return save_checkpoint(data, self.run_dir / "checkpoints" / checkpoint_name(self.iteration))
 

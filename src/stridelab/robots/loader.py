@@ -185,12 +185,21 @@ def build_mjspec(spec: RobotSpec) -> tuple[mujoco.MjSpec, Path]:
     if spec.limit_collisions:
         _limit_collisions(mjspec, spec)
     if not any(g.type in (mujoco.mjtGeom.mjGEOM_PLANE, mujoco.mjtGeom.mjGEOM_HFIELD) for g in mjspec.worldbody.geoms):
-        mjspec.worldbody.add_geom(
-            name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 0.05], contype=1, conaffinity=1,
-            rgba=[0.35, 0.4, 0.45, 1],
-        )
+        _add_floor(mjspec)
     _add_sensors(mjspec, spec)
     return mjspec, path
+
+
+def _add_floor(mjspec: mujoco.MjSpec) -> None:
+    """A checkered ground plane (contype 1, conaffinity 1) with a 0.5 m grid for judging speed in videos."""
+    tex = mjspec.add_texture(name="sl_grid", type=mujoco.mjtTexture.mjTEXTURE_2D,
+                             builtin=mujoco.mjtBuiltin.mjBUILTIN_CHECKER, width=256, height=256,
+                             rgb1=[0.32, 0.38, 0.45], rgb2=[0.22, 0.27, 0.33], mark=mujoco.mjtMark.mjMARK_EDGE,
+                             markrgb=[0.8, 0.8, 0.8])
+    mat = mjspec.add_material(name="sl_grid", texrepeat=[2, 2], texuniform=True)
+    mat.textures[mujoco.mjtTextureRole.mjTEXROLE_RGB] = tex.name
+    mjspec.worldbody.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 0.05], contype=1,
+                              conaffinity=1, material="sl_grid")
 
 
 def _replace_actuators(mjspec: mujoco.MjSpec, spec: RobotSpec) -> None:

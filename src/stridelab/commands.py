@@ -1,0 +1,216 @@
+"""Implementations of ``stridelab train | eval | play`` (registered into the CLI parser)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import tyro
+
+from stridelab.config import EnvConfig, override, save_yaml
+from stridelab.errors import ConfigError
+from stridelab.learn.config import TrainConfig
+
+log = logging.getLogger("stridelab")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainArgs:
+    """Train a policy with PPO (rsl-rl-lib); writes runs/<task>/<timestamp>/.
+
+    Attributes:
+        task: registered task name (see `stridelab list`).
+        seed: seed of the env and the learner.
+        num_envs: parallel environments (overrides env.num_envs).
+        max_iterations: iteration budget (overrides train.max_iterations).
+        max_minutes: wall-clock budget in minutes, 0 for none (overrides train.max_minutes).
+        log_dir: root of the run directories.
+        resume: run directory (or checkpoint) to continue exactly where it stopped.
+        no_eval: skip the evaluation, plots and video after training.
+        env: environment configuration.
+        train: training configuration.
+    """
+
+    task: tyro.conf.Positional[str]
+    seed: int = 0
+    num_envs: int | None = None
+    max_iterations: int | None = None
+    max_minutes: float | None = None
+    log_dir: str = "runs"
+    resume: str | None = None
+    no_eval: bool = False
+    env: EnvConfig = dataclasses.field(default_factory=EnvConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+
+def _parse_train_args(argv: list[str]) -> TrainArgs:
+    from stridelab.tasks import get_task
+
+    positional = [a for a in argv if not a.startswith("-")]
+    task_name = positional[0] if positional else "quadruped-flat"
+    if any(a in ("-h", "--help") for a in argv) and not positional:
+        task_name = "quadruped-flat"
+    task = get_task(task_name)
+    default = TrainArgs(task=task_name, env=task.env_cfg(), train=task.train_cfg())
+    try:
+        parsed = tyro.cli(TrainArgs, args=argv, default=default, prog="stridelab train",
+                          config=(tyro.conf.FlagConversionOff,))
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise ConfigError("invalid arguments to `stridelab train` (see the message above); run "
+                              "`stridelab train --help` for the options.") from None
+        raise
+    return parsed
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from stridelab.eval.grid import evaluate
+    from stridelab.learn.checkpoint import latest_checkpoint, load_checkpoint
+    from stridelab.learn.policy import configs_of
+    from stridelab.learn.trainer import Trainer
+
+    a = _parse_train_args(args.rest)
+    env_cfg, train_cfg = a.env, a.train
+    if a.task != env_cfg.task:
+        env_cfg = dataclasses.replace(env_cfg, task=a.task)
+    if a.resume:
+        ckpt = latest_checkpoint(Path(a.resume))
+        env_cfg, train_cfg = configs_of(load_checkpoint(ckpt), ckpt)
+        run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+    else:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        run_dir = Path(a.log_dir) / a.task / stamp
+    env_cfg = override(env_cfg, seed=a.seed if not a.resume else env_cfg.seed,
+                       **({"num_envs": a.num_envs} if a.num_envs else {}))
+    train_over = {k: v for k, v in (("max_iterations", a.max_iterations), ("max_minutes", a.max_minutes))
+                  if v is not None}
+    train_cfg = override(train_cfg, **train_over) if train_over else train_cfg
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_yaml({"task": a.task, "seed": env_cfg.seed, "env": env_cfg, "train": train_cfg}, run_dir / "config.yaml")
+
+    def walk_check(policy):
+        return evaluate(policy, env_cfg, envs_per_command=2, duration_s=10.0, seed=env_cfg.seed + 1)
+
+    trainer = Trainer(env_cfg, train_cfg, run_dir, seed=env_cfg.seed, walk_check=walk_check)
+    if a.resume:
+        trainer.load(ckpt)
+    log.info("training %s with %d envs in %s", a.task, env_cfg.num_envs, run_dir)
+    result = trainer.train(fresh=not a.resume, show_progress=sys.stderr.isatty() or True)
+    log.info("stopped (%s) after %d iterations, %d env steps, %.0f s; checkpoint %s", result.stopped_because,
+             result.iterations, result.env_steps, result.seconds, result.checkpoint)
+    if result.walk_checks:
+        (run_dir / "walk_checks.json").write_text(json.dumps(result.walk_checks, indent=2))
+    if result.stopped_because == "interrupted":
+        print(f"interrupted: checkpoint saved to {result.checkpoint}; continue with "
+              f"`stridelab train {a.task} --resume {run_dir}`")
+        return 130
+    if a.no_eval:
+        return 0
+    return _eval_and_play(run_dir, result)
+
+
+def _eval_and_play(run_dir: Path, train_result=None) -> int:
+    report = run_eval(run_dir)
+    run_play(run_dir)
+    verdict = "WALKS" if report["walks"] else "does not walk yet"
+    print(f"eval: lin vel error {report['lin_vel_error']:.3f} m/s, yaw rate error {report['yaw_rate_error']:.3f} rad/s, "
+          f"falls {100 * report['fall_rate']:.1f}% -> the policy {verdict} "
+          f"(criteria: <= 0.15 m/s, <= 0.2 rad/s, <= 2% falls); results in {run_dir}")
+    return 0
+
+
+def run_eval(target: Path, envs_per_command: int = 4, duration_s: float = 10.0, out: Path | None = None) -> dict:
+    """Evaluate a run or checkpoint on the command grid; write eval.json and eval_grid.png."""
+    from stridelab.eval.grid import evaluate
+    from stridelab.learn.policy import load_policy
+    from stridelab.viz.plots import plot_eval
+
+    loaded = load_policy(target)
+    report = evaluate(loaded.policy, loaded.env_cfg, envs_per_command=envs_per_command, duration_s=duration_s,
+                      seed=loaded.env_cfg.seed + 1000)
+    report["checkpoint"] = str(loaded.checkpoint)
+    report["iteration"] = int(loaded.data.get("iteration", 0))
+    report["env_steps"] = int(loaded.data.get("env_steps", 0))
+    report["train_seconds"] = float(loaded.data.get("train_seconds", 0.0))
+    out_dir = Path(out) if out else _run_dir_of(loaded.checkpoint)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / ".eval.json.tmp"
+    tmp.write_text(json.dumps(report, indent=2))
+    tmp.replace(out_dir / "eval.json")
+    plot_eval(report, out_dir)
+    return report
+
+
+def run_play(target: Path, out: Path | None = None, video: bool = True, width: int = 320, height: int = 240,
+             fps: int = 25) -> Path:
+    """Record the policy through a command tour: video.mp4 and plots/*.png."""
+    from stridelab.eval.rollout import record
+    from stridelab.learn.policy import load_policy
+    from stridelab.viz.plots import plot_trajectory
+
+    loaded = load_policy(target)
+    out_dir = Path(out) if out else _run_dir_of(loaded.checkpoint)
+    recorder = None
+    if video:
+        from stridelab.viz.video import VideoRecorder
+
+        recorder = lambda env: VideoRecorder(env.sim, env.robot.base_qpos_adr, width, height)  # noqa: E731
+    every = max(1, round(1.0 / (fps * loaded.env_cfg.decimation * loaded.env.robot.model.opt.timestep)))
+    holder = {}
+
+    def make_video(env):
+        holder["rec"] = recorder(env)
+        return holder["rec"]
+
+    traj = record(loaded.policy, loaded.env_cfg, video=make_video if video else None, video_every=every)
+    plot_trajectory(traj, out_dir / "plots")
+    if video:
+        holder["rec"].save(out_dir / "video.mp4", fps=fps)
+        holder["rec"].close()
+    return out_dir
+
+
+def _run_dir_of(ckpt: Path) -> Path:
+    return ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    report = run_eval(Path(args.target), args.envs_per_command, args.duration, Path(args.out) if args.out else None)
+    print(json.dumps({k: report[k] for k in ("lin_vel_error", "yaw_rate_error", "fall_rate", "power", "foot_slip",
+                                             "walks")}, indent=2))
+    return 0
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    if args.viewer:
+        from stridelab.viz.viewer import run_viewer
+
+        return run_viewer(Path(args.target))
+    out = run_play(Path(args.target), Path(args.out) if args.out else None, video=not args.no_video)
+    print(f"wrote plots{'' if args.no_video else ' and video.mp4'} to {out}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a policy (options: stridelab train --help)", add_help=False)
+    p.set_defaults(func=cmd_train, accepts_rest=True)
+
+    p = sub.add_parser("eval", help="evaluate a run on the command grid; writes eval.json", allow_abbrev=False)
+    p.add_argument("target", help="run directory or checkpoint file")
+    p.add_argument("--envs-per-command", type=int, default=4)
+    p.add_argument("--duration", type=float, default=10.0, help="seconds each command is held")
+    p.add_argument("--out", default=None, help="output directory (default: the run directory)")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("play", help="render an mp4 and plots of a run; --viewer for the interactive viewer",
+                       allow_abbrev=False)
+    p.add_argument("target", help="run directory or checkpoint file")
+    p.add_argument("--out", default=None, help="output directory (default: the run directory)")
+    p.add_argument("--no-video", action="store_true", help="plots only")
+    p.add_argument("--viewer", action="store_true", help="open the interactive MuJoCo viewer (needs a display)")
+    p.set_defaults(func=cmd_play)

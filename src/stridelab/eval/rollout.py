@@ -1,0 +1,77 @@
+"""Recorded rollouts of a policy for plots and video (``stridelab play``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from stridelab.config import EnvConfig, override
+
+# (duration [s], vx [m/s], vy [m/s], yaw rate [rad/s]): a tour of the command space
+DEFAULT_SCHEDULE = ((2.0, 0.0, 0.0, 0.0), (3.0, 1.0, 0.0, 0.0), (3.0, 0.5, 0.0, 1.0), (2.5, 0.0, 0.5, 0.0),
+                    (2.5, -0.7, 0.0, 0.0), (2.0, 0.0, 0.0, -1.0))
+
+
+@dataclass
+class Trajectory:
+    """Time series of env 0. Shapes: (T,) for time, (T, j) joints, (T, f) feet, (T, 3) velocities."""
+
+    time: np.ndarray
+    joint_names: tuple[str, ...]
+    joint_pos: np.ndarray
+    joint_target: np.ndarray
+    torques: np.ndarray
+    foot_contact: np.ndarray
+    base_lin_vel: np.ndarray
+    base_ang_vel: np.ndarray
+    commands: np.ndarray
+    feet: tuple[str, ...]
+    falls: int
+
+
+def record(policy: Callable, env_cfg: EnvConfig, schedule=DEFAULT_SCHEDULE, num_envs: int = 1, seed: int = 0,
+           video=None, video_every: int = 2) -> Trajectory:
+    """Run ``policy`` through ``schedule`` and record env 0 (and video frames if ``video`` is given)."""
+    from stridelab.envs.locomotion_env import LocomotionEnv
+
+    total = sum(s[0] for s in schedule)
+    env = LocomotionEnv(override(env_cfg, num_envs=num_envs, seed=seed, episode_length_s=total + 1.0,
+                                 randomization={"push_interval_s": 0.0}, commands={"resample_s": total + 1.0}))
+    if video is not None:
+        video = video(env)
+    env.set_commands(np.array(schedule[0][1:]))
+    obs = env.reset_all()
+    if hasattr(policy, "reset"):
+        policy.reset()
+    rec: dict[str, list] = {k: [] for k in ("time", "q", "target", "tau", "contact", "v", "w", "cmd")}
+    falls, t = 0, 0
+    with torch.inference_mode():
+        for duration, *cmd in schedule:
+            env.command.fixed = np.array(cmd, dtype=np.float64)
+            env.command.commands[:] = env.command.fixed
+            for _ in range(int(round(duration / env.dt))):
+                actions = policy(obs)
+                obs, _, dones, extras = env.step(actions)
+                s = env.last_state
+                falls += int((dones.numpy() & ~extras["time_outs"].numpy())[0])
+                rec["time"].append(t * env.dt)
+                rec["q"].append(s.joint_pos[0])
+                rec["target"].append(env.default_pose + env.action_scale * s.actions[0])
+                rec["tau"].append(s.torques[0])
+                rec["contact"].append(s.foot_contact[0])
+                rec["v"].append(s.base_lin_vel[0])
+                rec["w"].append(s.base_ang_vel[0])
+                rec["cmd"].append(s.commands[0].copy())
+                if video is not None and t % video_every == 0:
+                    video.capture()
+                t += 1
+    if video is not None:
+        env._video = video
+    spec = env.robot.spec
+    traj = Trajectory(np.array(rec["time"]), spec.joint_names, np.array(rec["q"]), np.array(rec["target"]),
+                      np.array(rec["tau"]), np.array(rec["contact"]), np.array(rec["v"]), np.array(rec["w"]),
+                      np.array(rec["cmd"]), spec.feet, falls)
+    return traj

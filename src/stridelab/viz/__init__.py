@@ -1,0 +1,1 @@
+"""Looks: offscreen video, plots, the interactive viewer."""

@@ -1,0 +1,104 @@
+"""Matplotlib plots of a recorded trajectory and of an evaluation (PNG, titled, with units and legends)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def plot_trajectory(traj, out_dir: Path) -> list[Path]:
+    """Write joints_vs_targets.png, torques.png, gait.png and base_velocity.png; return their paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t = traj.time
+    paths = []
+    n = len(traj.joint_names)
+    cols = 3 if n % 3 == 0 else 4
+    rows = int(np.ceil(n / cols))
+
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.2 * rows), sharex=True, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= n:
+            ax.axis("off")
+            continue
+        ax.plot(t, traj.joint_pos[:, i], label="position", lw=1.2)
+        ax.plot(t, traj.joint_target[:, i], label="PD target", lw=1.0, ls="--")
+        ax.set_title(traj.joint_names[i], fontsize=9)
+        ax.set_ylabel("angle [rad]", fontsize=8)
+    axes.flat[0].legend(fontsize=8)
+    for ax in axes[-1]:
+        ax.set_xlabel("time [s]")
+    fig.suptitle("Joint positions and PD targets")
+    fig.tight_layout()
+    paths.append(_save(fig, out_dir / "joints_vs_targets.png"))
+
+    fig, ax = plt.subplots(figsize=(10, 4))
+    for i, name in enumerate(traj.joint_names):
+        ax.plot(t, traj.torques[:, i], lw=0.9, label=name)
+    ax.set_xlabel("time [s]")
+    ax.set_ylabel("torque [N m]")
+    ax.set_title("Joint torques")
+    ax.legend(fontsize=7, ncol=4, loc="upper right")
+    fig.tight_layout()
+    paths.append(_save(fig, out_dir / "torques.png"))
+
+    fig, ax = plt.subplots(figsize=(10, 0.6 * len(traj.feet) + 1.4))
+    for k, foot in enumerate(traj.feet):
+        on = traj.foot_contact[:, k].astype(bool)
+        ax.fill_between(t, k - 0.4, k + 0.4, where=on, step="mid", color=f"C{k}", label=foot)
+    ax.set_yticks(range(len(traj.feet)), traj.feet)
+    ax.set_xlabel("time [s]")
+    ax.set_title("Gait diagram (bars: foot in contact)")
+    fig.tight_layout()
+    paths.append(_save(fig, out_dir / "gait.png"))
+
+    fig, axes = plt.subplots(3, 1, figsize=(10, 6.5), sharex=True)
+    labels = (("v_x", "forward velocity [m/s]", traj.base_lin_vel[:, 0], traj.commands[:, 0]),
+              ("v_y", "lateral velocity [m/s]", traj.base_lin_vel[:, 1], traj.commands[:, 1]),
+              ("w_z", "yaw rate [rad/s]", traj.base_ang_vel[:, 2], traj.commands[:, 2]))
+    for ax, (name, unit, measured, command) in zip(axes, labels):
+        ax.plot(t, measured, label=f"measured {name}", lw=1.2)
+        ax.plot(t, command, label=f"command {name}", lw=1.2, ls="--", color="k")
+        ax.set_ylabel(unit)
+        ax.legend(fontsize=8, loc="upper right")
+    axes[-1].set_xlabel("time [s]")
+    fig.suptitle("Base velocity against command (base frame)")
+    fig.tight_layout()
+    paths.append(_save(fig, out_dir / "base_velocity.png"))
+    return paths
+
+
+def plot_eval(result: dict, out_dir: Path) -> Path:
+    """Per-command tracking errors of an evaluation as bars, with the "walks" thresholds."""
+    rows = result["rows"]
+    labels = [f"({r['vx']:+.1f},{r['vy']:+.1f},{r['yaw_rate']:+.0f})" for r in rows]
+    x = np.arange(len(rows))
+    fig, axes = plt.subplots(2, 1, figsize=(14, 6), sharex=True)
+    axes[0].bar(x, [r["lin_vel_error"] for r in rows], color="C0")
+    axes[0].axhline(result["criteria"]["max_lin_vel_error"], color="r", ls="--", label="walk threshold")
+    axes[0].set_ylabel("lin. vel. error [m/s]")
+    axes[0].legend(fontsize=8)
+    axes[1].bar(x, [r["yaw_rate_error"] for r in rows], color="C1")
+    axes[1].axhline(result["criteria"]["max_yaw_rate_error"], color="r", ls="--", label="walk threshold")
+    axes[1].set_ylabel("yaw rate error [rad/s]")
+    axes[1].set_xticks(x, labels, rotation=90, fontsize=7)
+    axes[1].set_xlabel("command (vx [m/s], vy [m/s], yaw rate [rad/s])")
+    axes[1].legend(fontsize=8)
+    verdict = "walks" if result["walks"] else "does not walk yet"
+    fig.suptitle(f"Evaluation grid: lin err {result['lin_vel_error']:.3f} m/s, yaw err "
+                 f"{result['yaw_rate_error']:.3f} rad/s, falls {100 * result['fall_rate']:.1f}% -> {verdict}")
+    fig.tight_layout()
+    return _save(fig, Path(out_dir) / "eval_grid.png")
+
+
+def _save(fig, path: Path) -> Path:
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
