@@ -120,8 +120,6 @@ def test_cli_tiny_bench_writes_json(tmp_path, capsys):
     assert f"wrote {out}" in capsys.readouterr().out
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: config._check_range calls len() on the value, so a scalar where a "
-                   "(low, high) range belongs raises TypeError instead of ConfigError")
 def test_scalar_where_a_range_belongs_is_a_config_error():
     with pytest.raises(ConfigError, match="friction"):
         make_env_cfg("quadruped-flat", randomization={"friction": 0.8})

@@ -143,6 +143,19 @@ def test_unstable_simulation_is_reset_and_others_untouched(make_env, bad):
     assert env.episode_length_buf.tolist() == [5, 5, 5, 1, 5, 5]
 
 
+# the logged terms add up to the returned reward only without legged_gym's clip at zero
+RAW_SUM = {"only_positive_rewards": False}
+
+
+def test_only_positive_rewards_clips_each_step_at_zero(make_env):
+    clipped, raw = make_env(num_envs=4), make_env(num_envs=4, rewards=RAW_SUM)
+    a = torch.full((4, 12), 2.0)  # a violent action: penalties outweigh tracking
+    _, r_clipped, _, _ = clipped.step(a)
+    _, r_raw, _, _ = raw.step(a)
+    assert (r_raw < 0).any()
+    assert torch.equal(r_clipped, r_raw.clamp(min=0.0))
+
+
 def _episode_check(env, pre_steps: int):
     """Run ``pre_steps`` steps, ``reset_all``, then one full episode of zero actions.
 
@@ -162,18 +175,14 @@ def _episode_check(env, pre_steps: int):
 
 
 def test_logged_episode_rewards_match_the_returned_rewards(make_env):
-    returned, logged = _episode_check(make_env(num_envs=2, episode_length_s=0.1), pre_steps=0)
+    returned, logged = _episode_check(make_env(num_envs=2, episode_length_s=0.1, rewards=RAW_SUM), pre_steps=0)
     assert logged == pytest.approx(returned, rel=1e-5)
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: LocomotionEnv.reset_all() does not clear episode_sums, so the next "
-                   "Episode_Reward/* log includes rewards earned before the reset")
 def test_reset_all_starts_fresh_episode_sums(make_env):
-    returned, logged = _episode_check(make_env(num_envs=2, episode_length_s=0.1), pre_steps=3)
+    returned, logged = _episode_check(make_env(num_envs=2, episode_length_s=0.1, rewards=RAW_SUM), pre_steps=3)
     assert logged == pytest.approx(returned, rel=1e-5)
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: max_episode_length = ceil(episode_length_s / dt) rounds 0.14 / 0.02 = "
-                   "7.000000000000001 up to 8 steps")
 def test_max_episode_length_of_a_whole_number_of_steps(make_env):
     assert make_env(num_envs=1, episode_length_s=0.14).max_episode_length == 7

@@ -120,8 +120,6 @@ def test_history_is_refilled_on_reset(make_env):
         torch.testing.assert_close(stacked[:, k], stacked[:, 2], rtol=0, atol=0)
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: LocomotionEnv.set_commands() pushes an extra frame into the history, "
-                   "dropping the oldest real frame and duplicating the current one")
 def test_set_commands_keeps_the_history(make_env):
     env = make_env(num_envs=2, observations={**NOISELESS, "history": 2})
     rng = np.random.default_rng(0)

@@ -100,7 +100,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if a.resume:
         trainer.load(ckpt)
     log.info("training %s with %d envs in %s", a.task, env_cfg.num_envs, run_dir)
-    result = trainer.train(fresh=not a.resume, show_progress=sys.stderr.isatty() or True)
+    result = trainer.train(fresh=not a.resume, show_progress=sys.stderr.isatty())
     log.info("stopped (%s) after %d iterations, %d env steps, %.0f s; checkpoint %s", result.stopped_because,
              result.iterations, result.env_steps, result.seconds, result.checkpoint)
     if result.walk_checks:

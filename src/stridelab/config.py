@@ -18,7 +18,7 @@ Range = tuple[float, float]
 
 
 def _check_range(owner: str, name: str, value: Range, lo: float = float("-inf")) -> None:
-    if len(value) != 2 or value[0] > value[1] or value[0] < lo:
+    if not isinstance(value, (tuple, list)) or len(value) != 2 or value[0] > value[1] or value[0] < lo:
         raise ConfigError(f"{owner}.{name} = {value!r} is not a valid range; give (low, high) with low <= high"
                           + (f" and low >= {lo}" if lo != float("-inf") else "") + ".")
 
@@ -104,13 +104,14 @@ class RewardConfig:
     undesired_contacts: float = -1.0
     joint_pos_limits: float = -10.0
     termination: float = 0.0
+    only_positive_rewards: bool = True  # legged_gym: clip each step's total at 0 so dying early never pays
     tracking_std: float = 0.5  # [m/s], [rad/s]: exp(-err^2 / std^2)
     air_time_threshold: float = 0.5  # [s]
     soft_joint_limit: float = 0.9  # share of the joint range that is free of penalty
 
     def weights(self) -> dict[str, float]:
         """Non-zero term weights by term name."""
-        params = {"tracking_std", "air_time_threshold", "soft_joint_limit"}
+        params = {"tracking_std", "air_time_threshold", "soft_joint_limit", "only_positive_rewards"}
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in params and getattr(self, f.name)}
 
     def __post_init__(self) -> None:

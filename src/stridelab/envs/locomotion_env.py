@@ -45,7 +45,8 @@ class LocomotionEnv(VecEnv):
         self.device = "cpu"
         self.sim = BatchSimulator(self.robot, cfg.num_envs, cfg.num_threads, cfg.decimation)
         self.dt = self.sim.control_dt
-        self.max_episode_length = int(np.ceil(cfg.episode_length_s / self.dt))
+        # the tolerance keeps 0.14 s / 0.02 s at 7 steps despite floating-point error
+        self.max_episode_length = int(np.ceil(cfg.episode_length_s / self.dt - 1e-6))
         self._ep_len = np.zeros(cfg.num_envs, dtype=np.int64)
 
         self.default_pose = np.asarray(spec.default_pose, dtype=np.float64)
@@ -93,8 +94,11 @@ class LocomotionEnv(VecEnv):
         a = actions.detach().cpu().numpy() if isinstance(actions, torch.Tensor) else np.asarray(actions)
         self.last_actions[:] = self.actions
         np.clip(a, -self.cfg.clip_actions, self.cfg.clip_actions, out=self.actions)
+        bad_action = ~np.isfinite(self.actions).all(axis=1)
+        if bad_action.any():  # a non-finite action would poison the simulation: hold the pose and reset the env
+            self.actions[bad_action] = 0.0
         self.prev_joint_vel = self.sim.qvel[:, self.robot.dof_adr]
-        unstable = self.sim.step(self.default_pose + self.action_scale * self.actions)
+        unstable = self.sim.step(self.default_pose + self.action_scale * self.actions) | bad_action
 
         self._ep_len += 1
         self.command.step()
@@ -158,6 +162,8 @@ class LocomotionEnv(VecEnv):
             value = terms[name]() * (weight * self.dt)
             self.episode_sums[name] += value
             total += value
+        if rc.only_positive_rewards:
+            np.clip(total, 0.0, None, out=total)
         return total
 
     def _episode_log(self, ids, contact, tilt, time_outs, unstable) -> dict[str, float]:
@@ -195,9 +201,10 @@ class LocomotionEnv(VecEnv):
         self.command.resample(ids)
         self.air_time.reset(ids)
 
-    def _observe(self, reset_ids: np.ndarray) -> TensorDict:
-        frame = policy_frame(self.state, self.cfg.observations, self.default_pose, self.rng, self.policy_terms)
-        policy = self.history.push(frame, reset_ids)
+    def _observe(self, reset_ids: np.ndarray, replace_last: bool = False) -> TensorDict:
+        frame = policy_frame(self.state, self.cfg.observations, self.default_pose, self.rng, self.policy_terms,
+                             noise=not replace_last)
+        policy = self.history.replace_last(frame) if replace_last else self.history.push(frame, reset_ids)
         priv = privileged_obs(self.state, self.randomizer.params, self.privileged_terms)
         return TensorDict(
             {"policy": torch.from_numpy(policy.astype(np.float32)),
@@ -210,13 +217,16 @@ class LocomotionEnv(VecEnv):
         """Fix every env's command (Shape: (n, 3) or (3,)), or ``None`` to sample randomly again."""
         self.command.fixed = None if commands is None else np.asarray(commands, dtype=np.float64)
         self.command.resample(np.arange(self.num_envs))
+        # the newest observation frame now shows the new command; older frames stay as they were
         self.state = self._read_state()
-        self._obs = self._observe(np.zeros(0, dtype=np.int64))
+        self._obs = self._observe(np.zeros(0, dtype=np.int64), replace_last=True)
 
     def reset_all(self) -> TensorDict:
         """Reset every env and return fresh observations."""
         ids = np.arange(self.num_envs)
         self._reset(ids)
+        for sums in self.episode_sums.values():
+            sums[:] = 0.0
         self.state = self._read_state()
         self._obs = self._observe(ids)
         return self._obs

@@ -154,6 +154,9 @@ class Trainer:
                     self.train_seconds = time.monotonic() - start_time
                     self._log(loss, t1 - t0, t2 - t1, extras)
                     progress.update(task, completed=self.iteration, info=self._status())
+                    if not show_progress and self.iteration % 10 == 0:
+                        log.info("it %d/%d  %s  %.0f s", self.iteration, cfg.max_iterations, self._status(),
+                                 self.train_seconds)
                     if self.iteration % cfg.save_interval == 0:
                         self.save()
                     if cfg.max_minutes and self.train_seconds >= cfg.max_minutes * 60:

@@ -44,10 +44,11 @@ def command_scales(cfg: ObservationConfig) -> np.ndarray:
 
 
 def policy_frame(s: RobotState, cfg: ObservationConfig, default_pose: np.ndarray, rng: np.random.Generator,
-                 layout: list[ObsTerm]) -> np.ndarray:
+                 layout: list[ObsTerm], noise: bool = True) -> np.ndarray:
     """One policy frame. Shape: (n, sum of term sizes).
 
-    joint_pos is relative to ``default_pose``; commands are scaled per component.
+    joint_pos is relative to ``default_pose``; commands are scaled per component. ``noise=False``
+    skips the noise draw (and leaves the RNG untouched).
     """
     values = {
         "base_ang_vel": s.base_ang_vel,
@@ -58,9 +59,9 @@ def policy_frame(s: RobotState, cfg: ObservationConfig, default_pose: np.ndarray
         "last_action": s.actions,
     }
     frame = np.concatenate([values[t.name] for t in layout], axis=1)
-    noise = np.concatenate([np.full(t.size, t.noise) for t in layout])
-    if noise.any():  # one draw for the whole frame: uniform in [-noise, noise] per column
-        frame += (2.0 * rng.random(frame.shape) - 1.0) * noise
+    noise_scale = np.concatenate([np.full(t.size, t.noise) for t in layout])
+    if noise and noise_scale.any():  # one draw for the whole frame: uniform in [-noise, noise] per column
+        frame += (2.0 * rng.random(frame.shape) - 1.0) * noise_scale
     frame *= np.concatenate([np.full(t.size, t.scale) for t in layout])
     return np.clip(frame, -cfg.clip, cfg.clip, out=frame)
 
@@ -108,4 +109,9 @@ class History:
         self.buf[:, -1] = frame
         if len(reset_ids):
             self.buf[reset_ids] = frame[reset_ids, None, :]
+        return self.buf.reshape(len(frame), -1)
+
+    def replace_last(self, frame: np.ndarray) -> np.ndarray:
+        """Overwrite the newest frame (e.g. after a command change). Returns (n, length * frame_size)."""
+        self.buf[:, -1] = frame
         return self.buf.reshape(len(frame), -1)

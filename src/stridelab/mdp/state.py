@@ -80,5 +80,5 @@ def read_state(sim, robot, prev_joint_vel: np.ndarray, dt: float, actions: np.nd
         penalize_contact=sd[:, s.penalize_contact[0]:s.penalize_contact[1]] > 0,
         actions=actions,
         last_actions=last_actions,
-        commands=commands,
+        commands=commands.copy(),
     )

@@ -17,7 +17,7 @@ from stridelab.robots.loader import LoadedRobot
 log = logging.getLogger(__name__)
 
 _BAD_WARNINGS = [int(mujoco.mjtWarning.mjWARN_BADQPOS), int(mujoco.mjtWarning.mjWARN_BADQVEL),
-                 int(mujoco.mjtWarning.mjWARN_BADQACC)]
+                 int(mujoco.mjtWarning.mjWARN_BADQACC), int(mujoco.mjtWarning.mjWARN_BADCTRL)]
 
 
 class BatchSimulator:

@@ -1,0 +1,70 @@
+"""Interactive MuJoCo viewer driven by a trained policy; arrow keys change the velocity command.
+
+Keys: Up/Down change vx by 0.25 m/s, Left/Right change the yaw rate by 0.5 rad/s, ``,``/``.`` change
+vy by 0.25 m/s, Space stops. Needs a display (``mujoco.viewer``); offscreen, use ``stridelab play``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from stridelab.errors import StridelabError
+
+log = logging.getLogger(__name__)
+
+# GLFW key codes
+_KEY_RIGHT, _KEY_LEFT, _KEY_DOWN, _KEY_UP, _KEY_SPACE, _KEY_COMMA, _KEY_PERIOD = 262, 263, 264, 265, 32, 44, 46
+
+
+def command_after_key(command: np.ndarray, key: int, limits: np.ndarray) -> np.ndarray:
+    """The command after a key press, clipped to ``limits`` (Shape: (3, 2)). Pure, for testing."""
+    step = {_KEY_UP: (0.25, 0, 0), _KEY_DOWN: (-0.25, 0, 0), _KEY_LEFT: (0, 0, 0.5), _KEY_RIGHT: (0, 0, -0.5),
+            _KEY_COMMA: (0, 0.25, 0), _KEY_PERIOD: (0, -0.25, 0)}
+    if key == _KEY_SPACE:
+        return np.zeros(3)
+    if key not in step:
+        return command
+    return np.clip(command + np.array(step[key]), limits[:, 0], limits[:, 1])
+
+
+def run_viewer(target: Path) -> int:
+    """Open the viewer on env 0 of a one-env simulation and run the policy in real time."""
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        raise StridelabError("the interactive viewer needs a display (DISPLAY is not set); use `stridelab play RUN` "
+                             "for an mp4 instead.")
+    import mujoco
+    import mujoco.viewer
+
+    from stridelab.learn.policy import load_policy
+
+    loaded = load_policy(target)
+    env = loaded.env
+    c = loaded.env_cfg.commands
+    limits = np.array([c.lin_vel_x, c.lin_vel_y, c.ang_vel_yaw])
+    command = np.zeros(3)
+    env.set_commands(command)
+    obs = env.reset_all()
+    model, data = env.robot.model, mujoco.MjData(env.robot.model)
+    pending: list[int] = []
+    with mujoco.viewer.launch_passive(model, data, key_callback=pending.append) as viewer:
+        while viewer.is_running():
+            start = time.monotonic()
+            for key in pending:
+                command = command_after_key(command, key, limits)
+                log.info("command vx %.2f m/s, vy %.2f m/s, yaw rate %.2f rad/s", *command)
+            pending.clear()
+            env.command.fixed = command
+            env.command.commands[:] = command
+            with torch.inference_mode():
+                obs, *_ = env.step(loaded.policy(obs))
+            env.sim.batch.get_data(0, data)
+            mujoco.mj_kinematics(model, data)
+            viewer.sync()
+            time.sleep(max(0.0, env.dt - (time.monotonic() - start)))
+    return 0
