@@ -97,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     args, rest = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("OpenGL").setLevel(logging.WARNING)
     if rest and not getattr(args, "accepts_rest", False):
         print(f"error: unrecognized arguments: {' '.join(rest)}; run `stridelab {args.command} --help` for the "
               f"options.", file=sys.stderr)

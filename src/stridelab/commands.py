@@ -196,6 +196,59 @@ def cmd_play(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from stridelab.deploy.export import check_parity, export_policy
+
+    out = export_policy(Path(args.target), Path(args.out) if args.out else None)
+    err = check_parity(out)
+    print(f"exported policy.onnx, policy.pt and policy.json to {out} (torch/onnxruntime max difference {err:.1e})")
+    return 0
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from stridelab.deploy.backend import SimBackend, SimBackendConfig
+    from stridelab.deploy.runtime import ControlLoop, KeyboardCommand, OnnxPolicy, file_command
+    from stridelab.robots import get_robot, load_robot
+
+    backend_cfg = SimBackendConfig(latency_s=args.latency, realtime=args.realtime)
+    if args.sim2sim_report:
+        from stridelab.deploy.sim2sim import run_sim2sim
+
+        report = run_sim2sim(Path(args.policy), Path(args.sim2sim_report), repeats=args.repeats,
+                             backend_cfg=backend_cfg)
+        print((Path(args.sim2sim_report) / "sim2sim.md").read_text())
+        return 0 if report["fall_rate"] <= 0.5 else 1
+    policy = OnnxPolicy(Path(args.policy))
+    meta = policy.meta
+    if args.backend == "udp":
+        from stridelab.deploy.bridge import UdpBackend
+
+        backend = UdpBackend(len(meta["joint_names"]), args.port)
+    else:
+        robot = load_robot(get_robot(meta["robot"]["name"], source=meta["robot"]["source"]))
+        backend = SimBackend(robot, backend_cfg)
+    if args.commands:
+        command = file_command(args.commands)
+    elif args.keyboard:
+        c = meta["commands"]
+        command = KeyboardCommand(np.array([c["lin_vel_x"], c["lin_vel_y"], c["ang_vel_yaw"]]))
+    else:
+        fixed = np.array(args.command, dtype=np.float64)
+        command = lambda t: fixed  # noqa: E731
+    loop = ControlLoop(policy, backend, realtime=args.realtime or args.backend == "udp")
+    loop.reset()
+    try:
+        stats = loop.run(args.duration, command)
+    finally:
+        backend.close()
+    summary = stats.summary()
+    summary["safety_events"] = [dataclasses.asdict(e) for e in loop.safety.events]
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("train", help="train a policy (options: stridelab train --help)", add_help=False)
     p.set_defaults(func=cmd_train, accepts_rest=True)
@@ -214,3 +267,24 @@ def register(sub) -> None:
     p.add_argument("--no-video", action="store_true", help="plots only")
     p.add_argument("--viewer", action="store_true", help="open the interactive MuJoCo viewer (needs a display)")
     p.set_defaults(func=cmd_play)
+
+    p = sub.add_parser("export", help="write policy.onnx, policy.pt and policy.json for a robot", allow_abbrev=False)
+    p.add_argument("target", help="run directory or checkpoint file")
+    p.add_argument("--out", default=None, help="output directory (default: RUN_DIR/export)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("deploy", help="run an exported policy in the safe control loop", allow_abbrev=False)
+    p.add_argument("policy", help="policy.onnx (with policy.json beside it) or the export directory")
+    p.add_argument("--backend", choices=("sim", "udp"), default="sim",
+                   help="sim: a separate MuJoCo simulation; udp: a robot process on localhost (see deploy/bridge.py)")
+    p.add_argument("--sim2sim-report", default=None, metavar="DIR",
+                   help="run the evaluation grid in the deploy simulation and write a side-by-side report")
+    p.add_argument("--repeats", type=int, default=2, help="runs per grid command in the sim2sim report")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds to run")
+    p.add_argument("--command", type=float, nargs=3, default=(0.5, 0.0, 0.0), metavar=("VX", "VY", "YAW"))
+    p.add_argument("--commands", default=None, help="CSV/JSON file of rows t,vx,vy,yaw_rate")
+    p.add_argument("--keyboard", action="store_true", help="arrow keys change the command")
+    p.add_argument("--latency", type=float, default=0.01, help="actuation latency of the sim backend [s]")
+    p.add_argument("--realtime", action="store_true", help="run the sim backend at wall-clock speed")
+    p.add_argument("--port", type=int, default=9870, help="UDP port of the robot process")
+    p.set_defaults(func=cmd_deploy)

@@ -59,6 +59,9 @@ class TrainConfig:
     actor_hidden_dims: tuple[int, ...] = (128, 128, 128)
     critic_hidden_dims: tuple[int, ...] = (128, 128, 128)
     activation: str = "elu"
+    rnn_type: str = "none"  # "lstm" or "gru" for a recurrent actor (rsl-rl-lib RNNModel)
+    rnn_hidden_dim: int = 64
+    rnn_num_layers: int = 1
     init_noise_std: float = 1.0
     obs_normalization: bool = True
     torch_threads: int = 2
@@ -79,10 +82,24 @@ class TrainConfig:
         if self.activation not in ("elu", "relu", "tanh", "selu", "lrelu", "sigmoid", "softplus", "gelu", "swish",
                                    "mish", "identity"):
             raise ConfigError(f"activation = {self.activation!r} is unknown; use elu, relu, tanh, ...")
+        if self.rnn_type not in ("none", "lstm", "gru"):
+            raise ConfigError(f"rnn_type = {self.rnn_type!r} is unknown; use 'none', 'lstm' or 'gru'.")
+        if self.rnn_hidden_dim < 1 or self.rnn_num_layers < 1:
+            raise ConfigError("rnn_hidden_dim and rnn_num_layers must be at least 1.")
 
     def rsl_rl_dict(self) -> dict:
         """A fresh rsl-rl-lib runner config (rsl-rl mutates what it gets, so never share this dict)."""
         a = self.algorithm
+        actor = {
+            "class_name": "MLPModel",
+            "hidden_dims": list(self.actor_hidden_dims),
+            "activation": self.activation,
+            "obs_normalization": self.obs_normalization,
+            "distribution_cfg": {"class_name": "GaussianDistribution", "init_std": self.init_noise_std},
+        }
+        if self.rnn_type != "none":
+            actor.update(class_name="RNNModel", rnn_type=self.rnn_type, rnn_hidden_dim=self.rnn_hidden_dim,
+                         rnn_num_layers=self.rnn_num_layers)
         return {
             "num_steps_per_env": self.num_steps_per_env,
             "save_interval": self.save_interval,
@@ -104,13 +121,7 @@ class TrainConfig:
                 "max_grad_norm": a.max_grad_norm,
                 "use_clipped_value_loss": a.use_clipped_value_loss,
             },
-            "actor": {
-                "class_name": "MLPModel",
-                "hidden_dims": list(self.actor_hidden_dims),
-                "activation": self.activation,
-                "obs_normalization": self.obs_normalization,
-                "distribution_cfg": {"class_name": "GaussianDistribution", "init_std": self.init_noise_std},
-            },
+            "actor": actor,
             "critic": {
                 "class_name": "MLPModel",
                 "hidden_dims": list(self.critic_hidden_dims),

@@ -1,0 +1,1 @@
+"""Deployment: self-describing exports (ONNX, TorchScript, JSON metadata), a safe control loop, backends."""

@@ -1,0 +1,172 @@
+"""The robot interface of the deployment loop, and its simulated implementation.
+
+A robot SDK implements :class:`RobotBackend`'s few methods: ``read_state``, ``write_targets``,
+``time`` and ``wait_until``. :class:`SimBackend` is a separate MuJoCo simulation with settings that
+differ from training (integrator, timestep, actuation latency, sensor noise), for sim-to-sim checks.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections import deque
+from dataclasses import dataclass, field
+
+import mujoco
+import numpy as np
+
+
+@dataclass
+class RobotState:
+    """One proprioceptive sample, as a robot reports it.
+
+    Attributes:
+        stamp: time of the measurement [s] (backend clock).
+        joint_pos: [rad], in the policy's joint order. Shape: (j,).
+        joint_vel: [rad/s]. Shape: (j,).
+        base_quat: IMU orientation (w, x, y, z) in the world. Shape: (4,).
+        base_ang_vel: IMU angular velocity in the base frame [rad/s]. Shape: (3,).
+        base_lin_vel: base velocity in the base frame [m/s] if known (simulation, state estimator), else None.
+        joint_torque: measured torques [N m] if known.
+    """
+
+    stamp: float
+    joint_pos: np.ndarray
+    joint_vel: np.ndarray
+    base_quat: np.ndarray
+    base_ang_vel: np.ndarray
+    base_lin_vel: np.ndarray | None = None
+    joint_torque: np.ndarray | None = None
+    foot_contact: np.ndarray | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class RobotBackend(abc.ABC):
+    """What the control loop needs from a robot (real or simulated)."""
+
+    @abc.abstractmethod
+    def time(self) -> float:
+        """The backend's clock [s]."""
+
+    @abc.abstractmethod
+    def read_state(self) -> RobotState:
+        """The newest state sample (its ``stamp`` shows how fresh it is)."""
+
+    @abc.abstractmethod
+    def write_targets(self, joint_pos: np.ndarray, kp: np.ndarray, kd: np.ndarray) -> None:
+        """Command joint position targets [rad] with PD gains [N m/rad], [N m s/rad]. Shapes: (j,)."""
+
+    @abc.abstractmethod
+    def wait_until(self, t: float) -> None:
+        """Block until the backend clock reaches ``t`` (a simulation steps its physics to ``t``)."""
+
+    def close(self) -> None:
+        """Release the connection."""
+
+
+@dataclass(frozen=True)
+class SimBackendConfig:
+    """How the deploy simulation differs from training.
+
+    Attributes:
+        timestep: physics step [s] (training: 0.004).
+        integrator: MuJoCo integrator name (training: implicitfast).
+        latency_s: delay between write_targets and the motors applying them [s].
+        noise_joint_pos, noise_joint_vel, noise_gyro: Gaussian sensor noise std [rad, rad/s, rad/s].
+        friction: foot friction coefficient.
+        realtime: also sleep so that simulated time follows the wall clock.
+    """
+
+    timestep: float = 0.002
+    integrator: str = "RK4"
+    latency_s: float = 0.01
+    noise_joint_pos: float = 0.005
+    noise_joint_vel: float = 0.1
+    noise_gyro: float = 0.02
+    friction: float = 0.8
+    realtime: bool = False
+    seed: int = 0
+
+
+class SimBackend(RobotBackend):
+    """One MuJoCo simulation of the robot behind the RobotBackend interface."""
+
+    def __init__(self, robot, cfg: SimBackendConfig = SimBackendConfig(), init_yaw: float = 0.0) -> None:
+        import time as _time
+
+        self._wall = _time
+        self.robot = robot
+        self.cfg = cfg
+        self.model = _copy_model(robot.model)
+        self.model.opt.timestep = cfg.timestep
+        self.model.opt.integrator = getattr(mujoco.mjtIntegrator, f"mjINT_{cfg.integrator.upper()}")
+        self.model.geom_friction[robot.foot_geom_ids, 0] = cfg.friction
+        self.data = mujoco.MjData(self.model)
+        self.rng = np.random.default_rng(cfg.seed)
+        self._pending: deque = deque()
+        self.reset(init_yaw)
+
+    def reset(self, yaw: float = 0.0) -> None:
+        """Stand the robot at the origin in its default pose."""
+        r, spec, d = self.robot, self.robot.spec, self.data
+        mujoco.mj_resetData(self.model, d)
+        b = r.base_qpos_adr
+        d.qpos[b:b + 3] = [0.0, 0.0, spec.init_height]
+        d.qpos[b + 3:b + 7] = [np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)]
+        d.qpos[r.qpos_adr] = spec.default_pose
+        d.ctrl[:] = spec.default_pose
+        mujoco.mj_forward(self.model, d)
+        self._pending.clear()
+        self._wall_start = self._wall.monotonic()
+
+    def time(self) -> float:
+        return float(self.data.time)
+
+    def read_state(self) -> RobotState:
+        r, d, c = self.robot, self.data, self.cfg
+        b, v = r.base_qpos_adr, r.base_dof_adr
+        j = r.spec.num_joints
+        quat = d.qpos[b + 3:b + 7].copy()
+        from stridelab.sim.math import quat_rotate_inverse
+
+        lin = quat_rotate_inverse(quat[None], d.qvel[v:v + 3][None])[0]
+        s = r.sensors
+        return RobotState(
+            stamp=float(d.time),
+            joint_pos=d.qpos[r.qpos_adr] + self.rng.normal(0, c.noise_joint_pos, j),
+            joint_vel=d.qvel[r.dof_adr] + self.rng.normal(0, c.noise_joint_vel, j),
+            base_quat=quat,
+            base_ang_vel=d.qvel[v + 3:v + 6] + self.rng.normal(0, c.noise_gyro, 3),
+            base_lin_vel=lin,
+            joint_torque=d.actuator_force.copy(),
+            foot_contact=d.sensordata[s.foot_contact[0]:s.foot_contact[1]] > 0,
+            extra={"base_pos": d.qpos[b:b + 3].copy(),
+                   "foot_vel": d.sensordata[s.foot_vel[0]:s.foot_vel[1]].reshape(-1, 3).copy(),
+                   "terminate_contact": bool((d.sensordata[s.terminate_contact[0]:s.terminate_contact[1]] > 0).any())},
+        )
+
+    def write_targets(self, joint_pos: np.ndarray, kp: np.ndarray, kd: np.ndarray) -> None:
+        self._pending.append((self.data.time + self.cfg.latency_s, np.array(joint_pos), np.array(kp), np.array(kd)))
+
+    def _apply_due(self) -> None:
+        while self._pending and self._pending[0][0] <= self.data.time + 1e-9:
+            _, q, kp, kd = self._pending.popleft()
+            m = self.model
+            m.actuator_gainprm[:, 0] = kp
+            m.actuator_biasprm[:, 1] = -kp
+            m.actuator_biasprm[:, 2] = -kd
+            self.data.ctrl[:] = q
+
+    def wait_until(self, t: float) -> None:
+        while self.data.time < t - 1e-9:
+            self._apply_due()
+            mujoco.mj_step(self.model, self.data)
+        if self.cfg.realtime:
+            delay = (self._wall_start + t) - self._wall.monotonic()
+            if delay > 0:
+                self._wall.sleep(delay)
+
+
+def _copy_model(model: mujoco.MjModel) -> mujoco.MjModel:
+    import copy
+
+    return copy.copy(model)

@@ -1,0 +1,202 @@
+"""Export a trained policy as ONNX and TorchScript with its observation normalizer, plus policy.json.
+
+Inputs and outputs (both formats):
+  MLP policy:  actions = f(obs)
+  LSTM policy: actions, h_out, c_out = f(obs, h_in, c_in)    h, c: (layers, 1, hidden)
+  GRU policy:  actions, h_out = f(obs, h_in)
+``obs`` is the policy observation vector described by ``policy.json["observation"]`` (batch first).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+import stridelab
+from stridelab.learn.policy import LoadedPolicy, load_policy
+
+log = logging.getLogger(__name__)
+
+
+class ExportablePolicy(nn.Module):
+    """Normalizer + (RNN) + MLP + deterministic output of an rsl-rl-lib actor, with explicit recurrent state."""
+
+    def __init__(self, actor: nn.Module) -> None:
+        super().__init__()
+        self.obs_normalizer = copy.deepcopy(actor.obs_normalizer)
+        self.mlp = copy.deepcopy(actor.mlp)
+        self.out = (actor.distribution.as_deterministic_output_module() if actor.distribution is not None
+                    else nn.Identity())
+        self.rnn = copy.deepcopy(actor.rnn.rnn) if getattr(actor, "is_recurrent", False) else None
+        self.rnn_type = "none" if self.rnn is None else ("lstm" if isinstance(self.rnn, nn.LSTM) else "gru")
+        self.obs_dim = int(actor.obs_dim)
+
+    def state_shape(self) -> tuple[int, int, int] | None:
+        """(layers, 1, hidden) of each recurrent state tensor, or None for an MLP."""
+        return None if self.rnn is None else (self.rnn.num_layers, 1, self.rnn.hidden_size)
+
+    def forward(self, obs: torch.Tensor, h_in: torch.Tensor | None = None, c_in: torch.Tensor | None = None):
+        x = self.obs_normalizer(obs)
+        if self.rnn is None:
+            return self.out(self.mlp(x))
+        if self.rnn_type == "lstm":
+            y, (h, c) = self.rnn(x.unsqueeze(0), (h_in, c_in))
+            return self.out(self.mlp(y.squeeze(0))), h, c
+        y, h = self.rnn(x.unsqueeze(0), h_in)
+        return self.out(self.mlp(y.squeeze(0))), h
+
+    def dummy_inputs(self) -> tuple[torch.Tensor, ...]:
+        obs = torch.zeros(1, self.obs_dim)
+        if self.rnn is None:
+            return (obs,)
+        state = torch.zeros(self.state_shape())
+        return (obs, state, state.clone()) if self.rnn_type == "lstm" else (obs, state)
+
+    def io_names(self) -> tuple[list[str], list[str]]:
+        if self.rnn is None:
+            return ["obs"], ["actions"]
+        if self.rnn_type == "lstm":
+            return ["obs", "h_in", "c_in"], ["actions", "h_out", "c_out"]
+        return ["obs", "h_in"], ["actions", "h_out"]
+
+
+def git_sha() -> str:
+    """The source tree's commit (with -dirty), or 'unknown' outside a checkout."""
+    root = Path(stridelab.__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=12"],
+                             capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def metadata(loaded: LoadedPolicy, module: ExportablePolicy) -> dict:
+    """Everything a robot needs to run the policy without stridelab's task code."""
+    env, cfg = loaded.env, loaded.env_cfg
+    spec = env.robot.spec
+    oc = cfg.observations
+    offset, terms = 0, []
+    for t in env.policy_terms:
+        entry = {"name": t.name, "offset": offset, "size": t.size, "scale": t.scale}
+        if t.name == "velocity_commands":
+            entry["scale_per_component"] = [oc.lin_vel_scale, oc.lin_vel_scale, oc.ang_vel_scale]
+            entry["scale"] = 1.0
+        if t.name == "joint_pos":
+            entry["subtract"] = "default_joint_pos"
+        terms.append(entry)
+        offset += t.size
+    inputs, outputs = module.io_names()
+    return {
+        "format": "stridelab-policy/1",
+        "stridelab_version": stridelab.__version__,
+        "git_sha": git_sha(),
+        "task": cfg.task,
+        "robot": {"name": spec.name, "source": spec.source, "base_body": spec.base_body, "feet": list(spec.feet)},
+        "joint_names": list(spec.joint_names),
+        "default_joint_pos": [float(v) for v in spec.default_pose],
+        "kp": [float(v) for v in spec.kp],
+        "kd": [float(v) for v in spec.kd],
+        "torque_limits": [float(v) for v in env.robot.torque_limits],
+        "joint_limits": env.robot.joint_range.tolist(),
+        "action_scale": spec.action_scale,
+        "action_clip": cfg.clip_actions,
+        "action_to_target": "target = default_joint_pos + action_scale * clip(action, -action_clip, action_clip)",
+        "control_dt": env.dt,
+        "control_hz": 1.0 / env.dt,
+        "physics_dt": float(env.robot.model.opt.timestep),
+        "observation": {
+            "size": int(module.obs_dim),
+            "frame_size": env.frame_size,
+            "history": oc.history,
+            "history_order": "oldest frame first; the newest frame is last",
+            "clip": oc.clip,
+            "terms": terms,
+            "units": {"base_ang_vel": "rad/s, base frame (IMU gyro)", "projected_gravity": "unit vector, base frame",
+                      "velocity_commands": "(vx m/s, vy m/s, yaw rate rad/s), base frame", "joint_pos": "rad",
+                      "joint_vel": "rad/s", "last_action": "previous policy output (after clipping)"},
+        },
+        "commands": {"lin_vel_x": list(cfg.commands.lin_vel_x), "lin_vel_y": list(cfg.commands.lin_vel_y),
+                     "ang_vel_yaw": list(cfg.commands.ang_vel_yaw)},
+        "normalizer": "included in the model",
+        "recurrent": None if module.rnn is None else {"type": module.rnn_type, "state_shape": list(module.state_shape()),
+                                                     "inputs": inputs[1:], "outputs": outputs[1:]},
+        "inputs": inputs,
+        "outputs": outputs,
+        "checkpoint": str(loaded.checkpoint),
+        "iteration": int(loaded.data.get("iteration", 0)),
+    }
+
+
+def _export_onnx(module: ExportablePolicy, path: Path) -> int:
+    inputs, outputs = module.io_names()
+    dynamic = {"obs": {0: "batch"}, "actions": {0: "batch"}} if module.rnn is None else None
+    last_error = None
+    for opset in (20, 18, 17):
+        try:
+            torch.onnx.export(module, module.dummy_inputs(), str(path), input_names=inputs, output_names=outputs,
+                              opset_version=opset, dynamic_axes=dynamic, dynamo=False)
+            return opset
+        except Exception as exc:  # the legacy exporter refuses opsets it does not know
+            last_error = exc
+    raise RuntimeError(f"ONNX export failed: {last_error}")
+
+
+def export_policy(target: Path | str, out_dir: Path | str | None = None) -> Path:
+    """Write policy.onnx, policy.pt and policy.json (and the run's eval.json) to ``out_dir``."""
+    loaded = load_policy(target)
+    run_dir = loaded.checkpoint.parent.parent if loaded.checkpoint.parent.name == "checkpoints" else \
+        loaded.checkpoint.parent
+    out = Path(out_dir) if out_dir else run_dir / "export"
+    out.mkdir(parents=True, exist_ok=True)
+    module = ExportablePolicy(loaded.policy).eval()
+    meta = metadata(loaded, module)
+    with torch.no_grad():
+        opset = _export_onnx(module, out / ".policy.onnx.tmp")
+        (out / ".policy.onnx.tmp").replace(out / "policy.onnx")
+        scripted = torch.jit.trace(module, module.dummy_inputs(), check_trace=False)
+        scripted.save(str(out / ".policy.pt.tmp"))
+        (out / ".policy.pt.tmp").replace(out / "policy.pt")
+    meta["onnx_opset"] = opset
+    (out / ".policy.json.tmp").write_text(json.dumps(meta, indent=2))
+    (out / ".policy.json.tmp").replace(out / "policy.json")
+    if (run_dir / "eval.json").exists():
+        shutil.copy(run_dir / "eval.json", out / "train_eval.json")
+    log.info("exported %s (ONNX opset %d) to %s", loaded.checkpoint.name, opset, out)
+    return out
+
+
+def check_parity(out_dir: Path, num_samples: int = 64, seed: int = 0) -> float:
+    """Max |torch - onnxruntime| over random observations (recurrent: over a short sequence)."""
+    import onnxruntime as ort
+
+    out_dir = Path(out_dir)
+    meta = json.loads((out_dir / "policy.json").read_text())
+    sess = ort.InferenceSession(str(out_dir / "policy.onnx"), providers=["CPUExecutionProvider"])
+    ts = torch.jit.load(str(out_dir / "policy.pt"))
+    rng = np.random.default_rng(seed)
+    size = meta["observation"]["size"]
+    worst = 0.0
+    if meta["recurrent"] is None:
+        obs = rng.normal(0, 1, size=(num_samples, size)).astype(np.float32)
+        a_onnx = sess.run(None, {"obs": obs})[0]
+        a_ts = ts(torch.from_numpy(obs)).detach().numpy()
+        return float(np.abs(a_onnx - a_ts).max())
+    shape = meta["recurrent"]["state_shape"]
+    state = [np.zeros(shape, np.float32) for _ in meta["recurrent"]["inputs"]]
+    state_t = [torch.zeros(shape) for _ in meta["recurrent"]["inputs"]]
+    for _ in range(num_samples):
+        obs = rng.normal(0, 1, size=(1, size)).astype(np.float32)
+        res = sess.run(None, {"obs": obs, **dict(zip(meta["recurrent"]["inputs"], state))})
+        res_t = ts(torch.from_numpy(obs), *state_t)
+        worst = max(worst, float(np.abs(res[0] - res_t[0].detach().numpy()).max()))
+        state, state_t = res[1:], [r.detach() for r in res_t[1:]]
+    return worst
