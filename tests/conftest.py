@@ -40,3 +40,32 @@ def shared_robots() -> Path:
     if not (SHARED_ROBOTS / "unitree_go2" / "scene.xml").is_file():
         pytest.skip(f"reference robots not found at {SHARED_ROBOTS} (the shared folder beside the repository)")
     return SHARED_ROBOTS
+
+
+# a training run small enough for a unit test: 16 envs x 8 steps per iteration
+TINY_TRAIN = ["--num-envs", "16", "--train.num-steps-per-env", "8", "--train.save-interval", "1",
+              "--eval-envs-per-command", "1", "--eval-duration-s", "0.4", "--play-duration-s", "1.0",
+              "--env.num-threads", "1", "--env.episode-length-s", "0.2"]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """A 2-iteration training run through the CLI, with every artifact (shared by the tests that read it)."""
+    from stridelab.cli import main
+
+    root = tmp_path_factory.mktemp("runs")
+    assert main(["train", "quadruped-flat", "--max-iterations", "2", "--log-dir", str(root), *TINY_TRAIN]) == 0
+    (run_dir,) = list((root / "quadruped-flat").iterdir())
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_lstm_run(tmp_path_factory) -> Path:
+    """A 1-iteration run with an LSTM actor (no eval)."""
+    from stridelab.cli import main
+
+    root = tmp_path_factory.mktemp("runs_lstm")
+    assert main(["train", "quadruped-flat", "--max-iterations", "1", "--log-dir", str(root), "--no-eval",
+                 "--train.rnn-type", "lstm", "--train.rnn-hidden-dim", "16", *TINY_TRAIN]) == 0
+    (run_dir,) = list((root / "quadruped-flat").iterdir())
+    return run_dir

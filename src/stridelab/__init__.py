@@ -6,7 +6,14 @@
 
 from __future__ import annotations
 
+import os as _os
+
 __version__ = "0.1.0"
+
+# Offscreen rendering (videos) needs a GL backend chosen before MuJoCo is first imported: without a
+# display, use EGL unless the user chose one (e.g. MUJOCO_GL=osmesa).
+if "MUJOCO_GL" not in _os.environ and not _os.environ.get("DISPLAY"):
+    _os.environ["MUJOCO_GL"] = "egl"
 
 from stridelab.tasks import list_tasks, make
 

@@ -31,7 +31,11 @@ class TrainArgs:
         max_minutes: wall-clock budget in minutes, 0 for none (overrides train.max_minutes).
         log_dir: root of the run directories.
         resume: run directory (or checkpoint) to continue exactly where it stopped.
-        no_eval: skip the evaluation, plots and video after training.
+        eval: evaluate, plot and render after training (--no-eval skips it).
+        eval_envs_per_command: envs per grid command in the final evaluation.
+        eval_duration_s: seconds each grid command is held in the final evaluation.
+        play_duration_s: length of the recorded command tour (video and plots) [s].
+        video: render video.mp4 after training.
         env: environment configuration.
         train: training configuration.
     """
@@ -43,7 +47,11 @@ class TrainArgs:
     max_minutes: float | None = None
     log_dir: str = "runs"
     resume: str | None = None
-    no_eval: bool = False
+    eval: bool = True
+    eval_envs_per_command: int = 4
+    eval_duration_s: float = 10.0
+    play_duration_s: float = 15.0
+    video: bool = True
     env: EnvConfig = dataclasses.field(default_factory=EnvConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
@@ -58,8 +66,7 @@ def _parse_train_args(argv: list[str]) -> TrainArgs:
     task = get_task(task_name)
     default = TrainArgs(task=task_name, env=task.env_cfg(), train=task.train_cfg())
     try:
-        parsed = tyro.cli(TrainArgs, args=argv, default=default, prog="stridelab train",
-                          config=(tyro.conf.FlagConversionOff,))
+        parsed = tyro.cli(TrainArgs, args=argv, default=default, prog="stridelab train")
     except SystemExit as exc:
         if exc.code not in (0, None):
             raise ConfigError("invalid arguments to `stridelab train` (see the message above); run "
@@ -109,14 +116,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"interrupted: checkpoint saved to {result.checkpoint}; continue with "
               f"`stridelab train {a.task} --resume {run_dir}`")
         return 130
-    if a.no_eval:
+    if not a.eval:
         return 0
-    return _eval_and_play(run_dir, result)
-
-
-def _eval_and_play(run_dir: Path, train_result=None) -> int:
-    report = run_eval(run_dir)
-    run_play(run_dir)
+    report = run_eval(run_dir, a.eval_envs_per_command, a.eval_duration_s)
+    run_play(run_dir, video=a.video, duration_s=a.play_duration_s)
     verdict = "WALKS" if report["walks"] else "does not walk yet"
     print(f"eval: lin vel error {report['lin_vel_error']:.3f} m/s, yaw rate error {report['yaw_rate_error']:.3f} rad/s, "
           f"falls {100 * report['fall_rate']:.1f}% -> the policy {verdict} "
@@ -147,9 +150,9 @@ def run_eval(target: Path, envs_per_command: int = 4, duration_s: float = 10.0, 
 
 
 def run_play(target: Path, out: Path | None = None, video: bool = True, width: int = 320, height: int = 240,
-             fps: int = 25) -> Path:
-    """Record the policy through a command tour: video.mp4 and plots/*.png."""
-    from stridelab.eval.rollout import record
+             fps: int = 25, duration_s: float = 15.0) -> Path:
+    """Record the policy through a command tour of ``duration_s``: video.mp4 and plots/*.png."""
+    from stridelab.eval.rollout import DEFAULT_SCHEDULE, record
     from stridelab.learn.policy import load_policy
     from stridelab.viz.plots import plot_trajectory
 
@@ -167,7 +170,10 @@ def run_play(target: Path, out: Path | None = None, video: bool = True, width: i
         holder["rec"] = recorder(env)
         return holder["rec"]
 
-    traj = record(loaded.policy, loaded.env_cfg, video=make_video if video else None, video_every=every)
+    total = sum(step[0] for step in DEFAULT_SCHEDULE)
+    schedule = tuple((d * duration_s / total, *c) for d, *c in DEFAULT_SCHEDULE)
+    traj = record(loaded.policy, loaded.env_cfg, schedule=schedule, video=make_video if video else None,
+                  video_every=every)
     plot_trajectory(traj, out_dir / "plots")
     if video:
         holder["rec"].save(out_dir / "video.mp4", fps=fps)
@@ -191,7 +197,8 @@ def cmd_play(args: argparse.Namespace) -> int:
         from stridelab.viz.viewer import run_viewer
 
         return run_viewer(Path(args.target))
-    out = run_play(Path(args.target), Path(args.out) if args.out else None, video=not args.no_video)
+    out = run_play(Path(args.target), Path(args.out) if args.out else None, video=not args.no_video,
+                   duration_s=args.duration)
     print(f"wrote plots{'' if args.no_video else ' and video.mp4'} to {out}")
     return 0
 
@@ -265,6 +272,7 @@ def register(sub) -> None:
     p.add_argument("target", help="run directory or checkpoint file")
     p.add_argument("--out", default=None, help="output directory (default: the run directory)")
     p.add_argument("--no-video", action="store_true", help="plots only")
+    p.add_argument("--duration", type=float, default=15.0, help="length of the command tour [s]")
     p.add_argument("--viewer", action="store_true", help="open the interactive MuJoCo viewer (needs a display)")
     p.set_defaults(func=cmd_play)
 

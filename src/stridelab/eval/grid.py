@@ -66,6 +66,7 @@ def evaluate(policy: Callable, env_cfg: EnvConfig, envs_per_command: int = 4, du
     if hasattr(policy, "reset"):
         policy.reset()
     steps = int(round(duration_s / env.dt))
+    settle_s = min(settle_s, 0.5 * duration_s)  # a short evaluation still measures its second half
     settle = int(round(settle_s / env.dt))
     alive = np.ones(n, dtype=bool)
     sums = {key: np.zeros(n) for key in ("lin", "yaw", "power", "slip", "count")}
@@ -85,23 +86,24 @@ def evaluate(policy: Callable, env_cfg: EnvConfig, envs_per_command: int = 4, du
                 slip = np.linalg.norm(s.foot_vel[:, :, :2], axis=2) * contact
                 sums["slip"] += m * slip.sum(axis=1) / np.maximum(contact.sum(axis=1), 1)
                 sums["count"] += m
-    count = np.maximum(sums["count"], 1.0)
+    # an env that fell before the settling time has no samples: it counts as a fall, with NaN errors
+    count = np.where(sums["count"] > 0, sums["count"], np.nan)
     per_env = {key: sums[key] / count for key in ("lin", "yaw", "power", "slip")}
     falls = ~alive
     rows = []
     for i, c in enumerate(grid):
         sl = slice(i * k, (i + 1) * k)
         rows.append({"vx": c[0], "vy": c[1], "yaw_rate": c[2],
-                     "lin_vel_error": float(per_env["lin"][sl].mean()),
-                     "yaw_rate_error": float(per_env["yaw"][sl].mean()),
+                     "lin_vel_error": _nanmean(per_env["lin"][sl]),
+                     "yaw_rate_error": _nanmean(per_env["yaw"][sl]),
                      "fall_rate": float(falls[sl].mean()),
-                     "power": float(per_env["power"][sl].mean())})
+                     "power": _nanmean(per_env["power"][sl])})
     result = {
-        "lin_vel_error": float(np.mean([r["lin_vel_error"] for r in rows])),
-        "yaw_rate_error": float(np.mean([r["yaw_rate_error"] for r in rows])),
+        "lin_vel_error": _nanmean(np.array([r["lin_vel_error"] for r in rows])),
+        "yaw_rate_error": _nanmean(np.array([r["yaw_rate_error"] for r in rows])),
         "fall_rate": float(falls.mean()),
-        "power": float(per_env["power"].mean()),
-        "foot_slip": float(per_env["slip"].mean()),
+        "power": _nanmean(per_env["power"]),
+        "foot_slip": _nanmean(per_env["slip"]),
     }
     result["walks"] = bool(result["lin_vel_error"] <= criteria.max_lin_vel_error
                            and result["yaw_rate_error"] <= criteria.max_yaw_rate_error
@@ -115,3 +117,9 @@ def evaluate(policy: Callable, env_cfg: EnvConfig, envs_per_command: int = 4, du
                        "foot_slip": "m/s (planar speed of feet in contact)"}
     result["rows"] = rows
     return result
+
+
+def _nanmean(values: np.ndarray) -> float:
+    """Mean over the finite values; NaN (never a pass) if there are none."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")

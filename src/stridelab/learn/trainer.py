@@ -126,7 +126,8 @@ class Trainer:
         if fresh:
             # stagger episode ends, as legged_gym does (only at the start, so resume stays exact)
             env._ep_len[:] = env.rng.integers(0, env.max_episode_length, size=env.num_envs)
-        runner.logger.init_logging_writer()
+        with contextlib.redirect_stdout(io.StringIO()):  # rsl-rl announces where it stores the git diff
+            runner.logger.init_logging_writer()
         obs = env.get_observations()
         alg.train_mode()
         start_time = time.monotonic() - self.train_seconds
