@@ -88,22 +88,26 @@ class ObservationConfig:
 class RewardConfig:
     """Reward weights (per second; multiplied by the control period) and term parameters.
 
+    Tracking, air-time and orientation weights follow Isaac Lab's flat velocity task; the clip at
+    zero and the termination penalty after it follow legged_gym (see docs/benchmarks.md for the
+    experiments that chose them).
+
     Positive weights reward, negative weights penalize; a zero weight disables the term.
     """
 
-    track_lin_vel_xy_exp: float = 1.0
-    track_ang_vel_z_exp: float = 0.5
+    track_lin_vel_xy_exp: float = 1.5
+    track_ang_vel_z_exp: float = 0.75
     lin_vel_z_l2: float = -2.0
     ang_vel_xy_l2: float = -0.05
-    flat_orientation_l2: float = -1.0
+    flat_orientation_l2: float = -2.5
     base_height_l2: float = -10.0
     torques_l2: float = -2e-4
     joint_acc_l2: float = -2.5e-7
     action_rate_l2: float = -0.01
-    feet_air_time: float = 1.0
+    feet_air_time: float = 0.25
     undesired_contacts: float = -1.0
     joint_pos_limits: float = -10.0
-    termination: float = 0.0
+    termination: float = -20.0  # paid once per fall, after the clip at zero
     only_positive_rewards: bool = True  # legged_gym: clip each step's total at 0 so dying early never pays
     tracking_std: float = 0.5  # [m/s], [rad/s]: exp(-err^2 / std^2)
     air_time_threshold: float = 0.5  # [s]

@@ -159,11 +159,17 @@ class LocomotionEnv(VecEnv):
         }
         total = np.zeros(self.num_envs)
         for name, weight in w.items():
+            if name == "termination":
+                continue
             value = terms[name]() * (weight * self.dt)
             self.episode_sums[name] += value
             total += value
         if rc.only_positive_rewards:
             np.clip(total, 0.0, None, out=total)
+        if "termination" in w:  # after the clip (as legged_gym does), so that a fall always costs
+            value = terms["termination"]() * (w["termination"] * self.dt)
+            self.episode_sums["termination"] += value
+            total += value
         return total
 
     def _episode_log(self, ids, contact, tilt, time_outs, unstable) -> dict[str, float]:

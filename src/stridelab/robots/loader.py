@@ -196,6 +196,9 @@ def _add_floor(mjspec: mujoco.MjSpec) -> None:
                              builtin=mujoco.mjtBuiltin.mjBUILTIN_CHECKER, width=256, height=256,
                              rgb1=[0.32, 0.38, 0.45], rgb2=[0.22, 0.27, 0.33], mark=mujoco.mjtMark.mjMARK_EDGE,
                              markrgb=[0.8, 0.8, 0.8])
+    mjspec.add_texture(name="sl_sky", type=mujoco.mjtTexture.mjTEXTURE_SKYBOX,
+                       builtin=mujoco.mjtBuiltin.mjBUILTIN_GRADIENT, width=256, height=256,
+                       rgb1=[0.55, 0.7, 0.85], rgb2=[0.15, 0.2, 0.3])
     mat = mjspec.add_material(name="sl_grid", texrepeat=[2, 2], texuniform=True)
     mat.textures[mujoco.mjtTextureRole.mjTEXROLE_RGB] = tex.name
     mjspec.worldbody.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 0.05], contype=1,
