@@ -114,7 +114,7 @@ def test_cli_tiny_bench_writes_json(tmp_path, capsys):
     assert isinstance(data, list) and len(data) == 1
     r = data[0]
     assert r["task"] == "quadruped-flat" and r["num_envs"] == 8 and r["steps_per_round"] == 5 and r["rounds"] == 1
-    assert r["decimation"] == 5 and r["num_threads"] == 1
+    assert r["decimation"] == 4 and r["num_threads"] == 1
     assert r["env_steps_per_s"] > 0 and r["raw_steps_per_s"] > 0 and r["ratio"] > 0
     assert r["ratio"] == pytest.approx(r["env_steps_per_s"] / r["raw_steps_per_s"])
     assert f"wrote {out}" in capsys.readouterr().out

@@ -135,9 +135,9 @@ def test_feet_air_time_long_flight_is_negative_below_threshold_and_reset_clears(
 def test_reward_weights_skip_parameters_and_zero_weights():
     w = RewardConfig().weights()
     assert "tracking_std" not in w and "air_time_threshold" not in w and "soft_joint_limit" not in w
-    assert "termination" not in w  # weight 0 disables the term
-    assert w["track_lin_vel_xy_exp"] == 1.0 and w["base_height_l2"] == -10.0
-    assert "termination" in RewardConfig(termination=-5.0).weights()
+    assert "only_positive_rewards" not in w
+    assert w["track_lin_vel_xy_exp"] == 1.5 and w["base_height_l2"] == -10.0 and w["termination"] == -20.0
+    assert "termination" not in RewardConfig(termination=0.0).weights()  # weight 0 disables the term
 
 
 # ---- terminations --------------------------------------------------------------------------------

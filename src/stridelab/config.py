@@ -173,10 +173,10 @@ class EnvConfig:
 
     task: str = "quadruped-flat"
     robot: str = "quadruped"
-    num_envs: int = 1024
+    num_envs: int = 512
     num_threads: int = 0
     seed: int = 0
-    decimation: int = 5
+    decimation: int = 4
     episode_length_s: float = 20.0
     max_tilt: float = 1.0
     init_joint_noise: float = 0.1

@@ -68,7 +68,7 @@ class SimBackendConfig:
     """How the deploy simulation differs from training.
 
     Attributes:
-        timestep: physics step [s] (training: 0.004).
+        timestep: physics step [s] (training: 0.005).
         integrator: MuJoCo integrator name (training: implicitfast).
         latency_s: delay between write_targets and the motors applying them [s].
         noise_joint_pos, noise_joint_vel, noise_gyro: Gaussian sensor noise std [rad, rad/s, rad/s].

@@ -52,10 +52,10 @@ class TrainConfig:
     """
 
     num_steps_per_env: int = 24
-    max_iterations: int = 1500
-    max_minutes: float = 0.0
-    stop_when_walks: bool = False
-    check_every_s: float = 90.0
+    max_iterations: int = 5000
+    max_minutes: float = 20.0
+    stop_when_walks: bool = True
+    check_every_s: float = 60.0
     actor_hidden_dims: tuple[int, ...] = (128, 128, 128)
     critic_hidden_dims: tuple[int, ...] = (128, 128, 128)
     activation: str = "elu"
