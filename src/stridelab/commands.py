@@ -14,6 +14,7 @@ import tyro
 
 from stridelab.config import EnvConfig, override, save_yaml
 from stridelab.errors import ConfigError
+from stridelab.learn.checkpoint import run_dir_of
 from stridelab.learn.config import TrainConfig
 
 log = logging.getLogger("stridelab")
@@ -88,7 +89,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if a.resume:
         ckpt = latest_checkpoint(Path(a.resume))
         env_cfg, train_cfg = configs_of(load_checkpoint(ckpt), ckpt)
-        run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+        run_dir = run_dir_of(ckpt)
     else:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run_dir = Path(a.log_dir) / a.task / stamp
@@ -140,7 +141,7 @@ def run_eval(target: Path, envs_per_command: int = 4, duration_s: float = 10.0, 
     report["iteration"] = int(loaded.data.get("iteration", 0))
     report["env_steps"] = int(loaded.data.get("env_steps", 0))
     report["train_seconds"] = float(loaded.data.get("train_seconds", 0.0))
-    out_dir = Path(out) if out else _run_dir_of(loaded.checkpoint)
+    out_dir = Path(out) if out else run_dir_of(loaded.checkpoint)
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / ".eval.json.tmp"
     tmp.write_text(json.dumps(report, indent=2))
@@ -157,7 +158,7 @@ def run_play(target: Path, out: Path | None = None, video: bool = True, width: i
     from stridelab.viz.plots import plot_trajectory
 
     loaded = load_policy(target)
-    out_dir = Path(out) if out else _run_dir_of(loaded.checkpoint)
+    out_dir = Path(out) if out else run_dir_of(loaded.checkpoint)
     recorder = None
     if video:
         from stridelab.viz.video import VideoRecorder
@@ -179,10 +180,6 @@ def run_play(target: Path, out: Path | None = None, video: bool = True, width: i
         holder["rec"].save(out_dir / "video.mp4", fps=fps)
         holder["rec"].close()
     return out_dir
-
-
-def _run_dir_of(ckpt: Path) -> Path:
-    return ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 import stridelab
+from stridelab.learn.checkpoint import run_dir_of
 from stridelab.learn.policy import LoadedPolicy, load_policy
 
 log = logging.getLogger(__name__)
@@ -153,8 +154,7 @@ def _export_onnx(module: ExportablePolicy, path: Path) -> int:
 def export_policy(target: Path | str, out_dir: Path | str | None = None) -> Path:
     """Write policy.onnx, policy.pt and policy.json (and the run's eval.json) to ``out_dir``."""
     loaded = load_policy(target)
-    run_dir = loaded.checkpoint.parent.parent if loaded.checkpoint.parent.name == "checkpoints" else \
-        loaded.checkpoint.parent
+    run_dir = run_dir_of(loaded.checkpoint)
     out = Path(out_dir) if out_dir else run_dir / "export"
     out.mkdir(parents=True, exist_ok=True)
     module = ExportablePolicy(loaded.policy).eval()

@@ -5,15 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from stridelab.deploy.backend import RobotState
-
-_GRAVITY = np.array([0.0, 0.0, -1.0])
+from stridelab.mdp.state import GRAVITY_DIR
+from stridelab.sim.math import quat_rotate_inverse
 
 
 def projected_gravity(quat: np.ndarray) -> np.ndarray:
     """World gravity direction in the base frame for quaternion (w, x, y, z). Shape: (3,)."""
-    w, u = quat[0], quat[1:]
-    v = _GRAVITY
-    return v * (2 * w * w - 1) - np.cross(u, v) * 2 * w + u * 2 * np.dot(u, v)
+    return quat_rotate_inverse(np.asarray(quat, dtype=np.float64)[None], GRAVITY_DIR)[0]
 
 
 class ObservationBuilder:

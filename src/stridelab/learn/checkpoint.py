@@ -70,5 +70,11 @@ def latest_checkpoint(run_dir: Path) -> Path:
     return max(found)[1]
 
 
+def run_dir_of(checkpoint: Path) -> Path:
+    """The run directory a checkpoint belongs to (``RUN/checkpoints/model_*.pt`` -> ``RUN``)."""
+    checkpoint = Path(checkpoint)
+    return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+
+
 def checkpoint_name(iteration: int) -> str:
     return f"model_{iteration:06d}.pt"
