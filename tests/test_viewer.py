@@ -1,0 +1,36 @@
+"""Interactive viewer: key handling (pure) and the clear error without a display."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stridelab.errors import StridelabError
+from stridelab.viz.viewer import command_after_key, run_viewer
+
+LIMITS = np.array([[-1.0, 1.0], [-0.5, 0.5], [-1.0, 1.0]])
+UP, DOWN, LEFT, RIGHT, SPACE, COMMA = 265, 264, 263, 262, 32, 44
+
+
+def test_arrow_keys_change_the_command_within_limits():
+    c = np.zeros(3)
+    c = command_after_key(c, UP, LIMITS)
+    c = command_after_key(c, UP, LIMITS)
+    assert c.tolist() == [0.5, 0.0, 0.0]
+    c = command_after_key(c, LEFT, LIMITS)
+    assert c.tolist() == [0.5, 0.0, 0.5]
+    for _ in range(5):
+        c = command_after_key(c, RIGHT, LIMITS)
+    assert c.tolist() == [0.5, 0.0, -1.0]  # clipped at the yaw limit
+    c = command_after_key(c, COMMA, LIMITS)
+    assert c[1] == 0.25
+    assert command_after_key(c, 65, LIMITS).tolist() == c.tolist()  # other keys do nothing
+    assert command_after_key(c, SPACE, LIMITS).tolist() == [0.0, 0.0, 0.0]
+    assert command_after_key(np.zeros(3), DOWN, LIMITS).tolist() == [-0.25, 0.0, 0.0]
+
+
+def test_viewer_without_display_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(StridelabError, match="needs a display"):
+        run_viewer(tmp_path)
