@@ -18,10 +18,9 @@ import mujoco
 import numpy as np
 
 from stridelab.bench import machine_description
-from stridelab.deploy.backend import SimBackend, SimBackendConfig
+from stridelab.deploy.backend import SimBackend, SimBackendConfig, robot_of
 from stridelab.deploy.export import export_policy
 from stridelab.deploy.runtime import ControlLoop, OnnxPolicy
-from stridelab.robots import get_robot, load_robot
 
 
 def main() -> None:
@@ -34,7 +33,7 @@ def main() -> None:
     if not (export / "policy.onnx").exists():
         export_policy(Path(args.run_dir), export)
     policy = OnnxPolicy(export / "policy.onnx")
-    robot = load_robot(get_robot(policy.meta["robot"]["name"], source=policy.meta["robot"]["source"]))
+    robot = robot_of(policy.meta)
     backend = SimBackend(robot, SimBackendConfig())
     loop = ControlLoop(policy, backend, realtime=False)
     loop.reset()

@@ -240,3 +240,46 @@ def test_go2_from_menagerie_root_stands(shared_robots, monkeypatch):
         _, rew, dones, _ = env.step(zero)
         assert not dones.any() and torch.isfinite(rew).all()
     assert np.all(env.state.base_pos[:, 2] > 0.2)
+
+
+# ---- robot specs from YAML (how a user brings a robot to the CLI) -----------------------------------
+
+def test_robot_spec_from_yaml_drives_a_task(shared_robots, tmp_path):
+    import stridelab
+
+    spec = tmp_path / "go2.yaml"
+    spec.write_text(
+        f"name: my_go2\nsource: {shared_robots / 'unitree_go2' / 'scene.xml'}\n"
+        "joint_names: [FL_hip_joint, FL_thigh_joint, FL_calf_joint, FR_hip_joint, FR_thigh_joint, FR_calf_joint,\n"
+        "              RL_hip_joint, RL_thigh_joint, RL_calf_joint, RR_hip_joint, RR_thigh_joint, RR_calf_joint]\n"
+        "default_pose: [0.1, 0.8, -1.5, -0.1, 0.8, -1.5, 0.1, 1.0, -1.5, -0.1, 1.0, -1.5]\n"
+        "kp: [20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20]\n"
+        "kd: [0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]\n"
+        "base_body: base_link\nfeet: [FL, FR, RL, RR]\nterminate_contacts: [base_link]\n")
+    env = stridelab.make("quadruped-flat", robot=str(spec), num_envs=2, num_threads=1)
+    assert env.robot.spec.name == "my_go2" and env.robot.model.nu == 12
+    env.step(torch.zeros(2, 12))
+
+
+def test_malformed_robot_file_through_the_cli_is_one_sentence(tmp_path, capsys):
+    from stridelab.cli import main
+
+    (tmp_path / "broken.xml").write_text("<mujoco><worldbody><body><geom size='oops'/></body></worldbody>")
+    (tmp_path / "bot.yaml").write_text("name: bot\nsource: broken.xml\njoint_names: [j]\ndefault_pose: [0]\n"
+                                       "kp: [1]\nkd: [0.1]\nbase_body: b\nfeet: [f]\n")
+    code = main(["train", "quadruped-flat", "--env.robot", str(tmp_path / "bot.yaml"), "--max-iterations", "1",
+                 "--log-dir", str(tmp_path / "runs")])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: could not read robot file") and "broken.xml" in err[0]
+    # nothing was written for the failed run
+    assert not (tmp_path / "runs").exists()
+
+
+def test_robot_yaml_with_an_unknown_field(tmp_path):
+    from stridelab.errors import RobotSpecError
+    from stridelab.robots import get_robot
+
+    (tmp_path / "bot.yaml").write_text("name: bot\nsourse: x.xml\n")
+    with pytest.raises(RobotSpecError, match="did you mean 'source'"):
+        get_robot(str(tmp_path / "bot.yaml"))

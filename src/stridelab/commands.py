@@ -98,13 +98,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     train_over = {k: v for k, v in (("max_iterations", a.max_iterations), ("max_minutes", a.max_minutes))
                   if v is not None}
     train_cfg = override(train_cfg, **train_over) if train_over else train_cfg
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_yaml({"task": a.task, "seed": env_cfg.seed, "env": env_cfg, "train": train_cfg}, run_dir / "config.yaml")
 
     def walk_check(policy):
         return evaluate(policy, env_cfg, envs_per_command=2, duration_s=10.0, seed=env_cfg.seed + 1)
 
+    # build first (a bad robot file or option fails here), then create the run directory
     trainer = Trainer(env_cfg, train_cfg, run_dir, seed=env_cfg.seed, walk_check=walk_check)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_yaml({"task": a.task, "seed": env_cfg.seed, "env": env_cfg, "train": train_cfg}, run_dir / "config.yaml")
     if a.resume:
         trainer.load(ckpt)
     log.info("training %s with %d envs in %s", a.task, env_cfg.num_envs, run_dir)
@@ -212,9 +213,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_deploy(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from stridelab.deploy.backend import SimBackend, SimBackendConfig
+    from stridelab.deploy.backend import SimBackend, SimBackendConfig, robot_of
     from stridelab.deploy.runtime import ControlLoop, KeyboardCommand, OnnxPolicy, file_command
-    from stridelab.robots import get_robot, load_robot
 
     backend_cfg = SimBackendConfig(latency_s=args.latency, realtime=args.realtime)
     if args.sim2sim_report:
@@ -231,7 +231,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
         backend = UdpBackend(len(meta["joint_names"]), args.port)
     else:
-        robot = load_robot(get_robot(meta["robot"]["name"], source=meta["robot"]["source"]))
+        robot = robot_of(meta)
         backend = SimBackend(robot, backend_cfg)
     if args.commands:
         command = file_command(args.commands)

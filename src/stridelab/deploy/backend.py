@@ -166,6 +166,14 @@ class SimBackend(RobotBackend):
                 self._wall.sleep(delay)
 
 
+def robot_of(meta: dict):
+    """Load the robot a policy.json describes (registry name or YAML spec, with its model source)."""
+    from stridelab.robots import get_robot, load_robot
+
+    r = meta["robot"]
+    return load_robot(get_robot(r.get("registry", r["name"]), source=r["source"]))
+
+
 def _copy_model(model: mujoco.MjModel) -> mujoco.MjModel:
     import copy
 

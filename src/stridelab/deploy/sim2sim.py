@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stridelab.deploy.backend import SimBackend, SimBackendConfig
+from stridelab.deploy.backend import SimBackend, SimBackendConfig, robot_of
 from stridelab.deploy.runtime import ControlLoop, OnnxPolicy
 from stridelab.deploy.safety import SafetyConfig
 from stridelab.eval.grid import WalkCriteria, command_grid
@@ -25,11 +25,9 @@ def run_sim2sim(policy_path: Path, out_dir: Path, repeats: int = 2, duration_s: 
                 backend_cfg: SimBackendConfig = SimBackendConfig(), commands: np.ndarray | None = None,
                 criteria: WalkCriteria = WalkCriteria()) -> dict:
     """Run every grid command ``repeats`` times (different headings and noise seeds); write the report."""
-    from stridelab.robots import get_robot, load_robot
-
     policy = OnnxPolicy(policy_path)
     meta = policy.meta
-    robot = load_robot(get_robot(meta["robot"]["name"], source=meta["robot"]["source"]))
+    robot = robot_of(meta)
     grid = command_grid() if commands is None else np.asarray(commands, dtype=np.float64)
     rows, all_power, all_slip, falls_total = [], [], [], 0
     for i, cmd in enumerate(grid):

@@ -7,6 +7,7 @@ The layout (names, sizes, scales) is exported with policies so that a robot can 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,11 +60,21 @@ def policy_frame(s: RobotState, cfg: ObservationConfig, default_pose: np.ndarray
         "last_action": s.actions,
     }
     frame = np.concatenate([values[t.name] for t in layout], axis=1)
-    noise_scale = np.concatenate([np.full(t.size, t.noise) for t in layout])
-    if noise and noise_scale.any():  # one draw for the whole frame: uniform in [-noise, noise] per column
-        frame += (2.0 * rng.random(frame.shape) - 1.0) * noise_scale
-    frame *= np.concatenate([np.full(t.size, t.scale) for t in layout])
+    noise_scale, scale = _layout_vectors(tuple(layout))
+    noisy = noise_scale > 0.0
+    if noise and noisy.any():  # one draw for the noisy columns: uniform in [-noise, noise]
+        frame[:, noisy] += (2.0 * rng.random((len(frame), int(noisy.sum()))) - 1.0) * noise_scale[noisy]
+    frame *= scale
     return np.clip(frame, -cfg.clip, cfg.clip, out=frame)
+
+
+@functools.lru_cache(maxsize=32)
+def _layout_vectors(layout: tuple[ObsTerm, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column noise half-width and scale of a layout (cached: layouts are immutable)."""
+    noise = np.concatenate([np.full(t.size, t.noise) for t in layout])
+    scale = np.concatenate([np.full(t.size, t.scale) for t in layout])
+    noise.flags.writeable = scale.flags.writeable = False
+    return noise, scale
 
 
 def privileged_layout(num_joints: int, num_feet: int) -> list[ObsTerm]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stridelab.sim.math import quat_rotate_inverse
+from stridelab.sim.math import projected_gravity, quat_rotate_inverse
 
 GRAVITY_DIR = np.array([0.0, 0.0, -1.0])
 
@@ -68,7 +68,7 @@ def read_state(sim, robot, prev_joint_vel: np.ndarray, dt: float, actions: np.nd
         base_quat=quat,
         base_lin_vel=quat_rotate_inverse(quat, qvel[:, d:d + 3]),
         base_ang_vel=qvel[:, d + 3:d + 6].copy(),  # free-joint angular velocity is already in the body frame
-        projected_gravity=quat_rotate_inverse(quat, GRAVITY_DIR),
+        projected_gravity=projected_gravity(quat),
         joint_pos=qpos[:, robot.qpos_adr],
         joint_vel=joint_vel,
         joint_acc=(joint_vel - prev_joint_vel) / dt,

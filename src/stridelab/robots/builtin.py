@@ -63,7 +63,47 @@ ROBOTS: dict[str, RobotSpec] = {"quadruped": QUADRUPED, "go2": GO2}
 
 
 def get_robot(name: str, **overrides) -> RobotSpec:
-    """Return a registered robot spec, optionally with fields replaced (e.g. ``source=...``)."""
+    """Return a registered robot spec, or one read from a YAML file, with fields replaced (e.g. ``source=...``).
+
+    A YAML file holds RobotSpec fields (``name``, ``source``, ``joint_names``, ``default_pose``, ``kp``,
+    ``kd``, ``base_body``, ``feet``, ...); a relative ``source`` is relative to the YAML file.
+    """
+    if name.endswith((".yaml", ".yml")):
+        return replace(robot_from_yaml(name), **overrides) if overrides else robot_from_yaml(name)
     if name not in ROBOTS:
         raise ConfigError(unknown_name("robot", name, sorted(ROBOTS), "the robot registry"))
     return replace(ROBOTS[name], **overrides) if overrides else ROBOTS[name]
+
+
+def robot_from_yaml(path: str) -> RobotSpec:
+    """Read a RobotSpec from YAML; a missing file, bad YAML or unknown field is a :class:`RobotSpecError`."""
+    from dataclasses import fields
+    from pathlib import Path
+
+    import yaml
+
+    from stridelab.errors import RobotSpecError, did_you_mean
+
+    file = Path(path)
+    if not file.is_file():
+        raise RobotSpecError(f"robot spec file {path!r} does not exist; check the path.")
+    try:
+        data = yaml.safe_load(file.read_text())
+    except yaml.YAMLError as exc:
+        raise RobotSpecError(f"robot spec file {path!r} is not valid YAML ({str(exc).splitlines()[0]}); fix it.") from None
+    if not isinstance(data, dict):
+        raise RobotSpecError(f"robot spec file {path!r} must be a mapping of RobotSpec fields.")
+    known = {f.name for f in fields(RobotSpec)}
+    for key in data:
+        if key not in known:
+            raise RobotSpecError(f"unknown field {key!r} in robot spec {path!r}{did_you_mean(key, known)}; valid "
+                                 f"fields are: {', '.join(sorted(known))}.")
+    source = str(data.get("source", ""))
+    if source and ":" not in source and not Path(source).is_absolute():
+        data["source"] = str(file.parent / source)
+    data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    try:
+        return RobotSpec(**data)
+    except TypeError as exc:
+        raise RobotSpecError(f"robot spec {path!r} is incomplete ({exc}); give at least name, source, joint_names, "
+                             f"default_pose, kp, kd, base_body and feet.") from None
