@@ -160,18 +160,15 @@ def run_play(target: Path, out: Path | None = None, video: bool = True, width: i
 
     loaded = load_policy(target)
     out_dir = Path(out) if out else run_dir_of(loaded.checkpoint)
-    recorder = None
-    if video:
-        from stridelab.viz.video import VideoRecorder
-
-        recorder = lambda env: VideoRecorder(env.sim, env.robot.base_qpos_adr, width, height)  # noqa: E731
-    every = max(1, round(1.0 / (fps * loaded.env_cfg.decimation * loaded.env.robot.model.opt.timestep)))
-    holder = {}
+    holder: dict = {}
 
     def make_video(env):
-        holder["rec"] = recorder(env)
+        from stridelab.viz.video import VideoRecorder
+
+        holder["rec"] = VideoRecorder(env.sim, env.robot.base_qpos_adr, width, height)
         return holder["rec"]
 
+    every = max(1, round(1.0 / (fps * loaded.env_cfg.decimation * loaded.env.robot.model.opt.timestep)))
     total = sum(step[0] for step in DEFAULT_SCHEDULE)
     schedule = tuple((d * duration_s / total, *c) for d, *c in DEFAULT_SCHEDULE)
     traj = record(loaded.policy, loaded.env_cfg, schedule=schedule, video=make_video if video else None,

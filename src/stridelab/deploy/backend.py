@@ -8,6 +8,7 @@ differ from training (integrator, timestep, actuation latency, sensor noise), fo
 from __future__ import annotations
 
 import abc
+import copy
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -96,7 +97,7 @@ class SimBackend(RobotBackend):
         self._wall = _time
         self.robot = robot
         self.cfg = cfg
-        self.model = _copy_model(robot.model)
+        self.model = copy.copy(robot.model)  # its own options and gains; training's model stays untouched
         self.model.opt.timestep = cfg.timestep
         self.model.opt.integrator = getattr(mujoco.mjtIntegrator, f"mjINT_{cfg.integrator.upper()}")
         self.model.geom_friction[robot.foot_geom_ids, 0] = cfg.friction
@@ -173,8 +174,3 @@ def robot_of(meta: dict):
     r = meta["robot"]
     return load_robot(get_robot(r.get("registry", r["name"]), source=r["source"]))
 
-
-def _copy_model(model: mujoco.MjModel) -> mujoco.MjModel:
-    import copy
-
-    return copy.copy(model)

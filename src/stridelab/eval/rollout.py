@@ -68,8 +68,6 @@ def record(policy: Callable, env_cfg: EnvConfig, schedule=DEFAULT_SCHEDULE, num_
                 if video is not None and t % video_every == 0:
                     video.capture()
                 t += 1
-    if video is not None:
-        env._video = video
     spec = env.robot.spec
     traj = Trajectory(np.array(rec["time"]), spec.joint_names, np.array(rec["q"]), np.array(rec["target"]),
                       np.array(rec["tau"]), np.array(rec["contact"]), np.array(rec["v"]), np.array(rec["w"]),

@@ -40,11 +40,10 @@ class DomainRandomizer:
             "push": np.zeros((n, 6)),
         }
         c = cfg
-        self._friction = True  # always written: a (mu, mu) range sets every foot to mu
         self._mass = c.added_mass != (0.0, 0.0) or c.com_offset != (0.0, 0.0)
         self._gains = any(r != (1.0, 1.0) for r in (c.motor_strength, c.kp_factor, c.kd_factor))
-        if self._friction:
-            self._geom_friction = sim.expand("geom_friction")
+        # friction is always written: a (mu, mu) range sets every foot to mu
+        self._geom_friction = sim.expand("geom_friction")
         if self._mass:
             self._body_mass = sim.expand("body_mass")
             self._body_ipos = sim.expand("body_ipos")
@@ -58,10 +57,9 @@ class DomainRandomizer:
             return
         c, k, p = self.cfg, len(ids), self.params
         p["push"][ids] = 0.0
-        if self._friction:
-            mu = self.rng.uniform(*c.friction, size=(k, 1))
-            p["friction"][ids] = mu
-            self._geom_friction[ids[:, None], self.robot.foot_geom_ids[None, :], 0] = mu
+        mu = self.rng.uniform(*c.friction, size=(k, 1))
+        p["friction"][ids] = mu
+        self._geom_friction[ids[:, None], self.robot.foot_geom_ids[None, :], 0] = mu
         if self._mass:
             p["added_mass"][ids] = self.rng.uniform(*c.added_mass, size=(k, 1))
             p["com_offset"][ids] = self.rng.uniform(*c.com_offset, size=(k, 3))

@@ -243,10 +243,6 @@ def _replace_actuators(mjspec: mujoco.MjSpec, spec: RobotSpec) -> None:
         act.gear[0] = 1.0
 
 
-def _subtree_geoms(body: mujoco.MjsBody) -> list:
-    return list(body.geoms)
-
-
 def _limit_collisions(mjspec: mujoco.MjSpec, spec: RobotSpec) -> None:
     """Robot geoms collide only with the world: feet and contact bodies; no self-collisions."""
     keep_bodies = set(spec.terminate_contacts) | set(spec.penalize_contacts)
