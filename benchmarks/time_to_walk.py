@@ -1,12 +1,13 @@
-"""Time to walk: train quadruped-flat from scratch with the default settings until it walks.
+"""Time to walk: train a task from scratch with its default settings until it walks, for several seeds.
 
-    python benchmarks/time_to_walk.py --max-minutes 20 --out benchmarks/results/time_to_walk.json
+    python benchmarks/time_to_walk.py --seeds 0 1 2 --max-minutes 20 --out benchmarks/results/time_to_walk.json
 
 Every --check-every-s seconds of training the policy is evaluated on the command grid on a short
 budget (2 envs per command, 10 s each); training stops at the first check that passes "walks"
-(linear error <= 0.15 m/s, yaw error <= 0.2 rad/s, falls <= 2 %). Reports wall-clock seconds
-(including the checks) and env steps until then, then runs the full evaluation (4 envs per command)
-of the final policy. Run it alone: a second job on a 2-core machine slows torch 10-20x.
+(linear error <= 0.15 m/s, yaw error <= 0.2 rad/s, falls <= 2 %). Reports, per seed, wall-clock
+seconds (including the checks) and env steps until then, the full evaluation (4 envs per command) of
+the final policy, and the median and spread over the seeds. Seeds run one after another. Run it alone:
+a second job on a 2-core machine slows torch 10-20x.
 """
 
 from __future__ import annotations
@@ -14,52 +15,78 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import statistics
 import time
 from pathlib import Path
 
 from stridelab.bench import machine_description
 from stridelab.config import override
 from stridelab.eval.grid import evaluate
+from stridelab.learn.policy import load_policy
 from stridelab.learn.trainer import Trainer
 from stridelab.tasks import get_task, make_env_cfg
+
+METRICS = ("lin_vel_error", "yaw_rate_error", "fall_rate", "power", "foot_slip", "walks")
+
+
+def run_seed(task: str, seed: int, max_minutes: float, check_every_s: float, log_dir: Path,
+             train_overrides: dict | None = None, env_overrides: dict | None = None) -> dict:
+    env_cfg = make_env_cfg(task, seed=seed, **(env_overrides or {}))
+    train_cfg = override(get_task(task).train_cfg(), **(train_overrides or {}))
+    train_cfg = override(train_cfg, max_minutes=max_minutes, stop_when_walks=True, check_every_s=check_every_s,
+                         max_iterations=100_000)
+    run_dir = log_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}"
+    trainer = Trainer(env_cfg, train_cfg, run_dir, seed=seed,
+                      walk_check=lambda pol: evaluate(pol, env_cfg, envs_per_command=2, seed=seed + 1))
+    t0 = time.monotonic()
+    result = trainer.train(show_progress=False)
+    wall = time.monotonic() - t0
+    final = evaluate(load_policy(result.checkpoint).policy, env_cfg, envs_per_command=4, seed=seed + 1000)
+    walked = result.stopped_because == "walks"
+    return {
+        "seed": seed, "walked": walked,
+        "seconds_to_walk": round(result.seconds, 1) if walked else None,
+        "env_steps_to_walk": result.env_steps if walked else None,
+        "wall_seconds": round(wall, 1), "iterations": result.iterations, "stopped_because": result.stopped_because,
+        "checks": result.walk_checks, "final_eval": {k: final[k] for k in METRICS},
+        "num_envs": env_cfg.num_envs, "num_steps_per_env": train_cfg.num_steps_per_env, "run_dir": str(run_dir),
+    }
+
+
+def summarize(runs: list[dict]) -> dict:
+    """Median and spread (min, max) of the time to walk; a seed that did not walk counts as infinite."""
+    times = [r["seconds_to_walk"] if r["walked"] else float("inf") for r in runs]
+    steps = [r["env_steps_to_walk"] if r["walked"] else float("inf") for r in runs]
+    return {"seeds": [r["seed"] for r in runs], "walked": sum(r["walked"] for r in runs),
+            "median_seconds_to_walk": statistics.median(times), "min_seconds": min(times), "max_seconds": max(times),
+            "median_env_steps_to_walk": statistics.median(steps)}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--task", default="quadruped-flat")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--max-minutes", type=float, default=20.0)
     p.add_argument("--check-every-s", type=float, default=60.0)
     p.add_argument("--log-dir", default="runs/time_to_walk")
     p.add_argument("--out", default="benchmarks/results/time_to_walk.json")
+    p.add_argument("--train-overrides", default="{}", help='JSON of TrainConfig changes, e.g. \'{"symmetry": "off"}\'')
+    p.add_argument("--env-overrides", default="{}", help="JSON of EnvConfig changes (nested dicts)")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-
-    env_cfg = make_env_cfg(args.task, seed=args.seed)
-    train_cfg = override(get_task(args.task).train_cfg(), max_minutes=args.max_minutes, stop_when_walks=True,
-                         check_every_s=args.check_every_s, max_iterations=100_000)
-    run_dir = Path(args.log_dir) / time.strftime("%Y%m%d-%H%M%S")
-    trainer = Trainer(env_cfg, train_cfg, run_dir, seed=args.seed,
-                      walk_check=lambda pol: evaluate(pol, env_cfg, envs_per_command=2, seed=args.seed + 1))
-    t0 = time.monotonic()
-    result = trainer.train(show_progress=False)
-    wall = time.monotonic() - t0
-    final = evaluate(trainer.runner.get_inference_policy(), env_cfg, envs_per_command=4, seed=args.seed + 1000)
-    report = {
-        "task": args.task, "seed": args.seed, "walked": result.stopped_because == "walks",
-        "seconds_to_walk": round(result.seconds, 1) if result.stopped_because == "walks" else None,
-        "env_steps_to_walk": result.env_steps if result.stopped_because == "walks" else None,
-        "wall_seconds": round(wall, 1), "iterations": result.iterations, "stopped_because": result.stopped_because,
-        "checks": result.walk_checks,
-        "final_eval": {k: final[k] for k in ("lin_vel_error", "yaw_rate_error", "fall_rate", "power", "foot_slip",
-                                             "walks")},
-        "num_envs": env_cfg.num_envs, "num_steps_per_env": train_cfg.num_steps_per_env,
-        "machine": machine_description(), "run_dir": str(run_dir),
-    }
+    runs = []
+    for seed in args.seeds:
+        runs.append(run_seed(args.task, seed, args.max_minutes, args.check_every_s, Path(args.log_dir),
+                             json.loads(args.train_overrides), json.loads(args.env_overrides)))
+        logging.info("seed %d: %s", seed, {k: v for k, v in runs[-1].items() if k != "checks"})
+    report = {"task": args.task, "train_overrides": json.loads(args.train_overrides),
+              "env_overrides": json.loads(args.env_overrides), "summary": summarize(runs), "runs": runs,
+              "machine": machine_description()}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
-    print(json.dumps({k: v for k, v in report.items() if k != "checks"}, indent=2))
+    print(json.dumps({"summary": report["summary"],
+                      "runs": [{k: v for k, v in r.items() if k != "checks"} for r in runs]}, indent=2))
 
 
 if __name__ == "__main__":

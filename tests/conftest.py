@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -34,12 +35,27 @@ def make_env():
         env.close()
 
 
+def require_shared_robots(root: Path = SHARED_ROBOTS) -> Path:
+    """``root`` if it holds the reference robots; otherwise skip the test, or fail it under CI.
+
+    Skipping on a developer machine keeps the suite usable without the folder; under CI (the
+    ``CI`` environment variable set, as GitHub Actions and GitLab do) a skip would hide that the
+    robot tests never ran, so it is a failure that says how to provide the folder.
+    """
+    if (root / "unitree_go2" / "scene.xml").is_file():
+        return root
+    message = (f"the reference robots folder {root} is missing (it needs unitree_go2/scene.xml); place the "
+               f"project's shared folder beside the repository so that ../shared/robots holds the Unitree Go2 "
+               f"and H1 MJCF in MuJoCo Menagerie's layout (e.g. copied from mujoco_menagerie)")
+    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+        pytest.fail(f"{message}; CI is set, so the robot tests fail instead of being skipped.", pytrace=False)
+    pytest.skip(message)
+
+
 @pytest.fixture
 def shared_robots() -> Path:
-    """``../shared/robots`` (Unitree Go2 and H1 MJCF); the test is skipped when it is absent."""
-    if not (SHARED_ROBOTS / "unitree_go2" / "scene.xml").is_file():
-        pytest.skip(f"reference robots not found at {SHARED_ROBOTS} (the shared folder beside the repository)")
-    return SHARED_ROBOTS
+    """``../shared/robots`` (Unitree Go2 and H1 MJCF); skipped when absent, a failure under CI."""
+    return require_shared_robots()
 
 
 # a training run small enough for a unit test: 16 envs x 8 steps per iteration

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-NOISELESS = {"noise": 0.0}
+NOISELESS = {"policy": {"noise": 0.0}}
 
 
 def flip(env, i: int) -> None:
@@ -143,15 +143,13 @@ def test_unstable_simulation_is_reset_and_others_untouched(make_env, bad):
     assert env.episode_length_buf.tolist() == [5, 5, 5, 1, 5, 5]
 
 
-# the logged terms add up to the returned reward only without legged_gym's clip at zero
-RAW_SUM = {"only_positive_rewards": False}
-
-
 def test_only_positive_rewards_clips_each_step_at_zero(make_env):
-    clipped, raw = make_env(num_envs=4), make_env(num_envs=4, rewards=RAW_SUM)
+    clipped, raw = make_env(num_envs=4), make_env(num_envs=4, only_positive_rewards=False)
+    assert clipped.cfg.only_positive_rewards
     a = torch.full((4, 12), 2.0)  # a violent action: penalties outweigh tracking
-    _, r_clipped, _, _ = clipped.step(a)
-    _, r_raw, _, _ = raw.step(a)
+    _, r_clipped, d_clipped, _ = clipped.step(a)
+    _, r_raw, d_raw, _ = raw.step(a)
+    assert not d_clipped.any() and not d_raw.any()  # no termination penalty (it is added after the clip)
     assert (r_raw < 0).any()
     assert torch.equal(r_clipped, r_raw.clamp(min=0.0))
 
@@ -174,15 +172,52 @@ def _episode_check(env, pre_steps: int):
     return float(total.mean()), logged
 
 
-def test_logged_episode_rewards_match_the_returned_rewards(make_env):
-    returned, logged = _episode_check(make_env(num_envs=2, episode_length_s=0.1, rewards=RAW_SUM), pre_steps=0)
+# the logged terms add up to the returned reward with and without legged_gym's clip at zero (the clip is
+# logged as its own term, only_positive_clip)
+@pytest.mark.parametrize("only_positive", [False, True])
+def test_logged_episode_rewards_match_the_returned_rewards(make_env, only_positive):
+    env = make_env(num_envs=2, episode_length_s=0.1, only_positive_rewards=only_positive)
+    returned, logged = _episode_check(env, pre_steps=0)
     assert logged == pytest.approx(returned, rel=1e-5)
+    assert ("Episode_Reward/only_positive_clip" in env.extras["log"]) == only_positive
 
 
-def test_reset_all_starts_fresh_episode_sums(make_env):
-    returned, logged = _episode_check(make_env(num_envs=2, episode_length_s=0.1, rewards=RAW_SUM), pre_steps=3)
+@pytest.mark.parametrize("only_positive", [False, True])
+def test_reset_all_starts_fresh_episode_sums(make_env, only_positive):
+    env = make_env(num_envs=2, episode_length_s=0.1, only_positive_rewards=only_positive)
+    returned, logged = _episode_check(env, pre_steps=3)
     assert logged == pytest.approx(returned, rel=1e-5)
 
 
 def test_max_episode_length_of_a_whole_number_of_steps(make_env):
     assert make_env(num_envs=1, episode_length_s=0.14).max_episode_length == 7
+
+
+def test_snapshot_resumes_bit_identically(make_env, tmp_path):
+    """envs/snapshot.py: simulation rows, per-env model fields, buffers, every manager's state and the RNG."""
+    from stridelab.envs.snapshot import env_state_dict, load_env_state
+
+    every = dict(num_envs=6, episode_length_s=0.2, observations={"policy": {"history": 2}},
+                 commands={"velocity": {"params": {"resample_s": 0.1}}},
+                 events={"push": {"params": {"velocity": 0.5}, "interval_s": (0.06, 0.1)},
+                         "actuator_gains": {"params": {"kp_factor": (0.8, 1.2), "kd_factor": (0.8, 1.2)}},
+                         "base_mass": {"params": {"com_offset": (-0.01, 0.01)}}})
+    env = make_env(**every)
+    gen = torch.Generator().manual_seed(0)
+    actions = [torch.randn(6, 12, generator=gen) for _ in range(20)]
+    for a in actions[:7]:
+        env.step(a)
+    torch.save(env_state_dict(env), tmp_path / "env.pt")
+    first = [env.step(a) for a in actions[7:]]
+    other = make_env(**{**every, "seed": 99})  # a different start, overwritten by the snapshot
+    load_env_state(other, torch.load(tmp_path / "env.pt", weights_only=True))
+    second = [other.step(a) for a in actions[7:]]
+    assert any(d.any() for _, _, d, _ in first)  # resets (and so reset draws) happen after the snapshot
+    for (o1, r1, d1, e1), (o2, r2, d2, e2) in zip(first, second):
+        for group in ("policy", "privileged"):
+            assert torch.equal(o1[group], o2[group])
+        assert torch.equal(r1, r2) and torch.equal(d1, d2)
+        assert e1["log"] == e2["log"]
+    np.testing.assert_array_equal(env.sim.qpos, other.sim.qpos)
+    for name in ("geom_friction", "body_mass", "body_ipos", "actuator_gainprm", "actuator_biasprm"):
+        np.testing.assert_array_equal(env.sim.batch.expanded(name), other.sim.batch.expanded(name))

@@ -25,23 +25,36 @@ def test_spaces(envs):
     so, sa = envs.single_observation_space, envs.single_action_space
     assert isinstance(so, Box) and so.shape == (45,) and so.dtype == np.float32
     assert isinstance(sa, Box) and sa.shape == (12,) and sa.dtype == np.float32
-    np.testing.assert_array_equal(sa.high, 10.0)  # clip_actions
+    np.testing.assert_array_equal(sa.high, 10.0)  # the action term's clip
     np.testing.assert_array_equal(sa.low, -10.0)
     assert envs.observation_space.shape == (3, 45) and envs.observation_space.dtype == np.float32
     assert envs.action_space.shape == (3, 12) and envs.action_space.dtype == np.float32
 
 
 def test_history_widens_the_observation_space():
-    e = make_gym("quadruped-flat", num_envs=2, num_threads=1, observations={"history": 2})
+    e = make_gym("quadruped-flat", num_envs=2, num_threads=1, observations={"policy": {"history": 2}})
     assert e.single_observation_space.shape == (135,) and e.observation_space.shape == (2, 135)
     obs, _ = e.reset()
     assert obs.shape == (2, 135)
+    e.close()
+
+
+def test_spaces_follow_the_action_and_observation_clips():
+    e = make_gym("quadruped-flat", num_envs=2, num_threads=1, action={"params": {"clip": 1.5}},
+                 observations={"policy": {"clip": 5.0}}, events={"push": {"params": {"velocity": 0.5}}})
+    np.testing.assert_array_equal(e.single_action_space.high, 1.5)
+    np.testing.assert_array_equal(e.single_observation_space.low, -5.0)
+    np.testing.assert_array_equal(e.single_observation_space.high, 5.0)
+    obs, info = e.reset(seed=0)
+    assert e.observation_space.contains(obs)
+    assert info["privileged"].shape == (2, 14)  # the default 12 + the last push (vx, vy)
+    e.close()
 
 
 def test_reset_and_step_shapes_and_dtypes(envs):
     obs, info = envs.reset(seed=5)
     assert obs.shape == (3, 45) and obs.dtype == np.float32
-    assert info["privileged"].shape == (3, 57) and info["privileged"].dtype == np.float32
+    assert info["privileged"].shape == (3, 12) and info["privileged"].dtype == np.float32
     assert envs.observation_space.contains(obs)
     envs.action_space.seed(0)
     obs, rew, term, trunc, infos = envs.step(envs.action_space.sample() * 0.05)
@@ -49,7 +62,7 @@ def test_reset_and_step_shapes_and_dtypes(envs):
     assert rew.shape == (3,) and rew.dtype == np.float32 and np.isfinite(rew).all()
     assert term.shape == (3,) and term.dtype == np.bool_
     assert trunc.shape == (3,) and trunc.dtype == np.bool_
-    assert infos["privileged"].shape == (3, 57) and infos["privileged"].dtype == np.float32
+    assert infos["privileged"].shape == (3, 12) and infos["privileged"].dtype == np.float32
     assert infos["unstable"] == 0 and infos["unstable_total"] == 0
     # observations are the wrapped env's policy group, element for element
     np.testing.assert_array_equal(obs, envs.env.get_observations()["policy"].numpy())

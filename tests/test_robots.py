@@ -283,3 +283,29 @@ def test_robot_yaml_with_an_unknown_field(tmp_path):
     (tmp_path / "bot.yaml").write_text("name: bot\nsourse: x.xml\n")
     with pytest.raises(RobotSpecError, match="did you mean 'source'"):
         get_robot(str(tmp_path / "bot.yaml"))
+
+
+# ---- the reference robots fixture ------------------------------------------------------------------
+
+def test_missing_reference_robots_skip_locally_and_fail_under_ci(tmp_path, monkeypatch):
+    from conftest import require_shared_robots
+
+    missing = tmp_path / "shared" / "robots"
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception) as info:
+        require_shared_robots(missing)
+    assert str(missing) in str(info.value) and "unitree_go2/scene.xml" in str(info.value)
+    for value in ("true", "1"):
+        monkeypatch.setenv("CI", value)
+        with pytest.raises(pytest.fail.Exception) as info:
+            require_shared_robots(missing)
+        msg = str(info.value)
+        assert str(missing) in msg and "../shared/robots" in msg and "CI is set" in msg
+        assert "\n" not in msg
+    monkeypatch.setenv("CI", "false")  # an explicit "not CI" skips like a developer machine
+    with pytest.raises(pytest.skip.Exception):
+        require_shared_robots(missing)
+    (missing / "unitree_go2").mkdir(parents=True)
+    (missing / "unitree_go2" / "scene.xml").write_text("<mujoco/>")
+    monkeypatch.setenv("CI", "true")
+    assert require_shared_robots(missing) == missing

@@ -50,7 +50,9 @@ def test_tensorboard_has_reward_terms_tracking_errors_episode_length_and_lr(tiny
 def test_checkpoint_loads_with_weights_only(tiny_run):
     path = latest_checkpoint(tiny_run)
     data = torch.load(path, weights_only=True)
-    assert data["iteration"] == 2 and "actor_state_dict" in data and "env_state" in data
+    assert data["format_version"] == 2 and data["iteration"] == 2 and "env_state" in data
+    assert data["algorithm"] == "PPO" and data["policy_model"] == "actor"
+    assert "actor_state_dict" in data["algorithm_state"] and "optimizer_state_dict" in data["algorithm_state"]
 
 
 def _trainer(tmp_path, name, iters):
@@ -73,6 +75,8 @@ def test_resume_is_exact(tmp_path):
     for key in a:
         assert torch.equal(a[key], b[key]), key
     assert resumed.iteration == 4 and resumed.env_steps == straight.env_steps
+    # rsl-rl's own loop continued at the right iteration index (its TensorBoard steps)
+    assert resumed.runner.current_learning_iteration == straight.runner.current_learning_iteration == 3
     # and the difference is real: two more iterations change the weights
     c = first.runner.alg.actor.state_dict()
     assert any(not torch.equal(a[k], c[k]) for k in a)
@@ -96,9 +100,15 @@ def test_ctrl_c_saves_a_checkpoint(tmp_path, monkeypatch):
     assert load_checkpoint(result.checkpoint)["iteration"] == 3
 
 
+def _minimal_checkpoint(weights: torch.Tensor) -> dict:
+    return {"format_version": 2, "algorithm": "PPO", "policy_model": "actor",
+            "policy_cfg": {"class_name": "MLPModel", "hidden_dims": [4]}, "policy_obs_groups": {"policy": 3},
+            "num_actions": 1, "algorithm_state": {"actor_state_dict": {"w": weights}}}
+
+
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / "model.pt"
-    save_checkpoint({"actor_state_dict": {"w": torch.ones(3)}}, path)
+    save_checkpoint(_minimal_checkpoint(torch.ones(3)), path)
 
     def broken_save(obj, f, *args, **kwargs):
         f.write(b"half a checkpoint")
@@ -106,8 +116,8 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "save", broken_save)
     with pytest.raises(OSError):
-        save_checkpoint({"actor_state_dict": {"w": torch.zeros(3)}}, path)
-    assert torch.equal(load_checkpoint(path)["actor_state_dict"]["w"], torch.ones(3))
+        save_checkpoint(_minimal_checkpoint(torch.zeros(3)), path)
+    assert torch.equal(load_checkpoint(path)["algorithm_state"]["actor_state_dict"]["w"], torch.ones(3))
     assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]
 
 

@@ -15,6 +15,6 @@ __version__ = "0.1.0"
 if "MUJOCO_GL" not in _os.environ and not _os.environ.get("DISPLAY"):
     _os.environ["MUJOCO_GL"] = "egl"
 
-from stridelab.tasks import list_tasks, make
+from stridelab.registry import list_tasks, make, make_env
 
-__all__ = ["list_tasks", "make", "__version__"]
+__all__ = ["list_tasks", "make", "make_env", "__version__"]

@@ -58,37 +58,43 @@ def machine_description() -> str:
 
 def run_bench(task: str = "quadruped-flat", num_envs: int = 1024, num_threads: int = 0, steps: int = 50,
               rounds: int = 5, seed: int = 0) -> BenchResult:
-    """Measure env and raw throughput in alternating rounds; return the best rounds and their ratio."""
+    """Measure env and raw throughput in alternating rounds; return the best rounds and their ratio.
+
+    Nothing is written: the caller (``stridelab bench --out FILE``) decides where the results go.
+    """
     from stridelab.tasks import make
 
     env = make(task, num_envs=num_envs, num_threads=num_threads, seed=seed)
-    raw = mjbatch.Batch(env.robot.model, num_envs, num_threads)
-    raw.reset(keyframe=env.sim.home_key)
-    raw.qpos[:, env.robot.qpos_adr] = env.default_pose
-    raw.ctrl[:] = env.default_pose
-    raw.forward()
-    # the raw batch gets the very PD targets the env computes from the same actions
-    clip = env.cfg.clip_actions
-    rng = np.random.default_rng(seed)
-    actions = torch.from_numpy(rng.normal(0.0, 0.5, size=(steps, num_envs, env.num_actions)).astype(np.float32))
-    targets = env.default_pose + env.action_scale * np.clip(actions.numpy().astype(np.float64), -clip, clip)
-    dec = env.cfg.decimation
+    try:
+        raw = mjbatch.Batch(env.robot.model, num_envs, num_threads)
+        raw.reset(keyframe=env.sim.home_key)
+        raw.qpos[:, env.robot.qpos_adr] = env.default_pose
+        raw.ctrl[:] = env.default_pose
+        raw.forward()
+        # the raw batch gets the very PD targets the env's action term computes from the same actions
+        rng = np.random.default_rng(seed)
+        actions = torch.from_numpy(rng.normal(0.0, 0.5, size=(steps, num_envs, env.num_actions)).astype(np.float32))
+        term = env.action_term
+        targets = np.stack([term.targets(term.process(a.astype(np.float64))) for a in actions.numpy()])
+        dec = env.cfg.decimation
 
-    env_times, raw_times = [], []
-    for r in range(rounds + 1):  # round 0 warms up both
-        t0 = time.perf_counter()
-        for k in range(steps):
-            env.step(actions[k])
-        t1 = time.perf_counter()
-        for k in range(steps):
-            raw.ctrl[:] = targets[k]
-            raw.step(nstep=dec)
-        t2 = time.perf_counter()
-        if r:
-            env_times.append(t1 - t0)
-            raw_times.append(t2 - t1)
-    # best of the rounds: the least-disturbed measurement of each (a VM's noise only ever adds time)
-    env_rate = steps * num_envs / float(np.min(env_times))
-    raw_rate = steps * num_envs / float(np.min(raw_times))
-    return BenchResult(task, num_envs, raw.nthread, dec, env_rate, raw_rate, env_rate / raw_rate, rounds, steps,
-                       machine_description())
+        env_times, raw_times = [], []
+        for r in range(rounds + 1):  # round 0 warms up both
+            t0 = time.perf_counter()
+            for k in range(steps):
+                env.step(actions[k])
+            t1 = time.perf_counter()
+            for k in range(steps):
+                raw.ctrl[:] = targets[k]
+                raw.step(nstep=dec)
+            t2 = time.perf_counter()
+            if r:
+                env_times.append(t1 - t0)
+                raw_times.append(t2 - t1)
+        # best of the rounds: the least-disturbed measurement of each (a VM's noise only ever adds time)
+        env_rate = steps * num_envs / float(np.min(env_times))
+        raw_rate = steps * num_envs / float(np.min(raw_times))
+        return BenchResult(task, num_envs, raw.nthread, dec, env_rate, raw_rate, env_rate / raw_rate, rounds, steps,
+                           machine_description())
+    finally:
+        env.close()

@@ -1,112 +1,473 @@
-"""The ``stridelab`` command: list | bench | train | eval | play | export | deploy.
+"""The ``stridelab`` command: list | bench | train | eval | play | export | deploy | robot | terrain.
 
-Argument parsing lives here only. Every :class:`~stridelab.errors.StridelabError` reaches the user
-as one sentence on stderr and exit code 2.
+Every command is a frozen dataclass of options parsed by tyro (``stridelab COMMAND --help``); the
+implementations live in :mod:`stridelab.commands` and import their heavy modules when they run, so
+``stridelab list`` stays fast. Every :class:`~stridelab.errors.StridelabError` reaches the user as one
+line ``error: ...`` on stderr with exit code 2; a usage error (an unknown option) prints tyro's message
+and a hint line, also with exit code 2.
+
+``train`` takes its option defaults from the task (``--env.*``, ``--train.*``), so the task is found
+among the arguments before tyro parses them: the positional argument that is a registered task name,
+wherever it stands (``stridelab train --seed 1 quadruped-flat``), else ``quadruped-flat``.
 """
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import logging
 import os
 import sys
-from pathlib import Path
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal, Union
 
-from stridelab.errors import StridelabError
+import tyro
+
+from stridelab.config import EnvConfig, to_dict
+from stridelab.errors import ConfigError, StridelabError
+from stridelab.learn.config import TrainConfig
 
 log = logging.getLogger("stridelab")
 
+DEFAULT_TASK = "quadruped-flat"
+DESCRIPTION = "Train legged robots with rsl-rl-lib PPO on batched MuJoCo; `stridelab COMMAND --help` for each command."
 
-def _cmd_list(args: argparse.Namespace) -> int:
-    from stridelab.robots import ROBOTS
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+# ---- the commands' options -----------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class ListArgs:
+    """List the registered tasks and robots."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchArgs:
+    """Env throughput against the raw mujoco.batch limit (control steps/s, best of alternating rounds).
+
+    Attributes:
+        task: registered task name (see `stridelab list`).
+        num_envs: parallel environments; several sizes run one after the other.
+        threads: physics threads (0: all cores).
+        steps: control steps per round.
+        rounds: measured rounds (after one warm-up round).
+        seed: seed of the env and of the random actions.
+        out: JSON file for the results (default: none, the results are only printed).
+    """
+
+    task: str = DEFAULT_TASK
+    num_envs: tuple[int, ...] = (1024,)
+    threads: int = 0
+    steps: int = 50
+    rounds: int = 5
+    seed: int = 0
+    out: Annotated[str | None, tyro.conf.arg(metavar="FILE")] = None
+
+    def __post_init__(self) -> None:
+        _check(bool(self.num_envs) and all(n >= 1 for n in self.num_envs),
+               f"--num-envs {' '.join(map(str, self.num_envs))} is out of range; give 1 or more environments.")
+        _check(self.threads >= 0, f"--threads {self.threads} is out of range; use 0 (all cores) or more.")
+        _check(self.steps >= 1, f"--steps {self.steps} is out of range; use 1 or more control steps per round.")
+        _check(self.rounds >= 1, f"--rounds {self.rounds} is out of range; use 1 or more rounds.")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainArgs:
+    """Train a policy with PPO (rsl-rl-lib); writes runs/<task>/<timestamp>/.
+
+    Attributes:
+        task: registered task name (see `stridelab list`); its configs are the defaults of --env.* and --train.*.
+        seed: seed of the env and the learner: sets env.seed (default: the task's env.seed, or --env.seed).
+        num_envs: parallel environments (sets env.num_envs).
+        max_iterations: iteration budget (sets train.max_iterations).
+        max_minutes: wall-clock budget in minutes, 0 for none (sets train.max_minutes).
+        log_dir: root of the run directories.
+        resume: run directory (or checkpoint) to continue exactly where it stopped, with its stored
+            configs; only budgets, the save interval and the final evaluation may change.
+        eval: evaluate, plot and render after training (--no-eval skips it).
+        eval_envs_per_command: envs per grid command in the final evaluation.
+        eval_duration_s: seconds each grid command is held in the final evaluation.
+        play_duration_s: length of the recorded command tour (video and plots) [s].
+        video: render video.mp4 after training.
+        env: environment configuration.
+        train: training configuration.
+    """
+
+    task: Annotated[tyro.conf.Positional[str], tyro.conf.arg(metavar="TASK")] = DEFAULT_TASK
+    seed: int | None = None
+    num_envs: int | None = None
+    max_iterations: int | None = None
+    max_minutes: float | None = None
+    log_dir: str = "runs"
+    resume: Annotated[str | None, tyro.conf.arg(metavar="RUN")] = None
+    eval: bool = True
+    eval_envs_per_command: int = 4
+    eval_duration_s: float = 10.0
+    play_duration_s: float = 15.0
+    video: bool = True
+    env: EnvConfig = dataclasses.field(default_factory=EnvConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        _check(self.num_envs is None or self.num_envs >= 1,
+               f"--num-envs {self.num_envs} is out of range; give 1 or more environments.")
+        _check(self.max_iterations is None or self.max_iterations >= 0,
+               f"--max-iterations {self.max_iterations} is out of range; give 0 or more iterations.")
+        _check(self.max_minutes is None or self.max_minutes >= 0,
+               f"--max-minutes {self.max_minutes} is out of range; give 0 (no limit) or more minutes.")
+        _check(self.eval_envs_per_command >= 1,
+               f"--eval-envs-per-command {self.eval_envs_per_command} is out of range; use 1 or more.")
+        _check(self.eval_duration_s > 0 and self.play_duration_s > 0,
+               "--eval-duration-s and --play-duration-s must be positive numbers of seconds.")
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalArgs:
+    """Evaluate a run on the command grid; writes eval.json and eval_grid.png.
+
+    Attributes:
+        target: run directory or checkpoint file.
+        envs_per_command: envs per grid command.
+        duration: seconds each command is held.
+        out: output directory (default: the run directory).
+    """
+
+    target: Annotated[tyro.conf.Positional[str], tyro.conf.arg(metavar="RUN")]
+    envs_per_command: int = 4
+    duration: float = 10.0
+    out: Annotated[str | None, tyro.conf.arg(metavar="DIR")] = None
+
+    def __post_init__(self) -> None:
+        _check(self.envs_per_command >= 1,
+               f"--envs-per-command {self.envs_per_command} is out of range; use 1 or more.")
+        _check(self.duration > 0, f"--duration {self.duration} is out of range; give a positive number of seconds.")
+
+
+@dataclasses.dataclass(frozen=True)
+class PlayArgs:
+    """Render an mp4 and plots of a run through a command tour; --viewer for the interactive viewer.
+
+    Attributes:
+        target: run directory or checkpoint file.
+        out: output directory (default: the run directory).
+        video: render video.mp4 (--no-video: plots only).
+        duration: length of the command tour [s].
+        viewer: open the interactive MuJoCo viewer instead (needs a display).
+    """
+
+    target: Annotated[tyro.conf.Positional[str], tyro.conf.arg(metavar="RUN")]
+    out: Annotated[str | None, tyro.conf.arg(metavar="DIR")] = None
+    video: bool = True
+    duration: float = 15.0
+    viewer: bool = False
+
+    def __post_init__(self) -> None:
+        _check(self.duration > 0, f"--duration {self.duration} is out of range; give a positive number of seconds.")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportArgs:
+    """Write policy.onnx, policy.pt and policy.json (and robot.xml) for a robot.
+
+    Attributes:
+        target: run directory or checkpoint file.
+        out: output directory (default: RUN_DIR/export).
+    """
+
+    target: Annotated[tyro.conf.Positional[str], tyro.conf.arg(metavar="RUN")]
+    out: Annotated[str | None, tyro.conf.arg(metavar="DIR")] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class DeployArgs:
+    """Run an exported policy in the safe control loop.
+
+    Attributes:
+        policy: policy.onnx (with policy.json beside it) or the export directory.
+        backend: sim: a separate MuJoCo simulation; udp: a robot process on localhost (see deploy/bridge.py).
+        sim2sim_report: run the evaluation grid in the deploy simulation and write a side-by-side report here.
+        repeats: runs per grid command in the sim2sim report.
+        duration: seconds to run.
+        command: fixed velocity command (vx [m/s], vy [m/s], yaw rate [rad/s]).
+        commands: CSV/JSON file of rows t,vx,vy,yaw_rate.
+        keyboard: arrow keys change the command.
+        latency: actuation latency of the sim backend [s].
+        realtime: run the sim backend at wall-clock speed.
+        port: UDP port of the robot process.
+    """
+
+    policy: Annotated[tyro.conf.Positional[str], tyro.conf.arg(metavar="POLICY")]
+    backend: Literal["sim", "udp"] = "sim"
+    sim2sim_report: Annotated[str | None, tyro.conf.arg(metavar="DIR")] = None
+    repeats: int = 2
+    duration: float = 10.0
+    command: Annotated[tuple[float, float, float], tyro.conf.arg(metavar="VX VY YAW")] = (0.5, 0.0, 0.0)
+    commands: Annotated[str | None, tyro.conf.arg(metavar="FILE")] = None
+    keyboard: bool = False
+    latency: float = 0.01
+    realtime: bool = False
+    port: int = 9870
+
+    def __post_init__(self) -> None:
+        _check(self.repeats >= 1, f"--repeats {self.repeats} is out of range; use 1 or more runs per command.")
+        _check(self.duration > 0, f"--duration {self.duration} is out of range; give a positive number of seconds.")
+        _check(self.latency >= 0, f"--latency {self.latency} is out of range; give 0 or more seconds.")
+        _check(1 <= self.port <= 65535, f"--port {self.port} is out of range; use 1 to 65535.")
+
+
+@dataclasses.dataclass(frozen=True)
+class RobotArgs:
+    """Check a robot: joints, limits, gains, masses and feet; whether it stands in its default pose.
+
+    ``stridelab robot check SPEC`` is the first thing to run on a new robot (exit 1 if it does not stand).
+
+    Attributes:
+        action: what to do (check).
+        spec: a registered robot name or a RobotSpec YAML file.
+        out: PNG of the pose after holding it.
+        seconds: how long the default pose is held under the PD controllers [s].
+    """
+
+    action: Annotated[tyro.conf.Positional[Literal["check"]], tyro.conf.arg(metavar="check")]
+    spec: Annotated[tyro.conf.Positional[str], tyro.conf.arg(metavar="SPEC")]
+    out: Annotated[str, tyro.conf.arg(metavar="PNG")] = "robot_check.png"
+    seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        _check(self.seconds > 0, f"--seconds {self.seconds} is out of range; give a positive number of seconds.")
+
+
+@dataclasses.dataclass(frozen=True)
+class TerrainArgs:
+    """Draw a task's terrain grid top-down (types, levels, key figures, spawn origins) to a PNG.
+
+    Attributes:
+        preview: the PNG to write.
+        task: registered task with terrain (see `stridelab list`).
+        dpi: resolution of the picture.
+    """
+
+    preview: Annotated[str, tyro.conf.arg(metavar="PNG")] = "terrain.png"
+    task: str = "quadruped-rough"
+    dpi: int = 100
+
+    def __post_init__(self) -> None:
+        _check(10 <= self.dpi <= 1000, f"--dpi {self.dpi} is out of range; use 10 to 1000.")
+
+
+COMMANDS: dict[str, type] = {"list": ListArgs, "bench": BenchArgs, "train": TrainArgs, "eval": EvalArgs,
+                             "play": PlayArgs, "export": ExportArgs, "deploy": DeployArgs, "robot": RobotArgs,
+                             "terrain": TerrainArgs}
+
+
+# ---- finding the task and the options given ------------------------------------------------------
+
+def train_defaults(task: str) -> TrainArgs:
+    """The options of ``stridelab train TASK`` before any is given: the task's env and train configs.
+
+    Raises:
+        ConfigError: ``task`` is not registered (the registry's sentence).
+    """
+    from stridelab.tasks import get_task
+
+    entry = get_task(task)
+    return TrainArgs(task=task, env=entry.env_cfg(), train=entry.train_cfg())
+
+
+def flat_options(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """A dataclass tree (or dict) as ``{"env.rewards.feet_air_time.weight": value}``; ``-`` in keys as ``_``."""
+    out: dict[str, Any] = {}
+    for key, value in to_dict(obj).items():
+        name = prefix + str(key).replace("-", "_")
+        if isinstance(value, dict) and value:
+            out.update(flat_options(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def _option_name(token: str) -> str | None:
+    """``--env.num-envs=3`` -> ``env.num_envs``; ``None`` for a short flag (``-v``) or a value."""
+    if not token.startswith("--") or token == "--":
+        return None
+    return token[2:].split("=", 1)[0].replace("-", "_")
+
+
+def _resolve(name: str, known: dict[str, Any]) -> str:
+    """The option a flag sets: ``env.no_only_positive_rewards`` -> ``env.only_positive_rewards``."""
+    if name in known:
+        return name
+    head, _, last = name.rpartition(".")
+    if last.startswith("no_"):
+        positive = f"{head}.{last[3:]}" if head else last[3:]
+        if positive in known:
+            return positive
+    return name
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def given_options(tokens: Sequence[str], parsed: Any) -> dict[str, str]:
+    """The options present in ``tokens``: ``{"env.seed": "--env.seed", "eval": "--no-eval", ...}``.
+
+    Keys are the dotted fields of ``parsed`` the options set (flags resolved to their field); values
+    are the spelling the user typed, for messages.
+    """
+    known = flat_options(parsed)
+    found: dict[str, str] = {}
+    for token in tokens:
+        name = _option_name(token)
+        if name is not None:
+            found.setdefault(_resolve(name, known), token.split("=", 1)[0])
+        elif token in ("-v",):
+            found.setdefault("verbose", token)
+    return found
+
+
+def find_task(tokens: Sequence[str], defaults: TrainArgs) -> str | None:
+    """The task of ``stridelab train`` arguments: the positional token that is a registered task name.
+
+    A token right after an option that takes a value (``--seed 1``) is that option's value, not a
+    positional. ``None`` when no positional is a task name: the default task's options are parsed, tyro
+    assigns any remaining positional to ``task`` and :func:`parse` reports an unknown name with the
+    registry's sentence. ``defaults`` (any task's) tells which options are flags.
+
+    Raises:
+        ConfigError: two different task names are given.
+    """
     from stridelab.tasks import list_tasks
 
-    print("tasks:")
-    for task in list_tasks():
-        print(f"  {task.name:<18} {task.description}")
-    print("robots:")
-    for name, spec in sorted(ROBOTS.items()):
-        print(f"  {name:<18} {spec.source}")
-    return 0
+    names = {t.name for t in list_tasks()}
+    known = flat_options(defaults)
+    flags = {k for k, v in known.items() if isinstance(v, bool)} | {"help", "verbose"}
+    positionals: list[str] = []
+    takes_value = False
+    for token in tokens:
+        if token.startswith("-") and not _is_number(token):
+            name = _option_name(token)
+            takes_value = name is not None and "=" not in token and _resolve(name, known) not in flags
+            continue
+        if not takes_value:
+            positionals.append(token)
+        takes_value = False
+    tasks = list(dict.fromkeys(t for t in positionals if t in names))
+    if len(tasks) > 1:
+        raise ConfigError(f"`stridelab train` got two tasks ({' and '.join(tasks)}); give one task name.")
+    return tasks[0] if tasks else None
 
 
-def _cmd_bench(args: argparse.Namespace) -> int:
-    from stridelab.bench import run_bench
+# ---- parsing -------------------------------------------------------------------------------------
 
-    results = []
-    for n in args.num_envs:
-        r = run_bench(args.task, n, args.threads, args.steps, args.rounds, args.seed)
-        results.append(r)
-        print(f"{r.task}: {r.num_envs} envs, {r.num_threads} threads, decimation {r.decimation}: "
-              f"env {r.env_steps_per_s:,.0f} steps/s, raw mujoco.batch {r.raw_steps_per_s:,.0f} steps/s, "
-              f"ratio {r.ratio:.3f}")
-    if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text("[\n" + ",\n".join(r.to_json() for r in results) + "\n]\n")
-        print(f"wrote {out}")
-    return 0
+def _command_index(argv: Sequence[str]) -> int | None:
+    """Index of the command name in ``argv`` (global options such as ``-v`` may come before it)."""
+    for i, token in enumerate(argv):
+        if token in COMMANDS:
+            return i
+        if not token.startswith("-"):
+            return None
+    return None
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
+def _root(train_default: TrainArgs) -> type:
+    """The root of the CLI: ``-v/--verbose`` (anywhere) and one subcommand per entry of :data:`COMMANDS`."""
+    command = Union[tuple(  # noqa: UP007 - tyro needs a typing.Union of annotated subcommands
+        Annotated[cls, tyro.conf.subcommand(name, **({"default": train_default} if cls is TrainArgs else {}))]
+        for name, cls in COMMANDS.items())]
+
+    verbose = tyro.conf.CascadeSubcommandArgs[
+        Annotated[bool, tyro.conf.arg(aliases=("-v",), help="debug logging"), tyro.conf.FlagCreatePairsOff]]
+    # made at run time: the train subcommand's default depends on the task
+    return dataclasses.make_dataclass("Stridelab", [
+        ("command", Annotated[command, tyro.conf.arg(name="")]),
+        ("verbose", verbose, dataclasses.field(default=False)),
+    ], frozen=True)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="stridelab", description=__doc__.splitlines()[0], allow_abbrev=False)
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("list", help="list registered tasks and robots")
-    p.set_defaults(func=_cmd_list)
-
-    p = sub.add_parser("bench", help="env throughput against the raw mujoco.batch limit", allow_abbrev=False)
-    p.add_argument("--task", default="quadruped-flat")
-    p.add_argument("--num-envs", type=_positive_int, nargs="+", default=[1024])
-    p.add_argument("--threads", type=int, default=0, help="physics threads (0: all cores)")
-    p.add_argument("--steps", type=_positive_int, default=50, help="control steps per round")
-    p.add_argument("--rounds", type=_positive_int, default=5)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="bench.json", help="JSON file for the results ('' to skip)")
-    p.set_defaults(func=_cmd_bench)
-
-    _add_learning_commands(sub)
-    return parser
+def _tyro_cli(train_default: TrainArgs, argv: Sequence[str]) -> Any:
+    return tyro.cli(_root(train_default), args=argv, prog="stridelab", description=DESCRIPTION)
 
 
-def _add_learning_commands(sub) -> None:
-    """Commands that need the learning stack (train, eval, play, export, deploy)."""
-    try:
-        from stridelab import commands
-    except ImportError:  # pragma: no cover - learning commands not available yet
-        return
-    commands.register(sub)
+@dataclasses.dataclass(frozen=True)
+class Parsed:
+    """The parsed command line: the command's options, ``-v``, and (train) the options given."""
+
+    options: Any
+    verbose: bool = False
+    given: dict[str, str] = dataclasses.field(default_factory=dict)
+    task_given: bool = False
+
+
+def parse(argv: Sequence[str]) -> Parsed:
+    """Parse ``argv`` (without the program name).
+
+    Raises:
+        SystemExit: ``--help`` (code 0) or a usage error tyro has printed (code 2).
+        ConfigError: an option value out of range, an unknown task, ...
+    """
+    argv = list(argv)
+    index = _command_index(argv)
+    if index is None or argv[index] != "train":
+        parsed = _tyro_cli(TrainArgs(), argv)
+        return Parsed(parsed.command, parsed.verbose)
+    tokens = argv[index + 1:]
+    default = train_defaults(DEFAULT_TASK)
+    found = find_task(tokens, default)
+    task = found or DEFAULT_TASK
+    if task != DEFAULT_TASK:
+        default = train_defaults(task)
+    parsed = _tyro_cli(default, argv)
+    options = parsed.command
+    task_given = found is not None or options.task != task
+    if options.task != task:  # a positional tyro took that is not a registered task name
+        default = train_defaults(options.task)  # raises the registry's sentence for an unknown name
+        parsed = _tyro_cli(default, argv)
+        options = parsed.command
+    return Parsed(options, parsed.verbose, given_options(tokens, options), task_given)
+
+
+def _run(parsed: Parsed) -> int:
+    """Dispatch to the command's implementation."""
+    from stridelab import commands
+
+    opts = parsed.options
+    if isinstance(opts, TrainArgs):
+        return commands.cmd_train(opts, parsed.given, parsed.task_given)
+    run = {ListArgs: commands.cmd_list, BenchArgs: commands.cmd_bench, EvalArgs: commands.cmd_eval,
+           PlayArgs: commands.cmd_play, ExportArgs: commands.cmd_export, DeployArgs: commands.cmd_deploy,
+           RobotArgs: commands.cmd_robot, TerrainArgs: commands.cmd_terrain}
+    return run[type(opts)](opts)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``stridelab`` command; returns the exit code (2 for a usage error or a StridelabError)."""
     # offscreen rendering backend; MuJoCo reads this when it is first imported
     os.environ.setdefault("MUJOCO_GL", "egl")
-    argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
-    args, rest = parser.parse_known_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("OpenGL").setLevel(logging.WARNING)
-    if rest and not getattr(args, "accepts_rest", False):
-        print(f"error: unrecognized arguments: {' '.join(rest)}; run `stridelab {args.command} --help` for the "
-              f"options.", file=sys.stderr)
-        return 2
-    if False:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    args.rest = rest
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        return int(args.func(args) or 0)
+        try:
+            parsed = parse(argv)
+        except SystemExit as exc:
+            if exc.code in (0, None):
+                return 0
+            index = _command_index(argv)
+            where = f"stridelab {argv[index]}" if index is not None else "stridelab"
+            print(f"error: invalid arguments (see above); run `{where} --help` for the options.", file=sys.stderr)
+            return 2
+        logging.basicConfig(level=logging.DEBUG if parsed.verbose else logging.INFO,
+                            format="%(levelname)s %(name)s: %(message)s")
+        if parsed.verbose:
+            logging.getLogger().setLevel(logging.DEBUG)
+        logging.getLogger("OpenGL").setLevel(logging.WARNING)
+        return int(_run(parsed) or 0)
     except StridelabError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -1,127 +1,254 @@
-"""Implementations of ``stridelab train | eval | play`` (registered into the CLI parser)."""
+"""Implementations of the ``stridelab`` commands; their options are parsed in :mod:`stridelab.cli`.
+
+Heavy modules (torch, MuJoCo, the learner, the deploy stack) are imported inside the commands, so that
+parsing and ``stridelab list`` stay fast and an import error surfaces when the command that needs the
+module runs.
+"""
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import logging
 import sys
 import time
 from pathlib import Path
-
-import tyro
+from typing import TYPE_CHECKING, Any
 
 from stridelab.config import EnvConfig, override, save_yaml
-from stridelab.errors import ConfigError
-from stridelab.learn.checkpoint import run_dir_of
-from stridelab.learn.config import TrainConfig
+from stridelab.errors import ConfigError, StridelabError
+
+if TYPE_CHECKING:
+    from stridelab.cli import (BenchArgs, DeployArgs, EvalArgs, ExportArgs, ListArgs, PlayArgs, RobotArgs, TerrainArgs,
+                               TrainArgs)
+    from stridelab.learn.config import TrainConfig
 
 log = logging.getLogger("stridelab")
 
+# `stridelab train` options that --resume applies: budgets, checkpoint interval, stopping rules, and what
+# happens after training. Any other option that differs from the run's stored config is refused.
+RESUME_SAFE = frozenset({
+    "resume", "log_dir", "verbose", "help", "max_iterations", "max_minutes", "eval", "video",
+    "eval_envs_per_command", "eval_duration_s", "play_duration_s", "train.max_iterations", "train.max_minutes",
+    "train.save_interval", "train.stop_when_walks", "train.check_every_s", "train.check_below_lin_vel_error"})
+# shortcuts of `stridelab train` and the config field each one sets
+SHORTCUTS = {"seed": "env.seed", "num_envs": "env.num_envs", "max_iterations": "train.max_iterations",
+             "max_minutes": "train.max_minutes"}
 
-@dataclasses.dataclass(frozen=True)
-class TrainArgs:
-    """Train a policy with PPO (rsl-rl-lib); writes runs/<task>/<timestamp>/.
 
-    Attributes:
-        task: registered task name (see `stridelab list`).
-        seed: seed of the env and the learner.
-        num_envs: parallel environments (overrides env.num_envs).
-        max_iterations: iteration budget (overrides train.max_iterations).
-        max_minutes: wall-clock budget in minutes, 0 for none (overrides train.max_minutes).
-        log_dir: root of the run directories.
-        resume: run directory (or checkpoint) to continue exactly where it stopped.
-        eval: evaluate, plot and render after training (--no-eval skips it).
-        eval_envs_per_command: envs per grid command in the final evaluation.
-        eval_duration_s: seconds each grid command is held in the final evaluation.
-        play_duration_s: length of the recorded command tour (video and plots) [s].
-        video: render video.mp4 after training.
-        env: environment configuration.
-        train: training configuration.
+def cmd_list(opts: ListArgs) -> int:
+    """Print the registered tasks and robots."""
+    from stridelab.robots import ROBOTS
+    from stridelab.tasks import list_tasks
+
+    print("tasks:")
+    for task in list_tasks():
+        print(f"  {task.name:<18} {task.description}")
+    print("robots:")
+    for name, spec in sorted(ROBOTS.items()):
+        print(f"  {name:<18} {spec.source}")
+    return 0
+
+
+def cmd_bench(opts: BenchArgs) -> int:
+    """Measure env and raw throughput for each ``--num-envs``; print them and write ``--out`` if given."""
+    from stridelab.bench import run_bench
+
+    out = Path(opts.out) if opts.out else None
+    if out is not None and out.is_dir():
+        raise ConfigError(f"--out {out} is a directory; give the path of a JSON file, e.g. {out / 'bench.json'}.")
+    results = []
+    for n in opts.num_envs:
+        r = run_bench(opts.task, n, opts.threads, opts.steps, opts.rounds, opts.seed)
+        results.append(r)
+        print(f"{r.task}: {r.num_envs} envs, {r.num_threads} threads, decimation {r.decimation}: "
+              f"env {r.env_steps_per_s:,.0f} steps/s, raw mujoco.batch {r.raw_steps_per_s:,.0f} steps/s, "
+              f"ratio {r.ratio:.3f}")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_text("[\n" + ",\n".join(r.to_json() for r in results) + "\n]\n")
+        tmp.replace(out)
+        print(f"wrote {out}")
+    return 0
+
+
+# ---- train ---------------------------------------------------------------------------------------
+
+def _merged(given: dict[str, str], short: str, short_value: Any, value: Any) -> Any:
+    """The value of a field that a shortcut also sets (``--seed`` for ``--env.seed``).
+
+    The shortcut wins when given; the field's own option is used otherwise. Both given with different
+    values is an error.
     """
-
-    task: tyro.conf.Positional[str]
-    seed: int = 0
-    num_envs: int | None = None
-    max_iterations: int | None = None
-    max_minutes: float | None = None
-    log_dir: str = "runs"
-    resume: str | None = None
-    eval: bool = True
-    eval_envs_per_command: int = 4
-    eval_duration_s: float = 10.0
-    play_duration_s: float = 15.0
-    video: bool = True
-    env: EnvConfig = dataclasses.field(default_factory=EnvConfig)
-    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    if short_value is None:
+        return value
+    field = SHORTCUTS[short]
+    if field in given and value != short_value:
+        raise ConfigError(f"--{short.replace('_', '-')} {short_value} and {given[field]} {value} disagree "
+                          f"(--{short.replace('_', '-')} sets {field}); give one of them.")
+    return short_value
 
 
-def _parse_train_args(argv: list[str]) -> TrainArgs:
-    from stridelab.tasks import get_task
+def train_configs(opts: TrainArgs, given: dict[str, str]) -> tuple[EnvConfig, TrainConfig]:
+    """The env and train configs of a new run: the task's, the options given, and the shortcuts.
 
-    positional = [a for a in argv if not a.startswith("-")]
-    task_name = positional[0] if positional else "quadruped-flat"
-    if any(a in ("-h", "--help") for a in argv) and not positional:
-        task_name = "quadruped-flat"
-    task = get_task(task_name)
-    default = TrainArgs(task=task_name, env=task.env_cfg(), train=task.train_cfg())
-    try:
-        parsed = tyro.cli(TrainArgs, args=argv, default=default, prog="stridelab train")
-    except SystemExit as exc:
-        if exc.code not in (0, None):
-            raise ConfigError("invalid arguments to `stridelab train` (see the message above); run "
-                              "`stridelab train --help` for the options.") from None
-        raise
-    return parsed
+    ``--seed`` sets the env and learner seed (``env.seed``); without it ``--env.seed`` (or the task's
+    seed) is used. ``--num-envs``, ``--max-iterations`` and ``--max-minutes`` set ``env.num_envs``,
+    ``train.max_iterations`` and ``train.max_minutes`` likewise.
+
+    Raises:
+        ConfigError: a shortcut and its field are both given with different values, or ``--env.task``
+            names another task than the positional one.
+    """
+    env_cfg, train_cfg = opts.env, opts.train
+    if env_cfg.task != opts.task and "env.task" in given:
+        raise ConfigError(f"--env.task {env_cfg.task} differs from the task {opts.task}; give the task only as "
+                          f"the positional argument.")
+    env_cfg = override(env_cfg, task=opts.task,
+                       seed=_merged(given, "seed", opts.seed, env_cfg.seed),
+                       num_envs=_merged(given, "num_envs", opts.num_envs, env_cfg.num_envs))
+    train_cfg = override(train_cfg,
+                         max_iterations=_merged(given, "max_iterations", opts.max_iterations, train_cfg.max_iterations),
+                         max_minutes=_merged(given, "max_minutes", opts.max_minutes, train_cfg.max_minutes))
+    return env_cfg, train_cfg
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from stridelab.eval.grid import evaluate
-    from stridelab.learn.checkpoint import latest_checkpoint, load_checkpoint
+def _shown(value: Any) -> str:
+    return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def resume_configs(opts: TrainArgs, given: dict[str, str], task_given: bool) -> tuple[Path, EnvConfig, TrainConfig]:
+    """The checkpoint to resume and the configs stored with it, with the options that may change applied.
+
+    Options in :data:`RESUME_SAFE` are applied (a budget, the save interval, the final evaluation);
+    every other option given must agree with the stored config.
+
+    Raises:
+        ConfigError: options given that would change the stored config, named in one sentence.
+        CheckpointError: no valid checkpoint at ``opts.resume``.
+    """
+    from stridelab.cli import flat_options
+    from stridelab.learn.checkpoint import latest_checkpoint, load_checkpoint, run_dir_of
     from stridelab.learn.policy import configs_of
+
+    ckpt = latest_checkpoint(Path(opts.resume))
+    env_cfg, train_cfg = configs_of(load_checkpoint(ckpt), ckpt)
+    stored = flat_options({"env": env_cfg, "train": train_cfg})
+    parsed = flat_options(opts)
+    refused = []
+    if task_given and opts.task != env_cfg.task:
+        refused.append(f"the task {opts.task} (stored: {env_cfg.task})")
+    for name, spelling in given.items():
+        if name in RESUME_SAFE:
+            continue
+        field = SHORTCUTS.get(name, name)
+        mine, theirs = parsed.get(name), stored.get(field, "not set")
+        if mine is None or _shown(mine) != _shown(theirs):
+            value = "" if isinstance(mine, bool) or mine is None else f" {_shown(mine)}"
+            refused.append(f"{spelling}{value} (stored: {_shown(theirs)})")
+    if refused:
+        raise ConfigError(f"--resume continues {run_dir_of(ckpt)} with the configuration stored in its checkpoint, "
+                          f"so it cannot apply {', '.join(refused)}; drop {'it' if len(refused) == 1 else 'them'} "
+                          f"or start a new run without --resume.")
+    over: dict[str, Any] = {}
+    for name in given:
+        if name.startswith("train.") and name in RESUME_SAFE:
+            over[name.removeprefix("train.")] = getattr(opts.train, name.removeprefix("train."))
+    for short in ("max_iterations", "max_minutes"):
+        if short in given or f"train.{short}" in given:
+            over[short] = _merged(given, short, getattr(opts, short), getattr(opts.train, short))
+    return ckpt, env_cfg, override(train_cfg, **over) if over else train_cfg
+
+
+def reserve_run_dir(parent: Path, stamp: str | None = None) -> Path:
+    """Create a new, empty run directory ``parent/<stamp>`` atomically (``<stamp>-1``, ``-2``, ... when taken).
+
+    ``stamp`` defaults to the local time (``20261123-101500``); two runs started in the same second get
+    different directories.
+    """
+    stamp = stamp or time.strftime("%Y%m%d-%H%M%S")
+    parent.mkdir(parents=True, exist_ok=True)
+    for k in range(10_000):
+        path = parent / (stamp if k == 0 else f"{stamp}-{k}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+    raise StridelabError(f"could not create a new run directory in {parent} (10000 runs named {stamp}-*); "
+                         f"pass another --log-dir.")
+
+
+def _remove_empty(path: Path, keep: Path) -> None:
+    """Remove ``path`` and its parents up to (not including) ``keep``, as long as they are empty."""
+    for d in [path, *path.parents]:
+        if d == keep or keep not in d.parents:
+            return
+        try:
+            d.rmdir()
+        except OSError:
+            return
+
+
+def _existing_ancestor(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def cmd_train(opts: TrainArgs, given: dict[str, str] | None = None, task_given: bool = False) -> int:
+    """Train (or ``--resume``) a run, then evaluate, plot and render it unless ``--no-eval``.
+
+    ``given`` maps the options on the command line to their spelling (see :func:`stridelab.cli.given_options`).
+    """
+    from stridelab.eval.grid import evaluate
     from stridelab.learn.trainer import Trainer
 
-    a = _parse_train_args(args.rest)
-    env_cfg, train_cfg = a.env, a.train
-    if a.task != env_cfg.task:
-        env_cfg = dataclasses.replace(env_cfg, task=a.task)
-    if a.resume:
-        ckpt = latest_checkpoint(Path(a.resume))
-        env_cfg, train_cfg = configs_of(load_checkpoint(ckpt), ckpt)
-        run_dir = run_dir_of(ckpt)
+    given = {} if given is None else given
+    if opts.resume:
+        ckpt, env_cfg, train_cfg = resume_configs(opts, given, task_given)
     else:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        run_dir = Path(a.log_dir) / a.task / stamp
-    env_cfg = override(env_cfg, seed=a.seed if not a.resume else env_cfg.seed,
-                       **({"num_envs": a.num_envs} if a.num_envs else {}))
-    train_over = {k: v for k, v in (("max_iterations", a.max_iterations), ("max_minutes", a.max_minutes))
-                  if v is not None}
-    train_cfg = override(train_cfg, **train_over) if train_over else train_cfg
+        ckpt = None
+        env_cfg, train_cfg = train_configs(opts, given)
 
     def walk_check(policy):
         return evaluate(policy, env_cfg, envs_per_command=2, duration_s=10.0, seed=env_cfg.seed + 1)
 
-    # build first (a bad robot file or option fails here), then create the run directory
-    trainer = Trainer(env_cfg, train_cfg, run_dir, seed=env_cfg.seed, walk_check=walk_check)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_yaml({"task": a.task, "seed": env_cfg.seed, "env": env_cfg, "train": train_cfg}, run_dir / "config.yaml")
-    if a.resume:
+    if ckpt is not None:
+        from stridelab.learn.checkpoint import run_dir_of
+
+        run_dir = run_dir_of(ckpt)
+        trainer = Trainer(env_cfg, train_cfg, run_dir, seed=env_cfg.seed, walk_check=walk_check)
+    else:
+        # the name is taken atomically; if the env does not build (a bad robot file, an option), nothing stays
+        parent = Path(opts.log_dir) / env_cfg.task
+        keep = _existing_ancestor(parent)
+        run_dir = reserve_run_dir(parent)
+        try:
+            trainer = Trainer(env_cfg, train_cfg, run_dir, seed=env_cfg.seed, walk_check=walk_check)
+        except BaseException:
+            _remove_empty(run_dir.absolute(), keep)
+            raise
+    save_yaml({"task": env_cfg.task, "seed": env_cfg.seed, "env": env_cfg, "train": train_cfg},
+              run_dir / "config.yaml")
+    if ckpt is not None:
         trainer.load(ckpt)
-    log.info("training %s with %d envs in %s", a.task, env_cfg.num_envs, run_dir)
-    result = trainer.train(fresh=not a.resume, show_progress=sys.stderr.isatty())
+    log.info("training %s with %d envs in %s", env_cfg.task, env_cfg.num_envs, run_dir)
+    result = trainer.train(fresh=ckpt is None, show_progress=sys.stderr.isatty())
     log.info("stopped (%s) after %d iterations, %d env steps, %.0f s; checkpoint %s", result.stopped_because,
              result.iterations, result.env_steps, result.seconds, result.checkpoint)
     if result.walk_checks:
         (run_dir / "walk_checks.json").write_text(json.dumps(result.walk_checks, indent=2))
     if result.stopped_because == "interrupted":
         print(f"interrupted: checkpoint saved to {result.checkpoint}; continue with "
-              f"`stridelab train {a.task} --resume {run_dir}`")
+              f"`stridelab train {env_cfg.task} --resume {run_dir}`")
         return 130
-    if not a.eval:
+    if not opts.eval:
         return 0
-    report = run_eval(run_dir, a.eval_envs_per_command, a.eval_duration_s)
-    run_play(run_dir, video=a.video, duration_s=a.play_duration_s)
+    report = run_eval(run_dir, opts.eval_envs_per_command, opts.eval_duration_s)
+    run_play(run_dir, video=opts.video, duration_s=opts.play_duration_s)
     verdict = "WALKS" if report["walks"] else "does not walk yet"
     print(f"eval: lin vel error {report['lin_vel_error']:.3f} m/s, yaw rate error {report['yaw_rate_error']:.3f} rad/s, "
           f"falls {100 * report['fall_rate']:.1f}% -> the policy {verdict} "
@@ -129,9 +256,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- eval, play, export, deploy ------------------------------------------------------------------
+
 def run_eval(target: Path, envs_per_command: int = 4, duration_s: float = 10.0, out: Path | None = None) -> dict:
     """Evaluate a run or checkpoint on the command grid; write eval.json and eval_grid.png."""
     from stridelab.eval.grid import evaluate
+    from stridelab.learn.checkpoint import run_dir_of
     from stridelab.learn.policy import load_policy
     from stridelab.viz.plots import plot_eval
 
@@ -155,6 +285,7 @@ def run_play(target: Path, out: Path | None = None, video: bool = True, width: i
              fps: int = 25, duration_s: float = 15.0) -> Path:
     """Record the policy through a command tour of ``duration_s``: video.mp4 and plots/*.png."""
     from stridelab.eval.rollout import DEFAULT_SCHEDULE, record
+    from stridelab.learn.checkpoint import run_dir_of
     from stridelab.learn.policy import load_policy
     from stridelab.viz.plots import plot_trajectory
 
@@ -168,11 +299,11 @@ def run_play(target: Path, out: Path | None = None, video: bool = True, width: i
         holder["rec"] = VideoRecorder(env.sim, env.robot.base_qpos_adr, width, height)
         return holder["rec"]
 
-    every = max(1, round(1.0 / (fps * loaded.env_cfg.decimation * loaded.env.robot.model.opt.timestep)))
+    every = fps  # frames per second: record() turns it into a control-step stride
     total = sum(step[0] for step in DEFAULT_SCHEDULE)
     schedule = tuple((d * duration_s / total, *c) for d, *c in DEFAULT_SCHEDULE)
     traj = record(loaded.policy, loaded.env_cfg, schedule=schedule, video=make_video if video else None,
-                  video_every=every)
+                  video_fps=every)
     plot_trajectory(traj, out_dir / "plots")
     if video:
         holder["rec"].save(out_dir / "video.mp4", fps=fps)
@@ -180,113 +311,102 @@ def run_play(target: Path, out: Path | None = None, video: bool = True, width: i
     return out_dir
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    report = run_eval(Path(args.target), args.envs_per_command, args.duration, Path(args.out) if args.out else None)
+def cmd_eval(opts: EvalArgs) -> int:
+    """Evaluate a run; print the headline metrics as JSON."""
+    report = run_eval(Path(opts.target), opts.envs_per_command, opts.duration, Path(opts.out) if opts.out else None)
     print(json.dumps({k: report[k] for k in ("lin_vel_error", "yaw_rate_error", "fall_rate", "power", "foot_slip",
                                              "walks")}, indent=2))
     return 0
 
 
-def cmd_play(args: argparse.Namespace) -> int:
-    if args.viewer:
+def cmd_play(opts: PlayArgs) -> int:
+    """Record video and plots of a run, or open the interactive viewer."""
+    if opts.viewer:
         from stridelab.viz.viewer import run_viewer
 
-        return run_viewer(Path(args.target))
-    out = run_play(Path(args.target), Path(args.out) if args.out else None, video=not args.no_video,
-                   duration_s=args.duration)
-    print(f"wrote plots{'' if args.no_video else ' and video.mp4'} to {out}")
+        return run_viewer(Path(opts.target))
+    out = run_play(Path(opts.target), Path(opts.out) if opts.out else None, video=opts.video, duration_s=opts.duration)
+    print(f"wrote plots{' and video.mp4' if opts.video else ''} to {out}")
     return 0
 
 
-def cmd_export(args: argparse.Namespace) -> int:
+def cmd_robot(opts: RobotArgs) -> int:
+    """``stridelab robot check SPEC``: print what stridelab made of the robot and whether it stands."""
+    from stridelab.robots.check import check_robot
+
+    report = check_robot(spec_name=opts.spec, seconds=opts.seconds, image=Path(opts.out))
+    print("\n".join(report.lines))
+    return 0 if report.stands else 1
+
+
+def cmd_terrain(opts: TerrainArgs) -> int:
+    """``stridelab terrain --preview out.png [--task TASK]``: write the task's terrain picture."""
+    from stridelab.sim.terrain import build_terrain, preview
+    from stridelab.tasks import make_env_cfg
+
+    cfg = make_env_cfg(opts.task)
+    if cfg.terrain is None:
+        raise ConfigError(f"task {opts.task!r} has the flat floor and no terrain; give a task with terrain, such as "
+                          f"--task quadruped-rough.")
+    out = Path(opts.preview)
+    if out.is_dir():
+        raise ConfigError(f"--preview {out} is a directory; give the path of a PNG file, e.g. {out / 'terrain.png'}.")
+    terrain = build_terrain(cfg.terrain)
+    path = preview(terrain, out, dpi=opts.dpi)
+    c = cfg.terrain
+    print(f"wrote {path}: {c.num_rows} levels x {c.num_cols} columns of {c.tile_size:g} m tiles "
+          f"({', '.join(dict.fromkeys(terrain.column_types))})")
+    return 0
+
+
+def cmd_export(opts: ExportArgs) -> int:
+    """Export a run's policy and check torch/onnxruntime parity."""
     from stridelab.deploy.export import check_parity, export_policy
 
-    out = export_policy(Path(args.target), Path(args.out) if args.out else None)
+    out = export_policy(Path(opts.target), Path(opts.out) if opts.out else None)
     err = check_parity(out)
     print(f"exported policy.onnx, policy.pt and policy.json to {out} (torch/onnxruntime max difference {err:.1e})")
     return 0
 
 
-def cmd_deploy(args: argparse.Namespace) -> int:
+def cmd_deploy(opts: DeployArgs) -> int:
+    """Run an exported policy in the control loop (or write the sim2sim report); print the loop statistics."""
     import numpy as np
 
     from stridelab.deploy.backend import SimBackend, SimBackendConfig, robot_of
     from stridelab.deploy.runtime import ControlLoop, KeyboardCommand, OnnxPolicy, file_command
 
-    backend_cfg = SimBackendConfig(latency_s=args.latency, realtime=args.realtime)
-    if args.sim2sim_report:
+    backend_cfg = SimBackendConfig(latency_s=opts.latency, realtime=opts.realtime)
+    if opts.sim2sim_report:
         from stridelab.deploy.sim2sim import run_sim2sim
 
-        report = run_sim2sim(Path(args.policy), Path(args.sim2sim_report), repeats=args.repeats,
+        report = run_sim2sim(Path(opts.policy), Path(opts.sim2sim_report), repeats=opts.repeats,
                              backend_cfg=backend_cfg)
-        print((Path(args.sim2sim_report) / "sim2sim.md").read_text())
+        print((Path(opts.sim2sim_report) / "sim2sim.md").read_text())
         return 0 if report["fall_rate"] <= 0.5 else 1
-    policy = OnnxPolicy(Path(args.policy))
+    policy = OnnxPolicy(Path(opts.policy))
     meta = policy.meta
-    if args.backend == "udp":
+    if opts.backend == "udp":
         from stridelab.deploy.bridge import UdpBackend
 
-        backend = UdpBackend(len(meta["joint_names"]), args.port)
+        backend = UdpBackend(len(meta["joint_names"]), opts.port)
     else:
-        robot = robot_of(meta)
-        backend = SimBackend(robot, backend_cfg)
-    if args.commands:
-        command = file_command(args.commands)
-    elif args.keyboard:
+        backend = SimBackend(robot_of(meta), backend_cfg)
+    if opts.commands:
+        command = file_command(opts.commands)
+    elif opts.keyboard:
         c = meta["commands"]
         command = KeyboardCommand(np.array([c["lin_vel_x"], c["lin_vel_y"], c["ang_vel_yaw"]]))
     else:
-        fixed = np.array(args.command, dtype=np.float64)
+        fixed = np.array(opts.command, dtype=np.float64)
         command = lambda t: fixed  # noqa: E731
-    loop = ControlLoop(policy, backend, realtime=args.realtime or args.backend == "udp")
+    loop = ControlLoop(policy, backend, realtime=opts.realtime or opts.backend == "udp")
     loop.reset()
     try:
-        stats = loop.run(args.duration, command)
+        stats = loop.run(opts.duration, command)
     finally:
         backend.close()
     summary = stats.summary()
     summary["safety_events"] = [dataclasses.asdict(e) for e in loop.safety.events]
     print(json.dumps(summary, indent=2))
     return 0
-
-
-def register(sub) -> None:
-    p = sub.add_parser("train", help="train a policy (options: stridelab train --help)", add_help=False)
-    p.set_defaults(func=cmd_train, accepts_rest=True)
-
-    p = sub.add_parser("eval", help="evaluate a run on the command grid; writes eval.json", allow_abbrev=False)
-    p.add_argument("target", help="run directory or checkpoint file")
-    p.add_argument("--envs-per-command", type=int, default=4)
-    p.add_argument("--duration", type=float, default=10.0, help="seconds each command is held")
-    p.add_argument("--out", default=None, help="output directory (default: the run directory)")
-    p.set_defaults(func=cmd_eval)
-
-    p = sub.add_parser("play", help="render an mp4 and plots of a run; --viewer for the interactive viewer",
-                       allow_abbrev=False)
-    p.add_argument("target", help="run directory or checkpoint file")
-    p.add_argument("--out", default=None, help="output directory (default: the run directory)")
-    p.add_argument("--no-video", action="store_true", help="plots only")
-    p.add_argument("--duration", type=float, default=15.0, help="length of the command tour [s]")
-    p.add_argument("--viewer", action="store_true", help="open the interactive MuJoCo viewer (needs a display)")
-    p.set_defaults(func=cmd_play)
-
-    p = sub.add_parser("export", help="write policy.onnx, policy.pt and policy.json for a robot", allow_abbrev=False)
-    p.add_argument("target", help="run directory or checkpoint file")
-    p.add_argument("--out", default=None, help="output directory (default: RUN_DIR/export)")
-    p.set_defaults(func=cmd_export)
-
-    p = sub.add_parser("deploy", help="run an exported policy in the safe control loop", allow_abbrev=False)
-    p.add_argument("policy", help="policy.onnx (with policy.json beside it) or the export directory")
-    p.add_argument("--backend", choices=("sim", "udp"), default="sim",
-                   help="sim: a separate MuJoCo simulation; udp: a robot process on localhost (see deploy/bridge.py)")
-    p.add_argument("--sim2sim-report", default=None, metavar="DIR",
-                   help="run the evaluation grid in the deploy simulation and write a side-by-side report")
-    p.add_argument("--repeats", type=int, default=2, help="runs per grid command in the sim2sim report")
-    p.add_argument("--duration", type=float, default=10.0, help="seconds to run")
-    p.add_argument("--command", type=float, nargs=3, default=(0.5, 0.0, 0.0), metavar=("VX", "VY", "YAW"))
-    p.add_argument("--commands", default=None, help="CSV/JSON file of rows t,vx,vy,yaw_rate")
-    p.add_argument("--keyboard", action="store_true", help="arrow keys change the command")
-    p.add_argument("--latency", type=float, default=0.01, help="actuation latency of the sim backend [s]")
-    p.add_argument("--realtime", action="store_true", help="run the sim backend at wall-clock speed")
-    p.add_argument("--port", type=int, default=9870, help="UDP port of the robot process")
-    p.set_defaults(func=cmd_deploy)

@@ -5,14 +5,18 @@ Variants are made with ``dataclasses.replace``; nothing here is mutated after co
 
 from __future__ import annotations
 
-import dataclasses
+import functools
+import types
+import typing
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import tyro
 import yaml
 
 from stridelab.errors import ConfigError, did_you_mean
+from stridelab.sim.terrain.config import TerrainConfig
 
 Range = tuple[float, float]
 
@@ -28,147 +32,122 @@ def _check_positive(owner: str, name: str, value: float, allow_zero: bool = Fals
         raise ConfigError(f"{owner}.{name} = {value!r} is out of range; it must be {'>= 0' if allow_zero else '> 0'}.")
 
 
-@dataclass(frozen=True)
-class CommandConfig:
-    """Velocity commands (vx, vy, yaw rate) in the base's heading frame.
-
-    Attributes:
-        resample_s: time between command resamples [s].
-        lin_vel_x, lin_vel_y: ranges [m/s].
-        ang_vel_yaw: range [rad/s].
-        standing_fraction: share of resamples that command standing still.
-        min_lin_vel: planar commands with a smaller norm are set to zero [m/s].
-    """
-
-    resample_s: float = 10.0
-    lin_vel_x: Range = (-1.0, 1.0)
-    lin_vel_y: Range = (-0.5, 0.5)
-    ang_vel_yaw: Range = (-1.0, 1.0)
-    standing_fraction: float = 0.05
-    min_lin_vel: float = 0.1
-
-    def __post_init__(self) -> None:
-        _check_positive("commands", "resample_s", self.resample_s)
-        for name in ("lin_vel_x", "lin_vel_y", "ang_vel_yaw"):
-            _check_range("commands", name, getattr(self, name))
-        if not 0.0 <= self.standing_fraction <= 1.0:
-            raise ConfigError(f"commands.standing_fraction = {self.standing_fraction} must be within [0, 1].")
+# A term parameter: a number, a flag, a name, or a tuple of them (a range, per-axis values, body names).
+Param = float | int | bool | str | tuple[float, ...] | tuple[str, ...] | None
 
 
 @dataclass(frozen=True)
-class ObservationConfig:
-    """Policy observation scales, noise and history (legged_gym's defaults).
+class TermCfg:
+    """A term of the MDP: a function (or a small class with ``reset(env_ids)``) and its parameters.
 
     Attributes:
-        history: number of past frames appended to the policy observation (0: none).
-        noise: multiplier of the per-term uniform noise (0 disables noise).
-        clip: observations are clipped to [-clip, clip] after scaling.
+        func: ``"module.path:name"``, or a bare name looked up in the kind's module of
+            :mod:`stridelab.mdp` (``rewards``, ``observations``, ...). Kept as text so that configs are
+            plain data (YAML, pickling to Ray workers).
+        params: keyword arguments of the term.
     """
 
+    func: str
+    params: dict[str, Param] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ObsTermCfg(TermCfg):
+    """An observation term: ``clip(value * scale)`` (+ uniform noise of half-width ``noise`` before scaling).
+
+    Attributes:
+        scale: one factor, or one per component.
+        noise: half-width of the uniform noise, in the term's units (0: none).
+    """
+
+    scale: float | tuple[float, ...] = 1.0
+    noise: float = 0.0
+
+
+@dataclass(frozen=True)
+class ObsGroupCfg:
+    """One observation group (``policy``, ``privileged``, later ``extero``): terms concatenated in order.
+
+    Attributes:
+        terms: the group's terms, in vector order.
+        history: past frames appended (0: none); the vector is oldest frame first.
+        noise: multiplier of every term's noise (0 disables noise, e.g. for the privileged group).
+        clip: the scaled vector is clipped to [-clip, clip].
+    """
+
+    terms: dict[str, ObsTermCfg] = field(default_factory=dict)
     history: int = 0
     noise: float = 1.0
     clip: float = 100.0
-    lin_vel_scale: float = 2.0
-    ang_vel_scale: float = 0.25
-    joint_pos_scale: float = 1.0
-    joint_vel_scale: float = 0.05
-    noise_ang_vel: float = 0.2  # [rad/s]
-    noise_gravity: float = 0.05
-    noise_joint_pos: float = 0.01  # [rad]
-    noise_joint_vel: float = 1.5  # [rad/s]
 
     def __post_init__(self) -> None:
         if self.history < 0 or self.history > 50:
-            raise ConfigError(f"observations.history = {self.history} is out of range; use 0 to 50 frames.")
+            raise ConfigError(f"observation history = {self.history} is out of range; use 0 to 50 frames.")
         _check_positive("observations", "noise", self.noise, allow_zero=True)
         _check_positive("observations", "clip", self.clip)
 
 
 @dataclass(frozen=True)
-class RewardConfig:
-    """Reward weights (per second; multiplied by the control period) and term parameters.
+class RewardTermCfg(TermCfg):
+    """A reward term: ``weight * value * dt`` per step (weights are per second; 0 disables).
 
-    Tracking, air-time and orientation weights follow Isaac Lab's flat velocity task; the clip at
-    zero and the termination penalty after it follow legged_gym (see docs/benchmarks.md for the
-    experiments that chose them).
-
-    Positive weights reward, negative weights penalize; a zero weight disables the term.
+    Attributes:
+        after_clip: added after the step total is clipped at zero (legged_gym's termination penalty).
     """
 
-    track_lin_vel_xy_exp: float = 1.5
-    track_ang_vel_z_exp: float = 0.75
-    lin_vel_z_l2: float = -2.0
-    ang_vel_xy_l2: float = -0.05
-    flat_orientation_l2: float = -2.5
-    base_height_l2: float = -10.0
-    torques_l2: float = -2e-4
-    joint_acc_l2: float = -2.5e-7
-    action_rate_l2: float = -0.01
-    feet_air_time: float = 0.25
-    undesired_contacts: float = -1.0
-    joint_pos_limits: float = -10.0
-    termination: float = -20.0  # paid once per fall, after the clip at zero
-    only_positive_rewards: bool = True  # legged_gym: clip each step's total at 0 so dying early never pays
-    tracking_std: float = 0.5  # [m/s], [rad/s]: exp(-err^2 / std^2)
-    air_time_threshold: float = 0.5  # [s]
-    soft_joint_limit: float = 0.9  # share of the joint range that is free of penalty
-
-    def weights(self) -> dict[str, float]:
-        """Non-zero term weights by term name."""
-        params = {"tracking_std", "air_time_threshold", "soft_joint_limit", "only_positive_rewards"}
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in params and getattr(self, f.name)}
-
-    def __post_init__(self) -> None:
-        _check_positive("rewards", "tracking_std", self.tracking_std)
-        if not 0.0 < self.soft_joint_limit <= 1.0:
-            raise ConfigError(f"rewards.soft_joint_limit = {self.soft_joint_limit} must be within (0, 1].")
+    weight: float = 0.0
+    after_clip: bool = False
 
 
 @dataclass(frozen=True)
-class RandomizationConfig:
-    """Per-environment physical parameters, sampled at every reset (ranges of (1, 1) or (0, 0) disable).
+class TerminationTermCfg(TermCfg):
+    """A termination term (per-env bool). ``time_out``: a truncation (bootstrapped), not a failure."""
+
+    time_out: bool = False
+
+
+@dataclass(frozen=True)
+class EventTermCfg(TermCfg):
+    """An event: changes physics or state.
 
     Attributes:
-        friction: foot friction coefficient range.
-        added_mass: mass added to the base [kg].
-        com_offset: base centre-of-mass shift per axis [m].
-        motor_strength, kp_factor, kd_factor: multipliers of the PD torque, kp and kd.
-        push_interval_s: time between pushes [s] (0: no pushes).
-        push_vel: maximum planar velocity change of a push [m/s].
+        mode: ``"startup"`` (once, all envs), ``"reset"`` (each reset, the reset envs) or ``"interval"``.
+        interval_s: (min, max) time between firings of an interval event [s], drawn per env.
     """
 
-    friction: Range = (0.5, 1.25)
-    added_mass: Range = (-1.0, 1.0)
-    com_offset: Range = (0.0, 0.0)
-    motor_strength: Range = (1.0, 1.0)
-    kp_factor: Range = (1.0, 1.0)
-    kd_factor: Range = (1.0, 1.0)
-    push_interval_s: float = 0.0
-    push_vel: float = 0.5
+    mode: str = "reset"
+    interval_s: Range = (0.0, 0.0)
 
     def __post_init__(self) -> None:
-        _check_range("randomization", "friction", self.friction, lo=0.0)
-        _check_range("randomization", "added_mass", self.added_mass)
-        _check_range("randomization", "com_offset", self.com_offset)
-        for name in ("motor_strength", "kp_factor", "kd_factor"):
-            _check_range("randomization", name, getattr(self, name), lo=0.0)
-        _check_positive("randomization", "push_interval_s", self.push_interval_s, allow_zero=True)
+        if self.mode not in ("startup", "reset", "interval"):
+            raise ConfigError(f"event mode {self.mode!r} is unknown; use 'startup', 'reset' or 'interval'.")
+        _check_range("events", "interval_s", self.interval_s, lo=0.0)
+        if self.mode == "interval" and self.interval_s[1] <= 0:
+            raise ConfigError(f"interval event {self.func!r} needs interval_s = (min, max) with max > 0 seconds.")
 
 
 @dataclass(frozen=True)
 class EnvConfig:
-    """A locomotion task: robot, simulation, commands, observations, rewards, terminations.
+    """A locomotion task: robot, simulation, and the MDP as named terms grouped by kind.
+
+    The env runs the managers in a fixed order each control step (see ``envs/locomotion_env.py``) and
+    knows no term by name.
 
     Attributes:
-        robot: name in the robot registry (see ``stridelab.robots.ROBOTS``).
+        task: registered task name (selects the env class).
+        robot: robot registry name, ``menagerie:NAME`` or a RobotSpec YAML file.
         num_envs: number of parallel simulations.
         num_threads: physics threads (0: all cores).
         seed: seed of every random draw of the environment.
         decimation: physics substeps per control step.
         episode_length_s: episode time limit [s].
-        max_tilt: base tilt that ends an episode [rad].
-        init_joint_noise: uniform joint-angle noise at reset [rad].
-        clip_actions: actions are clipped to [-clip_actions, clip_actions].
+        action: the action term (maps policy outputs to PD targets).
+        commands: command terms (the velocity command is ``velocity``).
+        observations: observation groups by name (``policy``, ``privileged``).
+        rewards, terminations, events, curriculum: terms by name.
+        only_positive_rewards: clip each step's total (before ``after_clip`` terms) at zero (legged_gym).
+        terrain: a terrain grid added to the robot's model (``None``: the flat floor plane, as fast as
+            before). Terms reach the built terrain as ``env.robot.terrain``.
     """
 
     task: str = "quadruped-flat"
@@ -178,24 +157,26 @@ class EnvConfig:
     seed: int = 0
     decimation: int = 4
     episode_length_s: float = 20.0
-    max_tilt: float = 1.0
-    init_joint_noise: float = 0.1
-    clip_actions: float = 10.0
-    commands: CommandConfig = field(default_factory=CommandConfig)
-    observations: ObservationConfig = field(default_factory=ObservationConfig)
-    rewards: RewardConfig = field(default_factory=RewardConfig)
-    randomization: RandomizationConfig = field(default_factory=RandomizationConfig)
+    action: TermCfg = field(default_factory=lambda: TermCfg("joint_position", {"clip": 10.0}))
+    commands: dict[str, TermCfg] = field(default_factory=dict)
+    observations: dict[str, ObsGroupCfg] = field(default_factory=dict)
+    rewards: dict[str, RewardTermCfg] = field(default_factory=dict)
+    terminations: dict[str, TerminationTermCfg] = field(default_factory=dict)
+    events: dict[str, EventTermCfg] = field(default_factory=dict)
+    curriculum: dict[str, TermCfg] = field(default_factory=dict)
+    only_positive_rewards: bool = True
+    # AvoidSubcommands: on the command line, --env.terrain.* options when the task has terrain, none (None)
+    # when it has the flat floor, rather than two tyro subcommands
+    terrain: Annotated[TerrainConfig | None, tyro.conf.AvoidSubcommands] = None
 
     def __post_init__(self) -> None:
-        if not 1 <= self.num_envs <= 1_000_000:
+        if isinstance(self.num_envs, bool) or not 1 <= self.num_envs <= 1_000_000:
             raise ConfigError(f"num_envs = {self.num_envs} is out of range; use 1 to 1000000 environments.")
         if self.num_threads < 0:
             raise ConfigError(f"num_threads = {self.num_threads} is out of range; use 0 (all cores) or more.")
         if not 1 <= self.decimation <= 100:
             raise ConfigError(f"decimation = {self.decimation} is out of range; use 1 to 100 substeps.")
         _check_positive("env", "episode_length_s", self.episode_length_s)
-        if not 0.0 < self.max_tilt <= 3.2:
-            raise ConfigError(f"max_tilt = {self.max_tilt} is out of range; use (0, pi] radians.")
 
 
 def to_dict(obj: Any) -> Any:
@@ -210,47 +191,94 @@ def to_dict(obj: Any) -> Any:
 
 
 def from_dict(cls: type, data: dict, where: str = "config") -> Any:
-    """Build dataclass ``cls`` from a (possibly partial) dict; unknown keys raise :class:`ConfigError`."""
-    known = {f.name: f for f in fields(cls)}
+    """Build dataclass ``cls`` from a (possibly partial) dict; unknown keys raise :class:`ConfigError`.
+
+    Nested dataclasses and dicts of them (term tables) are rebuilt from their field types; lists become
+    tuples.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} must be a mapping of options, not {data!r}.")
+    hints = _hints(cls)
     kwargs = {}
     for key, value in data.items():
-        if key not in known:
-            raise ConfigError(f"unknown option {where}.{key}{did_you_mean(key, known)}; valid options are: "
-                              f"{', '.join(known)}.")
-        f = known[key]
-        default = _default_of(f)
-        if is_dataclass(default) and isinstance(value, dict):
-            value = from_dict(type(default), value, f"{where}.{key}")
-        elif isinstance(default, tuple) and isinstance(value, list):
-            value = tuple(value)
-        kwargs[key] = value
-    return cls(**kwargs)
+        if key not in hints:
+            raise ConfigError(f"unknown option {where}.{key}{did_you_mean(key, hints)}; valid options are: "
+                              f"{', '.join(hints)}.")
+        kwargs[key] = _coerce(hints[key], value, f"{where}.{key}")
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"{where} is incomplete ({exc}); give every required option.") from None
 
 
-def _default_of(f: dataclasses.Field) -> Any:
-    if f.default is not dataclasses.MISSING:
-        return f.default
-    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-        return f.default_factory()  # type: ignore[misc]
+@functools.lru_cache(maxsize=None)
+def _hints(cls: type) -> dict[str, Any]:
+    """Field name -> resolved type of a config dataclass."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in fields(cls)}
+
+
+def _coerce(t: Any, value: Any, where: str) -> Any:
+    """``value`` (plain data) as type ``t``: dataclasses from dicts, dicts of them, tuples from lists."""
+    optional = _optional_dataclass(t)
+    if optional is not None:  # ``Dataclass | None``
+        return None if value is None else _coerce(optional, value, where)
+    if is_dataclass(t) and isinstance(value, dict):
+        return from_dict(t, value, where)
+    if is_dataclass(t) and not isinstance(value, t):
+        raise ConfigError(f"{where} = {value!r} is not a {t.__name__}; give a mapping of its options "
+                          f"({', '.join(_hints(t))}).")
+    if typing.get_origin(t) is dict and isinstance(value, dict):
+        _, value_type = typing.get_args(t)
+        return {k: _coerce(value_type, v, f"{where}.{k}") for k, v in value.items()}
+    return _tuples(value)
+
+
+def _optional_dataclass(t: Any) -> type | None:
+    """``D`` for a ``D | None`` type hint with ``D`` a dataclass, else None."""
+    args = typing.get_args(t)
+    if typing.get_origin(t) in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args:
+        other = args[0] if args[1] is type(None) else args[1]
+        return other if is_dataclass(other) else None
     return None
 
 
+def _tuples(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    return value
+
+
 def override(cfg: Any, **overrides: Any) -> Any:
-    """``dataclasses.replace`` with nested dicts for nested dataclasses and a clear error for typos."""
+    """``dataclasses.replace`` with nested dicts for nested dataclasses and a clear error for typos.
+
+    Term tables (dict fields) accept new entries, e.g. ``override(cfg, rewards={"my_term": {...}})``.
+    """
     merged = to_dict(cfg)
-    _merge(merged, overrides, type(cfg).__name__)
+    _merge(merged, overrides, type(cfg), type(cfg).__name__)
     return from_dict(type(cfg), merged, type(cfg).__name__)
 
 
-def _merge(base: dict, new: dict, where: str) -> None:
+def _merge(base: dict, new: dict, t: Any, where: str) -> None:
+    hints = _hints(t) if is_dataclass(t) else {}
+    is_table = typing.get_origin(t) is dict
+    value_type = typing.get_args(t)[1] if is_table else None
     for key, value in new.items():
+        if is_dataclass(value):
+            value = to_dict(value)
         if key not in base:
-            raise ConfigError(f"unknown option {where}.{key}{did_you_mean(key, base)}; valid options are: "
-                              f"{', '.join(base)}.")
-        if isinstance(base[key], dict) and isinstance(value, dict):
-            _merge(base[key], value, f"{where}.{key}")
-        elif is_dataclass(value):
-            base[key] = to_dict(value)
+            if not is_table:
+                raise ConfigError(f"unknown option {where}.{key}{did_you_mean(key, base)}; valid options are: "
+                                  f"{', '.join(base)}.")
+            base[key] = value
+            continue
+        sub_t = value_type if is_table else hints.get(key)
+        sub_t = _optional_dataclass(sub_t) or sub_t
+        if isinstance(base[key], dict) and isinstance(value, dict) and sub_t is not None and (
+                is_dataclass(sub_t) or typing.get_origin(sub_t) is dict):
+            _merge(base[key], value, sub_t, f"{where}.{key}")
         else:
             base[key] = value
 

@@ -5,6 +5,11 @@ state packet every ``state_period`` and applies the newest target packet. Contro
 (:class:`UdpBackend`): a :class:`RobotBackend` whose ``read_state`` returns the newest state packet.
 A real robot SDK replaces ``serve`` and keeps the packet format; both sides use CLOCK_MONOTONIC.
 
+Both sides pin their peer: the controller accepts state only from the robot's address, and the robot
+obeys only the controller that said hello first (until it says bye). Packets from anyone else,
+malformed packets and packets older than the newest one seen (sequence numbers) are dropped and
+counted (:class:`PacketFilter`; the controller's counts appear in the loop's stats).
+
 Packets are little-endian float64 arrays:
   state  : [magic=1, seq, stamp, q(j), dq(j), quat(4), gyro(3), lin_vel(3), base_pos(3), tau(j)]
   target : [magic=2, seq, q(j), kp(j), kd(j)]
@@ -56,6 +61,31 @@ def unpack_target(buf: bytes, j: int) -> tuple[int, np.ndarray, np.ndarray, np.n
     return int(a[1]), a[2:2 + j].copy(), a[2 + j:2 + 2 * j].copy(), a[2 + 2 * j:].copy()
 
 
+class PacketFilter:
+    """Accepts packets from one pinned peer with rising sequence numbers; counts what it drops."""
+
+    def __init__(self, peer: tuple[str, int] | None = None) -> None:
+        self.peer = peer
+        self.last_seq = -1
+        self.dropped = {"foreign": 0, "malformed": 0, "out_of_order": 0}
+
+    def from_peer(self, addr: tuple[str, int]) -> bool:
+        if self.peer is not None and addr != self.peer:
+            self.dropped["foreign"] += 1
+            return False
+        return True
+
+    def in_order(self, seq: int) -> bool:
+        if seq <= self.last_seq:
+            self.dropped["out_of_order"] += 1
+            return False
+        self.last_seq = seq
+        return True
+
+    def malformed(self) -> None:
+        self.dropped["malformed"] += 1
+
+
 class UdpBackend(RobotBackend):
     """Controller side of the bridge: talks to a robot process at ``(host, port)`` on localhost."""
 
@@ -67,6 +97,7 @@ class UdpBackend(RobotBackend):
         self.sock.setblocking(False)
         self.seq = 0
         self.received = 0
+        self.filter = PacketFilter(peer=self.addr)
         self._state: RobotState | None = None
         self.sock.sendto(b"hello", self.addr)  # the robot replies to whoever says hello
         deadline = time.monotonic() + timeout_s
@@ -80,14 +111,23 @@ class UdpBackend(RobotBackend):
     def _drain(self) -> None:
         while True:
             try:
-                buf = self.sock.recv(65536)
+                buf, addr = self.sock.recvfrom(65536)
             except BlockingIOError:
                 return
-            try:
-                _, self._state = unpack_state(buf, self.j)
-                self.received += 1
-            except ValueError:
+            if not self.filter.from_peer(addr):
                 continue
+            try:
+                seq, state = unpack_state(buf, self.j)
+            except ValueError:
+                self.filter.malformed()
+                continue
+            if self.filter.in_order(seq):
+                self._state = state
+                self.received += 1
+
+    def packet_stats(self) -> dict[str, int]:
+        """Packets dropped, by reason (foreign sender, malformed, out of order), and state packets used."""
+        return {"received": self.received, **{f"dropped_{k}": v for k, v in self.filter.dropped.items()}}
 
     def time(self) -> float:
         return time.monotonic()
@@ -125,7 +165,8 @@ def serve(robot_name: str, port: int, duration_s: float, state_period: float = 0
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind((host, port))
     sock.setblocking(False)
-    peer, seq, targets = None, 0, 0
+    seq, targets = 0, 0
+    accept = PacketFilter()
     start = time.monotonic()
     k = 0
     while time.monotonic() - start < duration_s:
@@ -134,29 +175,34 @@ def serve(robot_name: str, port: int, duration_s: float, state_period: float = 0
                 buf, addr = sock.recvfrom(65536)
             except BlockingIOError:
                 break
-            if buf == b"hello":
-                peer = addr
-            elif buf == b"bye":
-                return {"targets": targets, "states": seq}
-            else:
-                try:
-                    _, q, kp, kd = unpack_target(buf, j)
-                except ValueError:
-                    continue
+            if buf == b"hello" and accept.peer is None:
+                accept.peer = addr  # the first controller to say hello is the one obeyed
+                continue
+            if not accept.from_peer(addr) or buf == b"hello":
+                continue
+            if buf == b"bye":
+                sock.close()
+                return {"targets": targets, "states": seq, **accept.dropped}
+            try:
+                target_seq, q, kp, kd = unpack_target(buf, j)
+            except ValueError:
+                accept.malformed()
+                continue
+            if accept.in_order(target_seq):
                 sim.write_targets(q, kp, kd)
                 targets += 1
         k += 1
         sim.wait_until(k * state_period)  # physics to the next state period
-        if peer is not None:
+        if accept.peer is not None:
             seq += 1
             state = sim.read_state()
             state.stamp = time.monotonic()  # the shared clock, for the controller's watchdog
-            sock.sendto(pack_state(seq, state), peer)
+            sock.sendto(pack_state(seq, state), accept.peer)
         delay = start + k * state_period - time.monotonic()
         if delay > 0:
             time.sleep(delay)
     sock.close()
-    return {"targets": targets, "states": seq}
+    return {"targets": targets, "states": seq, **accept.dropped}
 
 
 if __name__ == "__main__":  # python -m stridelab.deploy.bridge ROBOT PORT DURATION

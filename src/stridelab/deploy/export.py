@@ -1,4 +1,5 @@
-"""Export a trained policy as ONNX and TorchScript with its observation normalizer, plus policy.json.
+"""Export a trained policy as ONNX and TorchScript with its observation normalizer, plus policy.json and
+robot.xml (the robot as trained, for plain MuJoCo).
 
 Inputs and outputs (both formats):
   MLP policy:  actions = f(obs)
@@ -21,7 +22,11 @@ import torch
 from torch import nn
 
 import stridelab
+from stridelab.config import override
+from stridelab.errors import CheckpointError
 from stridelab.learn.checkpoint import run_dir_of
+from stridelab.registry import make_env
+from stridelab.deploy.robot_xml import write_robot_xml
 from stridelab.learn.policy import LoadedPolicy, load_policy
 
 log = logging.getLogger(__name__)
@@ -80,24 +85,23 @@ def git_sha() -> str:
         return "unknown"
 
 
-def metadata(loaded: LoadedPolicy, module: ExportablePolicy) -> dict:
-    """Everything a robot needs to run the policy without stridelab's task code."""
-    env, cfg = loaded.env, loaded.env_cfg
+def metadata(loaded: LoadedPolicy, module: ExportablePolicy, env) -> dict:
+    """Everything a robot needs to run the policy without stridelab's task code.
+
+    The ``observation`` and ``action`` sections are the env's own descriptions of its policy group
+    and action term (the deploy runtime rebuilds both from them); ``privileged`` lists what the critic
+    saw, for the record.
+    """
+    cfg = env.cfg
     spec = env.robot.spec
-    oc = cfg.observations
-    offset, terms = 0, []
-    for t in env.policy_terms:
-        entry = {"name": t.name, "offset": offset, "size": t.size, "scale": t.scale}
-        if t.name == "velocity_commands":
-            entry["scale_per_component"] = [oc.lin_vel_scale, oc.lin_vel_scale, oc.ang_vel_scale]
-            entry["scale"] = 1.0
-        if t.name == "joint_pos":
-            entry["subtract"] = "default_joint_pos"
-        terms.append(entry)
-        offset += t.size
+    observation = env.observations.groups["policy"].describe()
+    if observation["size"] != module.obs_dim:
+        raise CheckpointError(f"the checkpoint's policy reads {module.obs_dim} observation values but the task "
+                              f"builds {observation['size']}; export with the stridelab version that trained it.")
     inputs, outputs = module.io_names()
+    velocity = env.commands.velocity
     return {
-        "format": "stridelab-policy/1",
+        "format": "stridelab-policy/2",
         "stridelab_version": stridelab.__version__,
         "git_sha": git_sha(),
         "task": cfg.task,
@@ -109,25 +113,14 @@ def metadata(loaded: LoadedPolicy, module: ExportablePolicy) -> dict:
         "kd": [float(v) for v in spec.kd],
         "torque_limits": [float(v) for v in env.robot.torque_limits],
         "joint_limits": env.robot.joint_range.tolist(),
-        "action_scale": spec.action_scale,
-        "action_clip": cfg.clip_actions,
-        "action_to_target": "target = default_joint_pos + action_scale * clip(action, -action_clip, action_clip)",
+        "action": env.action_term.describe(),
         "control_dt": env.dt,
         "control_hz": 1.0 / env.dt,
         "physics_dt": float(env.robot.model.opt.timestep),
-        "observation": {
-            "size": int(module.obs_dim),
-            "frame_size": env.frame_size,
-            "history": oc.history,
-            "history_order": "oldest frame first; the newest frame is last",
-            "clip": oc.clip,
-            "terms": terms,
-            "units": {"base_ang_vel": "rad/s, base frame (IMU gyro)", "projected_gravity": "unit vector, base frame",
-                      "velocity_commands": "(vx m/s, vy m/s, yaw rate rad/s), base frame", "joint_pos": "rad",
-                      "joint_vel": "rad/s", "last_action": "previous policy output (after clipping)"},
-        },
-        "commands": {"lin_vel_x": list(cfg.commands.lin_vel_x), "lin_vel_y": list(cfg.commands.lin_vel_y),
-                     "ang_vel_yaw": list(cfg.commands.ang_vel_yaw)},
+        "observation": observation,
+        "privileged": env.observations.groups["privileged"].describe() if "privileged" in env.observations.groups
+        else None,
+        "commands": velocity.ranges() if velocity is not None else {},
         "normalizer": "included in the model",
         "recurrent": None if module.rnn is None else {"type": module.rnn_type, "state_shape": list(module.state_shape()),
                                                      "inputs": inputs[1:], "outputs": outputs[1:]},
@@ -158,8 +151,9 @@ def export_policy(target: Path | str, out_dir: Path | str | None = None) -> Path
     run_dir = run_dir_of(loaded.checkpoint)
     out = Path(out_dir) if out_dir else run_dir / "export"
     out.mkdir(parents=True, exist_ok=True)
-    module = ExportablePolicy(loaded.policy).eval()
-    meta = metadata(loaded, module)
+    module = ExportablePolicy(getattr(loaded, "actor", loaded.policy)).eval()
+    env = make_env(override(loaded.env_cfg, num_envs=1, num_threads=1))
+    meta = metadata(loaded, module, env)
     with torch.no_grad():
         opset = _export_onnx(module, out / ".policy.onnx.tmp")
         (out / ".policy.onnx.tmp").replace(out / "policy.onnx")
@@ -167,6 +161,8 @@ def export_policy(target: Path | str, out_dir: Path | str | None = None) -> Path
         scripted.save(str(out / ".policy.pt.tmp"))
         (out / ".policy.pt.tmp").replace(out / "policy.pt")
     meta["onnx_opset"] = opset
+    write_robot_xml(env.robot.spec, out)
+    meta["robot"]["model_file"] = "robot.xml"
     (out / ".policy.json.tmp").write_text(json.dumps(meta, indent=2))
     (out / ".policy.json.tmp").replace(out / "policy.json")
     if (run_dir / "eval.json").exists():

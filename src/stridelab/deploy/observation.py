@@ -1,63 +1,52 @@
-"""Build the policy observation from policy.json alone (no task code on the robot)."""
+"""Build the policy observation on the robot from ``policy.json`` alone, with the training term code.
+
+The ``observation`` block of ``policy.json`` is an :class:`~stridelab.managers.observation.ObservationGroup`
+description (terms by import path, params, sizes, scales, history, clip). This builder rebuilds that
+group and feeds it a :class:`~stridelab.mdp.state.RobotState` made from the robot's signals, so the
+vector is assembled by exactly the code that assembled it in training (without the training noise).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from stridelab.deploy.backend import RobotState
-from stridelab.mdp.state import GRAVITY_DIR
-from stridelab.sim.math import quat_rotate_inverse
-
-
-def projected_gravity(quat: np.ndarray) -> np.ndarray:
-    """World gravity direction in the base frame for quaternion (w, x, y, z). Shape: (3,)."""
-    return quat_rotate_inverse(np.asarray(quat, dtype=np.float64)[None], GRAVITY_DIR)[0]
+from stridelab.deploy.backend import RobotState as RobotSample
+from stridelab.errors import StridelabError
+from stridelab.managers.observation import ObservationGroup
+from stridelab.mdp.state import RobotState
 
 
 class ObservationBuilder:
-    """Assembles observation frames (and history) exactly as policy.json describes them."""
+    """Assembles the policy input (frames and history) exactly as ``policy.json`` describes it."""
 
     def __init__(self, meta: dict) -> None:
-        obs = meta["observation"]
-        self.terms = obs["terms"]
-        self.frame_size = obs["frame_size"]
-        self.history = obs["history"]
-        self.clip = obs["clip"]
-        self.size = obs["size"]
+        desc = meta["observation"]
+        try:
+            self.group = ObservationGroup.from_description(desc)
+        except StridelabError as err:
+            raise StridelabError(f"policy.json's observation cannot be rebuilt here ({err}); install the stridelab "
+                                 f"version that exported it on the robot.") from None
+        self.expected_sizes = [int(t["size"]) for t in desc["terms"]]
+        self.size = int(desc["size"])
         self.default = np.asarray(meta["default_joint_pos"], dtype=np.float64)
-        self.buf = np.zeros((self.history + 1, self.frame_size))
         self._fresh = True
 
     def reset(self) -> None:
+        """The next call starts a new episode: the history is refilled with its first frame."""
         self._fresh = True
 
-    def frame(self, state: RobotState, command: np.ndarray, last_action: np.ndarray) -> np.ndarray:
-        values = {
-            "base_ang_vel": state.base_ang_vel,
-            "projected_gravity": projected_gravity(state.base_quat),
-            "velocity_commands": command,
-            "joint_pos": state.joint_pos - self.default,
-            "joint_vel": state.joint_vel,
-            "last_action": last_action,
-        }
-        parts = []
-        for t in self.terms:
-            if t["name"] not in values:
-                raise ValueError(f"policy.json names observation term {t['name']!r}, which this runtime cannot "
-                                 f"build; update stridelab on the robot.")
-            v = np.asarray(values[t["name"]], dtype=np.float64) * t["scale"]
-            if "scale_per_component" in t:
-                v = v * np.asarray(t["scale_per_component"])
-            parts.append(v)
-        return np.clip(np.concatenate(parts), -self.clip, self.clip)
+    def state(self, sample: RobotSample, command: np.ndarray, last_action: np.ndarray) -> RobotState:
+        """A batch-of-one RobotState from a robot sample, the command and the last (processed) action."""
+        return RobotState.from_signals(sample.base_quat, sample.base_ang_vel, sample.joint_pos, sample.joint_vel,
+                                       self.default, last_action, command, sample.base_lin_vel)
 
-    def __call__(self, state: RobotState, command: np.ndarray, last_action: np.ndarray) -> np.ndarray:
+    def __call__(self, sample: RobotSample, command: np.ndarray, last_action: np.ndarray) -> np.ndarray:
         """The policy input. Shape: (1, size), float32."""
-        f = self.frame(state, command, last_action)
-        if self._fresh:
-            self.buf[:] = f
-            self._fresh = False
-        else:
-            self.buf[:-1] = self.buf[1:]
-            self.buf[-1] = f
-        return self.buf.reshape(1, -1).astype(np.float32)
+        s = self.state(sample, command, last_action)
+        reset_ids = np.array([0]) if self._fresh else np.zeros(0, dtype=np.int64)
+        obs = self.group.compute(s, reset_ids, noise=False)
+        if self._fresh and self.group.sizes != self.expected_sizes:
+            raise StridelabError(f"the rebuilt observation terms have sizes {self.group.sizes} but policy.json says "
+                                 f"{self.expected_sizes}; the robot's joint count or the stridelab version differs.")
+        self._fresh = False
+        return obs.astype(np.float32)

@@ -15,6 +15,7 @@ from stridelab.deploy.backend import RobotBackend, RobotState
 from stridelab.deploy.observation import ObservationBuilder
 from stridelab.deploy.safety import SafetyConfig, SafetyLayer
 from stridelab.errors import StridelabError
+from stridelab.managers.command import action_from_description
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +63,14 @@ class LoopStats:
     overruns: int = 0
     compute: list = field(default_factory=list)
     jitter: list = field(default_factory=list)
+    packets: dict = field(default_factory=dict)  # the backend's packet counts (UDP bridge), if it has any
 
     def summary(self) -> dict:
         c = np.asarray(self.compute) if self.compute else np.zeros(1)
         j = np.abs(np.asarray(self.jitter)) if self.jitter else np.zeros(1)
         return {"ticks": self.ticks, "overruns": self.overruns, "compute_mean_ms": 1000 * float(c.mean()),
                 "compute_max_ms": 1000 * float(c.max()), "jitter_mean_ms": 1000 * float(j.mean()),
-                "jitter_max_ms": 1000 * float(j.max())}
+                "jitter_max_ms": 1000 * float(j.max()), **self.packets}
 
 
 class ControlLoop:
@@ -82,10 +84,9 @@ class ControlLoop:
         self.realtime = realtime
         self.safety = SafetyLayer(self.meta, safety)
         self.builder = ObservationBuilder(self.meta)
+        self.action_term = action_from_description(self.meta["action"])
         self.dt = float(self.meta["control_dt"])
         self.default = np.asarray(self.meta["default_joint_pos"])
-        self.scale = float(self.meta["action_scale"])
-        self.clip = float(self.meta["action_clip"])
         self.kp = np.asarray(self.meta["kp"])
         self.kd = np.asarray(self.meta["kd"])
         self.last_action = np.zeros(len(self.default))
@@ -107,8 +108,9 @@ class ControlLoop:
             obs = self.builder(state, command, self.last_action)
             ok = self.safety.check_observation(obs, now)
         if ok:
-            action = np.clip(self.policy(obs), -self.clip, self.clip)
-            target = self.safety.filter_targets(self.default + self.scale * action, state.joint_pos)
+            action = self.action_term.process(self.policy(obs)[None])
+            target = self.safety.filter_targets(self.action_term.targets(action)[0], state.joint_pos)
+            action = action[0]
             self.backend.write_targets(target, self.kp, self.kd)
             self.last_action = action
         else:
@@ -137,6 +139,8 @@ class ControlLoop:
                 self.stats.overruns += 1
             if on_tick is not None:
                 on_tick(scheduled - start, state, cmd)
+        if hasattr(self.backend, "packet_stats"):
+            self.stats.packets = self.backend.packet_stats()
         return self.stats
 
 

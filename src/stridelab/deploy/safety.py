@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from stridelab.deploy.backend import RobotState
-from stridelab.deploy.observation import projected_gravity
+from stridelab.sim.math import projected_gravity
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class SafetyLayer:
             self._trigger(now, "out_of_range", f"joint {int(np.argmax(fast))} moves at "
                                                f"{float(np.abs(state.joint_vel).max()):.1f} rad/s (limit {c.max_joint_vel})")
             return False
-        tilt = float(np.arccos(np.clip(-projected_gravity(state.base_quat)[2], -1.0, 1.0)))
+        tilt = float(np.arccos(np.clip(-projected_gravity(np.asarray(state.base_quat, dtype=np.float64)[None])[0, 2], -1.0, 1.0)))
         if tilt > c.max_tilt:
             self._trigger(now, "tilt", f"base tilted {np.degrees(tilt):.0f} deg (limit {np.degrees(c.max_tilt):.0f})")
             return False

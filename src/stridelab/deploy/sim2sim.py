@@ -16,7 +16,7 @@ import numpy as np
 from stridelab.deploy.backend import SimBackend, SimBackendConfig, robot_of
 from stridelab.deploy.runtime import ControlLoop, OnnxPolicy
 from stridelab.deploy.safety import SafetyConfig
-from stridelab.eval.grid import WalkCriteria, command_grid
+from stridelab.eval.metrics import GridMetrics, WalkCriteria, command_grid
 
 log = logging.getLogger(__name__)
 
@@ -26,57 +26,26 @@ def run_sim2sim(policy_path: Path, out_dir: Path, repeats: int = 2, duration_s: 
                 criteria: WalkCriteria = WalkCriteria()) -> dict:
     """Run every grid command ``repeats`` times (different headings and noise seeds); write the report."""
     policy = OnnxPolicy(policy_path)
-    meta = policy.meta
-    robot = robot_of(meta)
+    robot = robot_of(policy.meta)
     grid = command_grid() if commands is None else np.asarray(commands, dtype=np.float64)
-    rows, all_power, all_slip, falls_total = [], [], [], 0
-    for i, cmd in enumerate(grid):
-        errs, yerrs, falls, power, slip = [], [], 0, [], []
-        for r in range(repeats):
-            cfg = replace(backend_cfg, seed=backend_cfg.seed + 1000 * i + r)
-            backend = SimBackend(robot, cfg, init_yaw=float(np.random.default_rng(cfg.seed).uniform(-np.pi, np.pi)))
-            loop = ControlLoop(policy, backend, SafetyConfig(), realtime=False)
-            loop.reset()
-            acc = {"lin": [], "yaw": [], "power": [], "slip": [], "fell": False}
+    metrics = GridMetrics(grid, repeats)
+    for env_id, cmd in enumerate(metrics.commands):
+        cfg = replace(backend_cfg, seed=backend_cfg.seed + 1000 * (env_id // repeats) + env_id % repeats)
+        backend = SimBackend(robot, cfg, init_yaw=float(np.random.default_rng(cfg.seed).uniform(-np.pi, np.pi)))
+        loop = ControlLoop(policy, backend, SafetyConfig(), realtime=False)
+        loop.reset()
+        ids = np.array([env_id])
 
-            def on_tick(t, s, c, acc=acc, loop=loop):
-                if loop.safety.damping or s.extra.get("terminate_contact"):
-                    acc["fell"] = True
-                if acc["fell"] or t < settle_s:
-                    return
-                acc["lin"].append(float(np.linalg.norm(c[:2] - s.base_lin_vel[:2])))
-                acc["yaw"].append(abs(float(c[2] - s.base_ang_vel[2])))
-                acc["power"].append(float(np.sum(np.abs(s.joint_torque * s.joint_vel))))
-                contact = s.foot_contact
-                fv = np.linalg.norm(s.extra["foot_vel"][:, :2], axis=1) * contact
-                acc["slip"].append(float(fv.sum() / max(contact.sum(), 1)))
+        def on_tick(t, s, c, loop=loop, ids=ids):
+            fell = bool(loop.safety.damping or s.extra.get("terminate_contact"))
+            metrics.add(ids, np.array([fell]), t >= settle_s, s.base_lin_vel[None], s.base_ang_vel[None],
+                        s.joint_torque[None], s.joint_vel[None], s.foot_contact[None], s.extra["foot_vel"][None])
 
-            loop.run(duration_s, lambda t, cmd=cmd: cmd, on_tick=on_tick)
-            falls += int(acc["fell"])
-            errs.append(np.mean(acc["lin"]) if acc["lin"] else np.nan)
-            yerrs.append(np.mean(acc["yaw"]) if acc["yaw"] else np.nan)
-            power += acc["power"]
-            slip += acc["slip"]
-        falls_total += falls
-        all_power += power
-        all_slip += slip
-        rows.append({"vx": cmd[0], "vy": cmd[1], "yaw_rate": cmd[2], "lin_vel_error": float(np.nanmean(errs)),
-                     "yaw_rate_error": float(np.nanmean(yerrs)), "fall_rate": falls / repeats,
-                     "power": float(np.mean(power)) if power else float("nan")})
-    report = {
-        "lin_vel_error": float(np.nanmean([r["lin_vel_error"] for r in rows])),
-        "yaw_rate_error": float(np.nanmean([r["yaw_rate_error"] for r in rows])),
-        "fall_rate": falls_total / (len(grid) * repeats),
-        "power": float(np.mean(all_power)) if all_power else float("nan"),
-        "foot_slip": float(np.mean(all_slip)) if all_slip else float("nan"),
-    }
-    report["walks"] = bool(report["lin_vel_error"] <= criteria.max_lin_vel_error
-                           and report["yaw_rate_error"] <= criteria.max_yaw_rate_error
-                           and report["fall_rate"] <= criteria.max_fall_rate)
+        loop.run(duration_s, lambda t, cmd=cmd: cmd, on_tick=on_tick)
+    report = metrics.result(criteria)
     report["backend"] = asdict(backend_cfg)
     report["settings"] = {"repeats": repeats, "duration_s": duration_s, "settle_s": settle_s,
                           "num_commands": len(grid)}
-    report["rows"] = rows
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     train_eval = _find_train_eval(Path(policy_path))

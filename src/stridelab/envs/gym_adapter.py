@@ -19,7 +19,6 @@ from gymnasium.spaces import Box
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from stridelab.envs.locomotion_env import LocomotionEnv
 
 
 class GymVectorEnv(gymnasium.vector.VectorEnv):
@@ -34,14 +33,15 @@ class GymVectorEnv(gymnasium.vector.VectorEnv):
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
 
-    def __init__(self, env: LocomotionEnv) -> None:
+    def __init__(self, env) -> None:
         self.env = env
+        env.keep_final_obs = True
         self.num_envs = env.num_envs
         obs_dim = int(env.get_observations()["policy"].shape[1])
-        clip = float(env.cfg.observations.clip)
+        clip = float(env.cfg.observations["policy"].clip)
         self.single_observation_space = Box(-clip, clip, shape=(obs_dim,), dtype=np.float32)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        act = float(env.cfg.clip_actions)
+        act = float(getattr(env.action_term, "clip", np.inf))
         self.single_action_space = Box(-act, act, shape=(env.num_actions,), dtype=np.float32)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
 
@@ -71,7 +71,9 @@ class GymVectorEnv(gymnasium.vector.VectorEnv):
         Returns:
             obs (n, obs_dim) float32, rewards (n,) float32, terminations (n,) bool (fell or unstable),
             truncations (n,) bool (time limit), infos with ``privileged`` (n, priv_dim) float32,
-            ``log`` (episode statistics of the envs that finished), ``unstable``, ``unstable_total``.
+            ``log`` (episode statistics of the envs that finished), ``unstable``, ``unstable_total``,
+            and for envs that finished (autoreset in the same step) ``final_obs`` (object array: the
+            observation the episode ended on, None elsewhere) with the mask ``_final_obs``.
         """
         actions = np.asarray(actions, dtype=np.float32)
         if actions.shape != self.action_space.shape:
@@ -81,6 +83,12 @@ class GymVectorEnv(gymnasium.vector.VectorEnv):
         terminations = dones.numpy() & ~truncations
         infos = {"privileged": obs["privileged"].numpy(), "log": extras["log"],
                  "unstable": extras["unstable"], "unstable_total": extras["unstable_total"]}
+        if "final_obs" in extras:  # gymnasium's same-step autoreset: the observation the episode ended on
+            final = extras["final_obs"]
+            infos["final_obs"] = np.full(self.num_envs, None, dtype=object)
+            infos["_final_obs"] = np.zeros(self.num_envs, dtype=bool)
+            infos["final_obs"][final["ids"]] = list(final["policy"].astype(np.float32))
+            infos["_final_obs"][final["ids"]] = True
         return obs["policy"].numpy(), rew.numpy(), terminations, truncations, infos
 
     def close_extras(self, **kwargs: Any) -> None:

@@ -1,15 +1,21 @@
 """Exact snapshots of a :class:`~stridelab.envs.locomotion_env.LocomotionEnv` for resumable training.
 
 A snapshot holds tensors and plain values only (loadable with ``torch.load(weights_only=True)``):
-the simulation state rows, the per-env model parameters, every buffer of the env and its RNG.
+the simulation state rows, the per-env model parameters, the env's buffers, every manager's state
+(commands, events, reward sums and stateful terms, observation histories) and the RNG.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+from tensordict import TensorDict
 
-_EXPANDED = ("geom_friction", "body_mass", "body_ipos", "actuator_gainprm", "actuator_biasprm")
+from stridelab.errors import CheckpointError
+
+# per-env model fields that events may expand (domain randomization)
+EXPANDABLE = ("geom_friction", "body_mass", "body_ipos", "body_inertia", "actuator_gainprm", "actuator_biasprm",
+              "dof_damping", "dof_frictionloss", "dof_armature", "opt.gravity")
 
 
 def _t(a: np.ndarray) -> torch.Tensor:
@@ -19,23 +25,28 @@ def _t(a: np.ndarray) -> torch.Tensor:
 def env_state_dict(env) -> dict:
     """Everything needed to continue ``env`` bit-identically."""
     batch = env.sim.batch
-    expanded = {name: _t(arr) for name in _EXPANDED if (arr := batch.expanded(name)) is not None}
+    expanded = {}
+    for name in EXPANDABLE:
+        try:
+            arr = batch.expanded(name)
+        except (KeyError, ValueError, AttributeError):
+            continue
+        if arr is not None:
+            expanded[name] = _t(arr)
     return {
         "num_envs": env.num_envs,
         "sim_state": _t(batch.state),
         "warn_count": _t(env.sim._warn_count),
         "expanded": expanded,
-        "ep_len": _t(env._ep_len),
+        "episode_length": _t(env.episode_length),
         "actions": _t(env.actions),
         "last_actions": _t(env.last_actions),
         "prev_joint_vel": _t(env.prev_joint_vel),
-        "commands": _t(env.command.commands),
-        "command_time_left": _t(env.command.time_left),
-        "air_time": _t(env.air_time.air_time),
-        "last_contact": _t(env.air_time.last_contact),
-        "history": _t(env.history.buf),
-        "params": {k: _t(v) for k, v in env.randomizer.params.items()},
-        "episode_sums": {k: _t(v) for k, v in env.episode_sums.items()},
+        "commands": env.commands.state_dict(),
+        "events": env.events.state_dict(),
+        "rewards": env.rewards.state_dict(),
+        "curriculum": env.curriculum.state_dict(),
+        "observations": env.observations.state_dict(),
         "unstable_total": int(env.unstable_total),
         "rng": _rng_to_plain(env.rng),
         "obs": {k: v.clone() for k, v in env.get_observations().items()},
@@ -45,8 +56,6 @@ def env_state_dict(env) -> dict:
 def load_env_state(env, state: dict) -> None:
     """Restore a snapshot from :func:`env_state_dict` into an env built from the same config."""
     if state["num_envs"] != env.num_envs:
-        from stridelab.errors import CheckpointError
-
         raise CheckpointError(f"the checkpoint's env state has {state['num_envs']} envs but the env has {env.num_envs}; "
                               f"resume with the same --num-envs.")
     batch = env.sim.batch
@@ -54,25 +63,20 @@ def load_env_state(env, state: dict) -> None:
     env.sim._warn_count[:] = state["warn_count"].numpy()
     for name, values in state["expanded"].items():
         batch.expand(name)[:] = values.numpy()
-    if "body_mass" in state["expanded"]:
+    if {"body_mass", "body_ipos", "body_inertia"} & set(state["expanded"]):
         env.sim.set_const(np.arange(env.num_envs))
-    env._ep_len[:] = state["ep_len"].numpy()
+    env.episode_length[:] = state["episode_length"].numpy()
     env.actions[:] = state["actions"].numpy()
     env.last_actions[:] = state["last_actions"].numpy()
     env.prev_joint_vel = state["prev_joint_vel"].numpy().copy()
-    env.command.commands[:] = state["commands"].numpy()
-    env.command.time_left[:] = state["command_time_left"].numpy()
-    env.air_time.air_time[:] = state["air_time"].numpy()
-    env.air_time.last_contact[:] = state["last_contact"].numpy()
-    env.history.buf[:] = state["history"].numpy()
-    for k, v in state["params"].items():
-        env.randomizer.params[k][:] = v.numpy()
-    for k, v in state["episode_sums"].items():
-        env.episode_sums[k][:] = v.numpy()
+    env.commands.load_state_dict(state["commands"])
+    env.events.load_state_dict(state["events"])
+    env.rewards.load_state_dict(state["rewards"])
+    env.curriculum.load_state_dict(state["curriculum"])
+    env.observations.load_state_dict(state["observations"])
     env.unstable_total = int(state["unstable_total"])
     env.rng.bit_generator.state = _rng_from_plain(state["rng"])
-    from tensordict import TensorDict
-
+    env.state = env.last_state = env._read_state()
     env._obs = TensorDict({k: v.clone() for k, v in state["obs"].items()}, batch_size=[env.num_envs])
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from stridelab.config import EnvConfig, override
+from stridelab.config import EnvConfig
 
 # (duration [s], vx [m/s], vy [m/s], yaw rate [rad/s]): a tour of the command space
 DEFAULT_SCHEDULE = ((2.0, 0.0, 0.0, 0.0), (3.0, 1.0, 0.0, 0.0), (3.0, 0.5, 0.0, 1.0), (2.5, 0.0, 0.5, 0.0),
@@ -33,15 +33,16 @@ class Trajectory:
 
 
 def record(policy: Callable, env_cfg: EnvConfig, schedule=DEFAULT_SCHEDULE, num_envs: int = 1, seed: int = 0,
-           video=None, video_every: int = 2) -> Trajectory:
+           video=None, video_fps: int = 25) -> Trajectory:
     """Run ``policy`` through ``schedule`` and record env 0 (and video frames if ``video`` is given)."""
-    from stridelab.envs.locomotion_env import LocomotionEnv
+    from stridelab.eval.grid import eval_env_cfg
+    from stridelab.registry import make_env
 
     total = sum(s[0] for s in schedule)
-    env = LocomotionEnv(override(env_cfg, num_envs=num_envs, seed=seed, episode_length_s=total + 1.0,
-                                 randomization={"push_interval_s": 0.0}, commands={"resample_s": total + 1.0}))
+    env = make_env(eval_env_cfg(env_cfg, num_envs, total, seed))
     if video is not None:
         video = video(env)
+    video_every = max(1, round(1.0 / (video_fps * env.dt)))
     env.set_commands(np.array(schedule[0][1:]))
     obs = env.reset_all()
     if hasattr(policy, "reset"):
@@ -50,8 +51,7 @@ def record(policy: Callable, env_cfg: EnvConfig, schedule=DEFAULT_SCHEDULE, num_
     falls, t = 0, 0
     with torch.inference_mode():
         for duration, *cmd in schedule:
-            env.command.fixed = np.array(cmd, dtype=np.float64)
-            env.command.commands[:] = env.command.fixed
+            env.set_commands(np.array(cmd, dtype=np.float64))
             for _ in range(int(round(duration / env.dt))):
                 actions = policy(obs)
                 obs, _, dones, extras = env.step(actions)
@@ -59,7 +59,7 @@ def record(policy: Callable, env_cfg: EnvConfig, schedule=DEFAULT_SCHEDULE, num_
                 falls += int((dones.numpy() & ~extras["time_outs"].numpy())[0])
                 rec["time"].append(t * env.dt)
                 rec["q"].append(s.joint_pos[0])
-                rec["target"].append(env.default_pose + env.action_scale * s.actions[0])
+                rec["target"].append(env.action_term.targets(s.actions[:1])[0])
                 rec["tau"].append(s.torques[0])
                 rec["contact"].append(s.foot_contact[0])
                 rec["v"].append(s.base_lin_vel[0])

@@ -1,4 +1,9 @@
-"""Training configuration (PPO with a privileged critic) and its translation to rsl-rl-lib's dict."""
+"""Training configuration (PPO with a privileged critic) and its translation to rsl-rl-lib's dict.
+
+The learner is chosen by name, so another rsl-rl-lib algorithm (e.g. a distillation learner) plugs in
+without code changes here: ``TrainConfig.runner_class`` names the runner (a subclass of
+:class:`stridelab.learn.runners.StridelabRunner`) and ``algorithm.class_name`` the rsl-rl algorithm.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,12 @@ from stridelab.errors import ConfigError
 
 @dataclass(frozen=True)
 class PPOConfig:
-    """rsl-rl-lib PPO hyperparameters (names as in ``rsl_rl.algorithms.PPO``)."""
+    """rsl-rl-lib PPO hyperparameters (names as in ``rsl_rl.algorithms.PPO``).
 
+    ``class_name`` is the algorithm class, resolved by rsl-rl-lib (``"PPO"``, or ``"module:Class"``).
+    """
+
+    class_name: str = "PPO"
     learning_rate: float = 1e-3
     schedule: str = "adaptive"
     desired_kl: float = 0.01
@@ -20,11 +29,13 @@ class PPOConfig:
     gamma: float = 0.99
     lam: float = 0.95
     value_loss_coef: float = 1.0
-    entropy_coef: float = 0.01
+    entropy_coef: float = 0.005
     max_grad_norm: float = 1.0
     use_clipped_value_loss: bool = True
 
     def __post_init__(self) -> None:
+        if not self.class_name:
+            raise ConfigError("algorithm.class_name is empty; use 'PPO' or 'module:Class' of an rsl-rl algorithm.")
         if not 0 < self.learning_rate < 1:
             raise ConfigError(f"algorithm.learning_rate = {self.learning_rate} is out of range; use (0, 1).")
         if self.schedule not in ("adaptive", "fixed"):
@@ -45,10 +56,20 @@ class TrainConfig:
         max_minutes: wall-clock budget [min] (0: none).
         stop_when_walks: evaluate every ``check_every_s`` and stop once the policy walks.
         check_every_s: training time between walk checks [s].
+        check_below_lin_vel_error: a walk check runs only once the training (stochastic) policy tracks
+            the planar command better than this [m/s]: earlier checks cannot pass and cost time.
         actor_hidden_dims, critic_hidden_dims: MLP sizes.
         init_noise_std: initial action standard deviation.
         torch_threads: torch intra-op threads (physics threads come from the env config).
         save_interval: iterations between checkpoints.
+        symmetry: left/right mirror symmetry through rsl-rl-lib's Symmetry extension: ``augment``
+            (mirrored copies of every mini-batch), ``loss`` (a mirror loss, ``mirror_loss_coef``), ``off``,
+            or ``auto``: ``augment`` when the robot has a mirror map, every observation term can be
+            mirrored and the policy is not recurrent.
+        runner_class: the runner that drives rsl-rl-lib's loop: a name registered in
+            :mod:`stridelab.learn.runners` (``"StridelabRunner"``: PPO) or ``"module:Class"``.
+        actor_obs_groups, critic_obs_groups: observation groups the actor and the critic read, in order
+            (rsl-rl-lib's ``obs_groups``); a rough-terrain teacher adds ``extero`` (the height scan).
     """
 
     num_steps_per_env: int = 24
@@ -56,16 +77,22 @@ class TrainConfig:
     max_minutes: float = 20.0
     stop_when_walks: bool = True
     check_every_s: float = 60.0
+    check_below_lin_vel_error: float = 0.3
     actor_hidden_dims: tuple[int, ...] = (128, 128, 128)
     critic_hidden_dims: tuple[int, ...] = (128, 128, 128)
     activation: str = "elu"
     rnn_type: str = "none"  # "lstm" or "gru" for a recurrent actor (rsl-rl-lib RNNModel)
     rnn_hidden_dim: int = 64
     rnn_num_layers: int = 1
-    init_noise_std: float = 1.0
+    init_noise_std: float = 0.5  # with mirror augmentation; see docs/benchmarks.md (runs A, B)
     obs_normalization: bool = True
     torch_threads: int = 2
     save_interval: int = 50
+    symmetry: str = "auto"
+    mirror_loss_coef: float = 1.0
+    runner_class: str = "StridelabRunner"
+    actor_obs_groups: tuple[str, ...] = ("policy",)
+    critic_obs_groups: tuple[str, ...] = ("policy", "privileged")
     algorithm: PPOConfig = field(default_factory=PPOConfig)
 
     def __post_init__(self) -> None:
@@ -86,9 +113,34 @@ class TrainConfig:
             raise ConfigError(f"rnn_type = {self.rnn_type!r} is unknown; use 'none', 'lstm' or 'gru'.")
         if self.rnn_hidden_dim < 1 or self.rnn_num_layers < 1:
             raise ConfigError("rnn_hidden_dim and rnn_num_layers must be at least 1.")
+        if self.symmetry not in ("auto", "augment", "loss", "off"):
+            raise ConfigError(f"symmetry = {self.symmetry!r} is unknown; use 'auto', 'augment', 'loss' or 'off'.")
+        if self.symmetry in ("augment", "loss") and self.rnn_type != "none":
+            raise ConfigError(f"symmetry = {self.symmetry!r} does not work with a recurrent policy in rsl-rl-lib; "
+                              f"use symmetry 'off' with rnn_type {self.rnn_type!r}.")
+        if not self.actor_obs_groups or not self.critic_obs_groups:
+            raise ConfigError("actor_obs_groups and critic_obs_groups must each name at least one observation group, "
+                              "e.g. ('policy',).")
+        if not self.runner_class:
+            raise ConfigError("runner_class is empty; use 'StridelabRunner' or 'module:Class' of a StridelabRunner.")
 
-    def rsl_rl_dict(self) -> dict:
-        """A fresh rsl-rl-lib runner config (rsl-rl mutates what it gets, so never share this dict)."""
+    def _symmetry_cfg(self, mode: str) -> dict | None:
+        if mode not in ("augment", "loss"):
+            return None
+        return {"use_data_augmentation": mode == "augment", "use_mirror_loss": mode == "loss",
+                "mirror_loss_coeff": self.mirror_loss_coef,
+                "data_augmentation_func": "stridelab.learn.symmetry:mirror_augment"}
+
+    def rsl_rl_dict(self, symmetry: str | None = None) -> dict:
+        """A fresh rsl-rl-lib runner config (rsl-rl mutates what it gets, so never share this dict).
+
+        ``symmetry`` overrides ``self.symmetry`` with the mode the trainer resolved (``auto`` alone
+        means ``off`` here: the config cannot see the robot).
+
+        ``save_interval`` is 1: rsl-rl then calls the runner's ``save`` after every iteration, which
+        :class:`~stridelab.learn.runners.StridelabRunner` uses as its end-of-iteration hook; stridelab
+        writes its own checkpoints every ``self.save_interval`` iterations.
+        """
         a = self.algorithm
         actor = {
             "class_name": "MLPModel",
@@ -102,12 +154,12 @@ class TrainConfig:
                          rnn_num_layers=self.rnn_num_layers)
         return {
             "num_steps_per_env": self.num_steps_per_env,
-            "save_interval": self.save_interval,
-            "obs_groups": {"actor": ["policy"], "critic": ["policy", "privileged"]},
+            "save_interval": 1,
+            "obs_groups": {"actor": list(self.actor_obs_groups), "critic": list(self.critic_obs_groups)},
             "logger": "tensorboard",
             "check_for_nan": True,
             "algorithm": {
-                "class_name": "PPO",
+                "class_name": a.class_name,
                 "learning_rate": a.learning_rate,
                 "schedule": a.schedule,
                 "desired_kl": a.desired_kl,
@@ -120,6 +172,7 @@ class TrainConfig:
                 "entropy_coef": a.entropy_coef,
                 "max_grad_norm": a.max_grad_norm,
                 "use_clipped_value_loss": a.use_clipped_value_loss,
+                "symmetry_cfg": self._symmetry_cfg(symmetry or self.symmetry),
             },
             "actor": actor,
             "critic": {

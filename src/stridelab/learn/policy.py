@@ -1,54 +1,64 @@
-"""Load a trained policy (and the configs it was trained with) from a run directory or checkpoint."""
+"""Load a trained policy (and the configs it was trained with) from a run directory or checkpoint.
+
+Loading builds only the policy model: no env, no runner, no algorithm (see
+:func:`stridelab.learn.models.build_policy_model`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from stridelab.config import EnvConfig, from_dict, override, to_dict
-from stridelab.errors import CheckpointError, ConfigError
-from stridelab.learn.checkpoint import latest_checkpoint, load_checkpoint
+from torch import nn
+
+from stridelab.config import EnvConfig
+from stridelab.learn.checkpoint import configs_of, latest_checkpoint, load_checkpoint
 from stridelab.learn.config import TrainConfig
+from stridelab.learn.models import InferencePolicy, build_policy_model
+
+__all__ = ["LoadedPolicy", "configs_of", "load_policy"]
 
 
 @dataclass
 class LoadedPolicy:
-    """A deterministic policy (callable on observation TensorDicts) with its configs and runner."""
+    """A trained policy with the configs it was trained with.
 
-    policy: object
+    Attributes:
+        policy: deterministic, no-gradient callable: observation TensorDict -> actions
+            ``(num_envs, num_actions)``; ``policy.reset(dones=None)`` clears a recurrent state.
+        actor: the rsl-rl model (``nn.Module``, eval mode) behind ``policy``: PPO's actor or a
+            distillation student; used for export.
+        env_cfg, train_cfg: the configs of the training run.
+        checkpoint: the checkpoint file read.
+        data: the checkpoint dict (format in :mod:`stridelab.learn.checkpoint`).
+    """
+
+    policy: InferencePolicy
+    actor: nn.Module
     env_cfg: EnvConfig
     train_cfg: TrainConfig
     checkpoint: Path
-    data: dict
-    runner: object
-    env: object
+    data: dict[str, Any]
 
+    @property
+    def obs_groups(self) -> dict[str, int]:
+        """Observation groups the policy reads, in order, with their sizes, e.g. ``{"policy": 45}``."""
+        return dict(self.data["policy_obs_groups"])
 
-def configs_of(data: dict, path: Path) -> tuple[EnvConfig, TrainConfig]:
-    """The env and train configs stored in a checkpoint."""
-    if "config" not in data:
-        raise CheckpointError(f"checkpoint {str(path)!r} has no stored config; pass a checkpoint written by stridelab.")
-    try:
-        return (from_dict(EnvConfig, data["config"]["env"], "env"),
-                from_dict(TrainConfig, data["config"]["train"], "train"))
-    except ConfigError as err:
-        raise CheckpointError(f"checkpoint {str(path)!r} was written by another stridelab version ({err})") from None
-
-
-def config_dict(env_cfg: EnvConfig, train_cfg: TrainConfig) -> dict:
-    return {"env": to_dict(env_cfg), "train": to_dict(train_cfg)}
+    @property
+    def num_actions(self) -> int:
+        return int(self.data["num_actions"])
 
 
 def load_policy(run_or_checkpoint: Path | str) -> LoadedPolicy:
-    """Build the actor from a checkpoint (normalizer included) in evaluation mode."""
-    from stridelab.envs.locomotion_env import LocomotionEnv
-    from stridelab.learn.trainer import build_runner, load_policy_state
+    """The policy of a checkpoint, or of the newest valid checkpoint of a run directory.
 
+    Raises:
+        CheckpointError: no (valid) checkpoint, or one this version cannot read.
+    """
     path = latest_checkpoint(Path(run_or_checkpoint))
     data = load_checkpoint(path)
     env_cfg, train_cfg = configs_of(data, path)
-    env = LocomotionEnv(override(env_cfg, num_envs=1))
-    runner = build_runner(env, train_cfg, None)
-    load_policy_state(runner, data)
-    policy = runner.get_inference_policy()
-    return LoadedPolicy(policy, env_cfg, train_cfg, path, data, runner, env)
+    actor = build_policy_model(data)
+    return LoadedPolicy(InferencePolicy(actor), actor, env_cfg, train_cfg, path, data)

@@ -1,222 +1,321 @@
-"""The training loop: rsl-rl-lib PPO on a LocomotionEnv, with checkpoints, resume and walk checks.
+"""Training: rsl-rl-lib's own ``learn()`` loop on a stridelab env, with checkpoints, resume and walk checks.
 
-rsl-rl-lib's ``OnPolicyRunner`` builds the algorithm (PPO, actor on ``policy``, critic on
-``policy`` + ``privileged``, observation normalizers) and its TensorBoard logger; this module runs
-the iterations itself so that it can show a progress bar, save exact-resume checkpoints atomically,
-stop on Ctrl-C with a checkpoint, and stop once the policy walks.
+rsl-rl-lib's runner (``train_cfg.runner_class``, by default
+:class:`~stridelab.learn.runners.StridelabRunner`: PPO, actor on ``policy``, critic on ``policy`` +
+``privileged``, observation normalizers) builds the algorithm and its TensorBoard logger and runs
+the iterations: rollouts, updates, its NaN check of every env step, its logging. Its per-iteration
+``save`` call is this module's hook (:meth:`Trainer._on_iteration`): it writes stridelab's atomic
+checkpoints, adds ``Perf/unstable_total`` and the walk checks' ``Eval/*`` scalars to rsl-rl's
+writer, updates the progress display, and ends ``learn()`` when the time budget is spent or the
+policy walks. Ctrl-C saves a checkpoint. rsl-rl's console output goes to ``logging`` (debug level).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import logging
+import statistics
+import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import torch
+from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rsl_rl.runners import OnPolicyRunner
+from rsl_rl.utils.log_writer import LogWriter
 
 from stridelab.config import EnvConfig
-from stridelab.envs.locomotion_env import LocomotionEnv
 from stridelab.envs.snapshot import env_state_dict, load_env_state
-from stridelab.learn.checkpoint import checkpoint_name, load_checkpoint, save_checkpoint
+from stridelab.errors import CheckpointError
+from stridelab.learn.checkpoint import (check_training_state, checkpoint_name, load_checkpoint, save_checkpoint,
+                                        training_checkpoint)
 from stridelab.learn.config import TrainConfig
-from stridelab.learn.policy import config_dict
+from stridelab.learn.models import InferencePolicy, build_model
+from stridelab.learn.runners import StopTraining, StridelabRunner, resolve_runner
+from stridelab.tasks import make_env
 
 log = logging.getLogger(__name__)
+
+WalkCheck = Callable[[InferencePolicy], dict[str, Any]]
 
 
 @dataclass
 class TrainResult:
-    """What a training run produced."""
+    """What a training run produced.
+
+    Attributes:
+        run_dir: the run directory (checkpoints/, TensorBoard events).
+        iterations: completed learning iterations (resumed ones included).
+        env_steps: env transitions collected.
+        seconds: wall-clock training time [s].
+        checkpoint: the last checkpoint written.
+        stopped_because: ``"max_iterations" | "max_minutes" | "walks" | "interrupted"``.
+        walk_checks: the walk checks of this call to :meth:`Trainer.train`, in order.
+    """
 
     run_dir: Path
     iterations: int
     env_steps: int
     seconds: float
     checkpoint: Path
-    stopped_because: str  # "max_iterations" | "max_minutes" | "walks" | "interrupted"
+    stopped_because: str
     walk_checks: list
 
 
-def build_runner(env: LocomotionEnv, train_cfg: TrainConfig, log_dir: Path | None) -> OnPolicyRunner:
-    """An rsl-rl-lib runner (PPO + models + logger) for ``env``; torch threads set from the config."""
-    torch.set_num_threads(train_cfg.torch_threads)
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):  # rsl-rl prints the model summary
-        runner = OnPolicyRunner(env, train_cfg.rsl_rl_dict(), log_dir=str(log_dir) if log_dir else None, device="cpu")
-    log.debug("%s", out.getvalue())
-    return runner
+def resolve_symmetry(train_cfg: TrainConfig, env: Any) -> str:
+    """The symmetry mode to train with: ``auto`` becomes ``augment`` when the env can be mirrored."""
+    from stridelab.learn.symmetry import mirror_maps, supports_symmetry
 
-
-def policy_state(runner: OnPolicyRunner) -> dict:
-    """The learner's state: models, optimizer and the adaptive learning rate."""
-    alg = runner.alg
-    saved = alg.save()
-    saved["learning_rate"] = float(alg.learning_rate)
-    return saved
-
-
-def load_policy_state(runner: OnPolicyRunner, data: dict) -> None:
-    """Restore models, optimizer and learning rate saved by :func:`policy_state`."""
-    from stridelab.errors import CheckpointError
-
-    alg = runner.alg
-    try:
-        alg.load(data, None, strict=True)
-    except (RuntimeError, KeyError) as exc:
-        raise CheckpointError(f"the checkpoint does not fit this task's networks ({str(exc).splitlines()[0][:100]}); "
-                              f"use the task and network sizes it was trained with.") from None
-    alg.learning_rate = float(data.get("learning_rate", alg.learning_rate))
-    for group in alg.optimizer.param_groups:
-        group["lr"] = alg.learning_rate
+    if train_cfg.symmetry == "auto":
+        mode = "augment" if train_cfg.rnn_type == "none" and supports_symmetry(env) else "off"
+    else:
+        mode = train_cfg.symmetry
+        if mode != "off":
+            mirror_maps(env)  # a term that cannot be mirrored raises its one-sentence error here
+    log.info("symmetry: %s", mode)
+    return mode
 
 
 class Trainer:
-    """Owns the env, the rsl-rl runner and the run directory of one training run."""
+    """One training run: the env, an rsl-rl runner on it, and the run directory.
+
+    Attributes:
+        env: the training env (``env_cfg.num_envs`` envs).
+        runner: the rsl-rl runner; ``runner.alg`` is the algorithm (``runner.alg.actor`` for PPO).
+        iteration: completed learning iterations.
+        env_steps: env transitions collected (iterations x ``num_steps_per_env`` x ``num_envs``).
+        train_seconds: wall-clock training time [s], walk checks included.
+    """
 
     def __init__(self, env_cfg: EnvConfig, train_cfg: TrainConfig, run_dir: Path, seed: int,
-                 walk_check=None) -> None:
+                 walk_check: WalkCheck | None = None) -> None:
+        """Build the env and the runner (``walk_check(policy)`` returns a dict with ``walks``,
+        ``lin_vel_error`` [m/s], ``yaw_rate_error`` [rad/s] and ``fall_rate`` [0-1])."""
         self.env_cfg = env_cfg
         self.train_cfg = train_cfg
         self.run_dir = Path(run_dir)
         self.seed = seed
-        self.walk_check = walk_check  # callable(policy) -> dict with "walks"
+        self.walk_check = walk_check
+        runner_class = resolve_runner(train_cfg.runner_class)
         torch.manual_seed(seed)
-        self.env = LocomotionEnv(env_cfg)
-        self.runner = build_runner(self.env, train_cfg, self.run_dir)
-        self.iteration = 0  # completed iterations
+        torch.set_num_threads(train_cfg.torch_threads)
+        self.env = make_env(env_cfg)
+        self.symmetry = resolve_symmetry(train_cfg, self.env)
+        with _stdout_to_log():  # rsl-rl prints the observation sets and the models
+            self.runner: StridelabRunner = runner_class(self.env, train_cfg.rsl_rl_dict(self.symmetry),
+                                                        log_dir=str(self.run_dir), device="cpu")
+        self.runner.on_iteration = self._on_iteration
+        self.iteration = 0
         self.env_steps = 0
         self.train_seconds = 0.0
+        self._policy_spec = self._describe_policy()
+        self._saved_at: int | None = None  # iteration of the last checkpoint written by this trainer
+        self._last_path: Path | None = None
+        # per call to train()
+        self._clock = self._iteration_start = self._last_check = 0.0
+        self._checks: list[dict] = []
+        self._progress: Progress | None = None
+        self._task: Any = None  # the progress bar's task id
+        self._show = False
+
+    def _describe_policy(self) -> dict[str, Any]:
+        """The checkpoint keys that let the policy be rebuilt without an env or a runner."""
+        runner, name = self.runner, self.runner.policy_model
+        obs = self.env.get_observations()
+        return {
+            "algorithm": type(runner.alg).__name__,
+            "policy_model": name,
+            "policy_cfg": copy.deepcopy(runner.cfg[name]),
+            "policy_obs_groups": {g: int(obs[g].shape[-1]) for g in runner.cfg["obs_groups"][name]},
+            "num_actions": int(self.env.num_actions),
+        }
 
     # ---- checkpoints -----------------------------------------------------------------------------
     def save(self) -> Path:
-        data = policy_state(self.runner)
-        data.update({
-            "iteration": self.iteration,
-            "env_steps": self.env_steps,
-            "train_seconds": self.train_seconds,
-            "seed": self.seed,
-            "torch_rng": torch.get_rng_state(),
-            "env_state": env_state_dict(self.env),
-            "config": config_dict(self.env_cfg, self.train_cfg),
-        })
-        return save_checkpoint(data, self.run_dir / "checkpoints" / checkpoint_name(self.iteration))
+        """Write a checkpoint of the current state to ``run_dir/checkpoints/model_<iteration>.pt``."""
+        alg = self.runner.alg
+        data = training_checkpoint(
+            **self._policy_spec, algorithm_state=alg.save(), learning_rate=getattr(alg, "learning_rate", None),
+            iteration=self.iteration, env_steps=self.env_steps, train_seconds=self.train_seconds, seed=self.seed,
+            torch_rng=torch.get_rng_state(), env_state=env_state_dict(self.env), env_cfg=self.env_cfg,
+            train_cfg=self.train_cfg)
+        self._last_path = save_checkpoint(data, self.run_dir / "checkpoints" / checkpoint_name(self.iteration))
+        self._saved_at = self.iteration
+        return self._last_path
 
     def load(self, path: Path) -> None:
+        """Restore a checkpoint written by :meth:`save` so that :meth:`train` continues it exactly."""
+        path = Path(path)
         data = load_checkpoint(path)
-        load_policy_state(self.runner, data)
-        if "env_state" in data:
-            load_env_state(self.env, data["env_state"])
-        self.iteration = int(data.get("iteration", 0))
-        self.env_steps = int(data.get("env_steps", 0))
-        self.train_seconds = float(data.get("train_seconds", 0.0))
-        if "torch_rng" in data:
-            torch.set_rng_state(data["torch_rng"])
+        check_training_state(data, path)
+        alg = self.runner.alg
+        if (data["algorithm"], data["policy_model"]) != (type(alg).__name__, self.runner.policy_model):
+            raise CheckpointError(f"checkpoint {str(path)!r} was written by {data['algorithm']} but this run trains "
+                                  f"{type(alg).__name__}; resume with the train config stored in the checkpoint.")
+        try:
+            alg.load(data["algorithm_state"], None, strict=True)
+        except (RuntimeError, KeyError, ValueError) as exc:
+            raise CheckpointError(f"checkpoint {str(path)!r} does not fit this task's networks "
+                                  f"({str(exc).strip().splitlines()[0][:100]}); use the task and network sizes it "
+                                  f"was trained with.") from None
+        if data["learning_rate"] is not None:
+            alg.learning_rate = float(data["learning_rate"])
+            for group in alg.optimizer.param_groups:
+                group["lr"] = alg.learning_rate
+        load_env_state(self.env, data["env_state"])
+        self.iteration = int(data["iteration"])
+        self.env_steps = int(data["env_steps"])
+        self.train_seconds = float(data["train_seconds"])
+        torch.set_rng_state(data["torch_rng"])
+        self.runner.current_learning_iteration = self.iteration  # rsl-rl continues at this iteration index
+        self._saved_at = None
         log.info("resumed from %s at iteration %d", path, self.iteration)
 
-    # ---- loop ------------------------------------------------------------------------------------
+    # ---- training --------------------------------------------------------------------------------
     def train(self, fresh: bool = True, show_progress: bool = True) -> TrainResult:
-        """Run iterations until a budget ends, the policy walks (if asked), or Ctrl-C."""
-        cfg, env, runner, alg = self.train_cfg, self.env, self.runner, self.runner.alg
-        if fresh:
-            # stagger episode ends, as legged_gym does (only at the start, so resume stays exact)
-            env._ep_len[:] = env.rng.integers(0, env.max_episode_length, size=env.num_envs)
-        with contextlib.redirect_stdout(io.StringIO()):  # rsl-rl announces where it stores the git diff
-            runner.logger.init_logging_writer()
-        obs = env.get_observations()
-        alg.train_mode()
-        start_time = time.monotonic() - self.train_seconds
-        last_check = self.train_seconds
-        stopped, checks = "max_iterations", []
-        steps_per_iter = cfg.num_steps_per_env * env.num_envs
-        progress = _progress(show_progress)
-        task = progress.add_task("train", total=cfg.max_iterations, completed=self.iteration, info="")
+        """Run rsl-rl's ``learn()`` until ``max_iterations``, ``max_minutes``, a passed walk check or Ctrl-C.
+
+        Args:
+            fresh: a new run: episode lengths start at random (as legged_gym does). Pass ``False``
+                after :meth:`load` so that the run continues exactly.
+            show_progress: a rich progress bar on stderr; otherwise a log line every 10 iterations.
+        """
+        cfg, runner = self.train_cfg, self.runner
+        remaining = cfg.max_iterations - self.iteration
+        self._clock = time.monotonic() - self.train_seconds
+        self._last_check = self.train_seconds
+        self._checks = []
+        self._show = show_progress
+        self._progress = _progress(show_progress)
+        self._task = self._progress.add_task("train", total=cfg.max_iterations, completed=self.iteration, info="")
+        runner.current_learning_iteration = self.iteration
+        stopped, finished = "max_iterations", False
         try:
-            with progress:
-                while self.iteration < cfg.max_iterations:
-                    t0 = time.monotonic()
-                    with torch.inference_mode():
-                        for _ in range(cfg.num_steps_per_env):
-                            actions = alg.act(obs)
-                            obs, rewards, dones, extras = env.step(actions)
-                            alg.process_env_step(obs, rewards, dones, extras)
-                            runner.logger.process_env_step(rewards, dones, extras, None)
-                        t1 = time.monotonic()
-                        alg.compute_returns(obs)
-                    loss = alg.update()
-                    t2 = time.monotonic()
-                    self.iteration += 1
-                    self.env_steps += steps_per_iter
-                    self.train_seconds = time.monotonic() - start_time
-                    self._log(loss, t1 - t0, t2 - t1, extras)
-                    progress.update(task, completed=self.iteration, info=self._status())
-                    if not show_progress and self.iteration % 10 == 0:
-                        log.info("it %d/%d  %s  %.0f s", self.iteration, cfg.max_iterations, self._status(),
-                                 self.train_seconds)
-                    if self.iteration % cfg.save_interval == 0:
-                        self.save()
-                    if cfg.max_minutes and self.train_seconds >= cfg.max_minutes * 60:
-                        stopped = "max_minutes"
-                        break
-                    if (cfg.stop_when_walks and self.walk_check is not None
-                            and self.train_seconds - last_check >= cfg.check_every_s):
-                        check = self._check_walk()
-                        checks.append(check)
-                        last_check = self.train_seconds = time.monotonic() - start_time
-                        if check["walks"]:
-                            stopped = "walks"
-                            break
+            with self._progress, _stdout_to_log():  # rsl-rl prints a block per iteration
+                self._iteration_start = time.monotonic()
+                if remaining > 0:
+                    runner.learn(remaining, init_at_random_ep_len=fresh)
+            finished = True
+        except StopTraining as stop:
+            stopped = stop.reason
         except KeyboardInterrupt:
             stopped = "interrupted"
             log.warning("interrupted: saving a checkpoint at iteration %d", self.iteration)
-        path = self.save()
-        runner.logger.stop_logging_writer()
-        if runner.logger.writer is not None:
-            runner.logger.writer.flush()
-        return TrainResult(self.run_dir, self.iteration, self.env_steps, self.train_seconds, path, stopped, checks)
+            runner.alg.storage.clear()  # drop the partial rollout, so that train() can be called again
+        finally:
+            self._close_writer(stopped_by_rsl_rl=finished and remaining > 0)
+        path = self._last_path if self._saved_at == self.iteration and self._last_path else self.save()
+        return TrainResult(self.run_dir, self.iteration, self.env_steps, self.train_seconds, path, stopped,
+                           self._checks)
 
-    def _check_walk(self) -> dict:
-        policy = self.runner.get_inference_policy()
-        check = self.walk_check(policy)
-        self.runner.alg.train_mode()
+    def _on_iteration(self, completed: int) -> None:
+        """End-of-iteration hook (called by the runner's ``save``): books, logs, saves, maybe stops."""
+        if completed <= self.iteration:  # rsl-rl's extra save() after its loop
+            return
+        cfg, now = self.train_cfg, time.monotonic()
+        steps = cfg.num_steps_per_env * self.env.num_envs
+        self.iteration = completed
+        self.env_steps += steps
+        self.train_seconds = now - self._clock
+        step = completed - 1  # rsl-rl's index of this iteration in TensorBoard
+        writer = self.runner.logger.writer
+        unstable = getattr(self.env, "unstable_total", None)
+        if writer is not None and unstable is not None:
+            writer.add_scalar("Perf/unstable_total", unstable, step)
+        self._report(steps / max(now - self._iteration_start, 1e-9))
+        if completed % cfg.save_interval == 0:
+            self.save()
+        if cfg.max_minutes and self.train_seconds >= cfg.max_minutes * 60:
+            raise StopTraining("max_minutes")
+        if (cfg.stop_when_walks and self.walk_check is not None
+                and self.train_seconds - self._last_check >= cfg.check_every_s
+                and self._training_lin_vel_error() <= cfg.check_below_lin_vel_error):
+            if self._check_walk(step)["walks"]:
+                raise StopTraining("walks")
+        self._iteration_start = time.monotonic()
+
+    def _training_lin_vel_error(self) -> float:
+        """The training policy's planar tracking error at the last step [m/s] (inf if unknown)."""
+        value = getattr(self.env, "extras", {}).get("log", {}).get("Metrics/lin_vel_error")
+        return float(value) if value is not None else float("inf")
+
+    def _check_walk(self, step: int) -> dict:
+        """Run the walk check on a copy of the current policy, rebuilt as :func:`load_policy` would rebuild it
+        from a checkpoint (the learner's models and recurrent state stay untouched)."""
+        policy = InferencePolicy(build_model(self._policy_spec, self.runner.alg.get_policy().state_dict()))
+        check = dict(self.walk_check(policy))
+        self._last_check = self.train_seconds = time.monotonic() - self._clock
         check.update(iteration=self.iteration, env_steps=self.env_steps, seconds=round(self.train_seconds, 1))
-        w = self.runner.logger.writer
-        if w is not None:
-            w.add_scalar("Eval/lin_vel_error", check["lin_vel_error"], self.iteration)
-            w.add_scalar("Eval/yaw_rate_error", check["yaw_rate_error"], self.iteration)
-            w.add_scalar("Eval/fall_rate", check["fall_rate"], self.iteration)
+        self._checks.append(check)
+        writer = self.runner.logger.writer
+        if writer is not None:
+            for key in ("lin_vel_error", "yaw_rate_error", "fall_rate"):
+                writer.add_scalar(f"Eval/{key}", check[key], step)
         log.info("walk check at %.0f s (%d env steps): lin err %.3f m/s, yaw err %.3f rad/s, falls %.1f%% -> %s",
                  self.train_seconds, self.env_steps, check["lin_vel_error"], check["yaw_rate_error"],
                  100 * check["fall_rate"], "walks" if check["walks"] else "not yet")
         return check
 
-    def _log(self, loss: dict, collect_s: float, learn_s: float, extras: dict) -> None:
-        logger = self.runner.logger
-        lin_err = float(extras["log"]["Metrics/lin_vel_error"])  # read first: rsl-rl's logger converts it in place
-        # rsl-rl's logger writes TensorBoard scalars and prints a block per iteration: keep the scalars,
-        # drop the block (the progress bar shows the figures)
-        with contextlib.redirect_stdout(io.StringIO()):
-            logger.log(it=self.iteration, start_it=0, total_it=self.train_cfg.max_iterations, collect_time=collect_s,
-                       learn_time=learn_s, loss_dict=loss, learning_rate=self.runner.alg.learning_rate,
-                       action_std=self.runner.alg.get_policy().output_std, rnd_weight=None)
-        self._last = {"reward": float(np.mean(logger.rewbuffer)) if logger.rewbuffer else float("nan"),
-                      "lin_err": lin_err,
-                      "fps": self.train_cfg.num_steps_per_env * self.env.num_envs / max(collect_s + learn_s, 1e-9)}
-        if logger.writer is not None:
-            logger.writer.add_scalar("Perf/unstable_total", self.env.unstable_total, self.iteration)
+    def _report(self, steps_per_s: float) -> None:
+        """Progress bar (on a TTY) or a log line every 10 iterations."""
+        rewards = getattr(self.runner.logger, "rewbuffer", None)
+        reward = statistics.mean(rewards) if rewards else float("nan")
+        lin_err = getattr(self.env, "extras", {}).get("log", {}).get("Metrics/lin_vel_error")
+        status = f"reward {reward:7.2f}"
+        if lin_err is not None:
+            status += f"  lin err {float(lin_err):.2f} m/s"
+        status += f"  {steps_per_s:,.0f} steps/s"
+        if self._progress is not None:
+            self._progress.update(self._task, completed=self.iteration, info=status)
+        if not self._show and self.iteration % 10 == 0:
+            log.info("it %d/%d  %s  %.0f s", self.iteration, self.train_cfg.max_iterations, status,
+                     self.train_seconds)
 
-    def _status(self) -> str:
-        s = self._last
-        return f"reward {s['reward']:7.2f}  lin err {s['lin_err']:.2f} m/s  {s['fps']:,.0f} steps/s"
+    def _close_writer(self, stopped_by_rsl_rl: bool) -> None:
+        """Stop (when rsl-rl did not) and close rsl-rl's log writer so every scalar is on disk."""
+        logger = self.runner.logger
+        if logger.writer is None:
+            return
+        if isinstance(logger.writer, LogWriter):
+            if not stopped_by_rsl_rl:
+                logger.stop_logging_writer()
+        elif hasattr(logger.writer, "close"):
+            logger.writer.close()  # TensorBoard's SummaryWriter: flush and close the event file
+
+
+class _StdoutToLog(io.TextIOBase):
+    """A text stream that sends complete, non-empty lines to ``log.debug``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._buf = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if log.isEnabledFor(logging.DEBUG):
+            *lines, self._buf = (self._buf + text).split("\n")
+            for line in lines:
+                if line.strip():
+                    log.debug("rsl-rl: %s", line.rstrip())
+        return len(text)
+
+
+@contextlib.contextmanager
+def _stdout_to_log() -> Iterator[None]:
+    with contextlib.redirect_stdout(_StdoutToLog()):
+        yield
 
 
 def _progress(show: bool) -> Progress:
     return Progress(
         TextColumn("[bold]it {task.completed}/{task.total}"), BarColumn(), TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), disable=not show, transient=False,
+        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=Console(file=sys.stderr),
+        disable=not show, transient=False, redirect_stdout=False,
     )

@@ -1,128 +1,212 @@
-"""Observation groups built from named, scaled terms.
+"""Observation terms: functions of a :class:`~stridelab.mdp.state.RobotState` -> ``(n, k)``.
 
-``policy``: what the robot measures (IMU, encoders, command, last action), with noise and an
-optional history. ``privileged``: what only the simulator knows (critic and teacher inputs).
-The layout (names, sizes, scales) is exported with policies so that a robot can rebuild the vector.
+The first line of each docstring states the units; it is copied into ``policy.json``. Terms of the
+``policy`` group must read only the proprioceptive fields of the state (the ones a robot measures),
+because the deploy runtime builds the same vector from robot signals with this same code.
+Scales, noise and clipping are set per term in the task config, not here.
 """
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from stridelab.config import ObservationConfig
+from stridelab.errors import ConfigError
+
+from stridelab.mdp import symmetry as sym
 from stridelab.mdp.state import RobotState
 
 
-@dataclass(frozen=True)
-class ObsTerm:
-    """One named slice of an observation vector: ``value * scale`` (+ noise * scale)."""
-
-    name: str
-    size: int
-    scale: float
-    noise: float  # half-width of the uniform noise, in the term's units (before scaling)
+@sym.mirrored(sym.vector(1, -1, 1))
+def base_lin_vel(s: RobotState) -> np.ndarray:
+    """Base linear velocity in the base frame [m/s] (simulation or a state estimator)."""
+    return s.base_lin_vel
 
 
-def policy_layout(cfg: ObservationConfig, num_joints: int) -> list[ObsTerm]:
-    """Terms of one policy frame, in order (45 values for a 12-joint robot)."""
-    n = cfg.noise
-    return [
-        ObsTerm("base_ang_vel", 3, cfg.ang_vel_scale, cfg.noise_ang_vel * n),
-        ObsTerm("projected_gravity", 3, 1.0, cfg.noise_gravity * n),
-        ObsTerm("velocity_commands", 3, 1.0, 0.0),
-        ObsTerm("joint_pos", num_joints, cfg.joint_pos_scale, cfg.noise_joint_pos * n),
-        ObsTerm("joint_vel", num_joints, cfg.joint_vel_scale, cfg.noise_joint_vel * n),
-        ObsTerm("last_action", num_joints, 1.0, 0.0),
-    ]
+@sym.mirrored(sym.vector(-1, 1, -1))
+def base_ang_vel(s: RobotState) -> np.ndarray:
+    """Base angular velocity in the base frame [rad/s] (IMU gyro)."""
+    return s.base_ang_vel
 
 
-def command_scales(cfg: ObservationConfig) -> np.ndarray:
-    """Per-component scale of the velocity command (lin, lin, ang). Shape: (3,)."""
-    return np.array([cfg.lin_vel_scale, cfg.lin_vel_scale, cfg.ang_vel_scale])
+@sym.mirrored(sym.vector(1, -1, 1))
+def projected_gravity(s: RobotState) -> np.ndarray:
+    """Unit gravity direction in the base frame (from the IMU orientation)."""
+    return s.projected_gravity
 
 
-def policy_frame(s: RobotState, cfg: ObservationConfig, default_pose: np.ndarray, rng: np.random.Generator,
-                 layout: list[ObsTerm], noise: bool = True) -> np.ndarray:
-    """One policy frame. Shape: (n, sum of term sizes).
-
-    joint_pos is relative to ``default_pose``; commands are scaled per component. ``noise=False``
-    skips the noise draw (and leaves the RNG untouched).
-    """
-    values = {
-        "base_ang_vel": s.base_ang_vel,
-        "projected_gravity": s.projected_gravity,
-        "velocity_commands": s.commands * command_scales(cfg),
-        "joint_pos": s.joint_pos - default_pose,
-        "joint_vel": s.joint_vel,
-        "last_action": s.actions,
-    }
-    frame = np.concatenate([values[t.name] for t in layout], axis=1)
-    noise_scale, scale = _layout_vectors(tuple(layout))
-    noisy = noise_scale > 0.0
-    if noise and noisy.any():  # one draw for the noisy columns: uniform in [-noise, noise]
-        frame[:, noisy] += (2.0 * rng.random((len(frame), int(noisy.sum()))) - 1.0) * noise_scale[noisy]
-    frame *= scale
-    return np.clip(frame, -cfg.clip, cfg.clip, out=frame)
+@sym.mirrored(sym.vector(1, -1, -1))
+def velocity_commands(s: RobotState) -> np.ndarray:
+    """Velocity command (vx [m/s], vy [m/s], yaw rate [rad/s]) in the base frame."""
+    return s.commands
 
 
-@functools.lru_cache(maxsize=32)
-def _layout_vectors(layout: tuple[ObsTerm, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Per-column noise half-width and scale of a layout (cached: layouts are immutable)."""
-    noise = np.concatenate([np.full(t.size, t.noise) for t in layout])
-    scale = np.concatenate([np.full(t.size, t.scale) for t in layout])
-    noise.flags.writeable = scale.flags.writeable = False
-    return noise, scale
+@sym.mirrored(sym.joints)
+def joint_pos_rel(s: RobotState) -> np.ndarray:
+    """Joint angles minus the default pose [rad], in the policy's joint order."""
+    return s.joint_pos - s.default_joint_pos
 
 
-def privileged_layout(num_joints: int, num_feet: int) -> list[ObsTerm]:
-    """Terms of the privileged group (RL-Lite3's list plus the true base velocity)."""
-    return [
-        ObsTerm("base_lin_vel", 3, 2.0, 0.0),
-        ObsTerm("foot_contact", num_feet, 1.0, 0.0),
-        ObsTerm("friction", num_feet, 1.0, 0.0),
-        ObsTerm("added_mass", 1, 1.0, 0.0),
-        ObsTerm("com_offset", 3, 10.0, 0.0),
-        ObsTerm("motor_strength", num_joints, 1.0, 0.0),
-        ObsTerm("kp_factor", num_joints, 1.0, 0.0),
-        ObsTerm("kd_factor", num_joints, 1.0, 0.0),
-        ObsTerm("push", 6, 1.0, 0.0),
-    ]
+@sym.mirrored(sym.joints)
+def joint_vel(s: RobotState) -> np.ndarray:
+    """Joint velocities [rad/s], in the policy's joint order."""
+    return s.joint_vel
 
 
-def privileged_obs(s: RobotState, params: dict[str, np.ndarray], layout: list[ObsTerm]) -> np.ndarray:
-    """Privileged group: true base velocity, contacts and the randomized physical parameters.
-
-    Args:
-        params: per-env randomized values by term name (see ``DomainRandomizer.params``).
-    Returns:
-        Shape: (n, sum of term sizes).
-    """
-    values = {"base_lin_vel": s.base_lin_vel, "foot_contact": s.foot_contact.astype(np.float64), **params}
-    return np.concatenate([values[t.name].reshape(len(s.base_pos), -1) * t.scale for t in layout], axis=1)
+@sym.mirrored(sym.joints)
+def last_action(s: RobotState) -> np.ndarray:
+    """The previous policy output after the action term's clipping."""
+    return s.actions
 
 
-class History:
-    """Rolling buffer of the last ``length`` policy frames (oldest first).
+@sym.mirrored(sym.feet)
+def foot_contact(s: RobotState) -> np.ndarray:
+    """Foot contact flags (1: touching), in the order of the robot's feet."""
+    return s.foot_contact.astype(np.float64)
 
-    Attributes:
-        buf: Shape: (n, length, frame_size).
+
+class randomized_parameters:  # noqa: N801 - a term, named like the function terms
+    """Every randomized physical quantity of the task (friction, masses, gains, pushes, ...).
+
+    Only the quantities whose randomization is on are present, so the group has no constant
+    dimension; ``describe()`` lists them (name and size) for ``policy.json``.
     """
 
-    def __init__(self, num_envs: int, length: int, frame_size: int) -> None:
-        self.buf = np.zeros((num_envs, length, frame_size))
+    def __init__(self, env: Any, scales: dict[str, float] | None = None) -> None:
+        self.events = env.events
+        self.scales = {"com_offset": 10.0, **(scales or {})}
+        self.parts = [(name, v.shape[1]) for name, v in self.events.privileged().items()]
 
-    def push(self, frame: np.ndarray, reset_ids: np.ndarray) -> np.ndarray:
-        """Append a frame; envs in ``reset_ids`` are refilled with it. Returns (n, length * frame_size)."""
-        self.buf[:, :-1] = self.buf[:, 1:]
-        self.buf[:, -1] = frame
-        if len(reset_ids):
-            self.buf[reset_ids] = frame[reset_ids, None, :]
-        return self.buf.reshape(len(frame), -1)
+    def __call__(self, s: RobotState) -> np.ndarray:
+        values = self.events.privileged()
+        if not values:
+            return np.zeros((len(s.base_quat), 0))
+        return np.concatenate([values[name] * self.scales.get(name, 1.0) for name, _ in self.parts], axis=1)
 
-    def replace_last(self, frame: np.ndarray) -> np.ndarray:
-        """Overwrite the newest frame (e.g. after a command change). Returns (n, length * frame_size)."""
-        self.buf[:, -1] = frame
-        return self.buf.reshape(len(frame), -1)
+    def reset(self, env_ids: np.ndarray) -> None:
+        """Stateless: the events own the values."""
+
+    def describe(self) -> list[dict]:
+        return [{"name": name, "size": size, "scale": self.scales.get(name, 1.0)} for name, size in self.parts]
+
+    def mirror(self, spec, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each part mirrors by what it is: per-foot and per-joint values swap sides, y offsets flip."""
+        rules = {"friction": sym.feet, "added_mass": sym.scalar, "com_offset": sym.vector(1, -1, 1),
+                 "push": sym.vector(1, -1), "motor_strength": sym.joint_magnitudes, "kp_factor": sym.joint_magnitudes,
+                 "kd_factor": sym.joint_magnitudes}
+        perms, signs, offset = [], [], 0
+        for name, n in self.parts:
+            if name not in rules:
+                raise ConfigError(f"randomized parameter {name!r} has no mirror rule; add one to "
+                                  f"randomized_parameters.mirror or turn symmetry off.")
+            p, s = rules[name](spec, n)
+            perms.append(np.asarray(p) + offset)
+            signs.append(np.asarray(s, dtype=np.float64))
+            offset += n
+        return (np.concatenate(perms), np.concatenate(signs)) if perms else (np.zeros(0, int), np.zeros(0))
+
+
+class height_scan:  # noqa: N801 - a term, named like the function terms
+    """Base height minus ground height at a grid of points around the base [m], clipped to [-clip, clip].
+
+    legged_gym's layout: ``size`` = (length along x, width along y) [m] sampled every ``resolution`` m
+    (1.6 m x 1.0 m at 0.1 m: 17 x 11 = 187 points), centred on the base and turned with its heading
+    (``yaw_aligned``; roll and pitch are ignored). Values are ordered x-major: point ``(ix, iy)`` is
+    value ``ix * ny + iy``, x and y ascending. ``offset`` [m] is subtracted (legged_gym uses 0.5).
+
+    The ground is found by casting rays straight down with ``mujoco.batch.Batch.ray`` (``method="ray"``,
+    all envs in one call; the rays see only the terrain's ground geom group, not ceilings or the robot),
+    or read from the terrain's heights (``method="lookup"``, bilinear). On the flat floor it is z = 0. A
+    ray that misses (off the terrain) reads as ground far below (``+clip``).
+
+    Noise model for student training, off by default: Gaussian per-point noise of std ``point_noise``
+    [m], a per-env offset uniform in ``[-env_offset, env_offset]`` [m] drawn at each reset, outliers
+    (probability ``outlier_prob`` per point: uniform in [-clip, clip]) and missing points (probability
+    ``missing_prob``: they read ``missing_value``, default ``+clip`` like a miss). The draws use the env's
+    RNG on every call (also in noise-free frames of the group).
+    """
+
+    def __init__(self, env: Any, size: tuple[float, float] = (1.6, 1.0), resolution: float = 0.1,
+                 yaw_aligned: bool = True, offset: float = 0.0, clip: float = 1.0, method: str = "ray",
+                 ray_start: float = 2.0, point_noise: float = 0.0, env_offset: float = 0.0,
+                 outlier_prob: float = 0.0, missing_prob: float = 0.0, missing_value: float | None = None) -> None:
+        if len(size) != 2 or min(size) < 0 or resolution <= 0:
+            raise ConfigError(f"height_scan size = {size!r}, resolution = {resolution!r}: give (length, width) >= 0 "
+                              f"and a resolution > 0 [m].")
+        if method not in ("ray", "lookup"):
+            raise ConfigError(f"height_scan method = {method!r} is unknown; use 'ray' or 'lookup'.")
+        if clip <= 0 or not (0 <= outlier_prob <= 1 and 0 <= missing_prob <= 1):
+            raise ConfigError("height_scan clip must be > 0 and outlier_prob, missing_prob within [0, 1].")
+        self.env = env
+        self.nx = int(round(size[0] / resolution)) + 1
+        self.ny = int(round(size[1] / resolution)) + 1
+        xs = np.linspace(-size[0] / 2, size[0] / 2, self.nx)
+        ys = np.linspace(-size[1] / 2, size[1] / 2, self.ny)
+        gx, gy = np.meshgrid(xs, ys, indexing="ij")
+        self.points = np.stack([gx.ravel(), gy.ravel()], axis=1)  # (m, 2) in the base's heading frame
+        self.yaw_aligned, self.offset, self.clip = bool(yaw_aligned), float(offset), float(clip)
+        self.terrain = getattr(env.robot, "terrain", None)
+        self.method = method if self.terrain is not None else "flat"
+        self.ray_start = float(ray_start)
+        self.point_noise, self.env_offset = float(point_noise), float(env_offset)
+        self.outlier_prob, self.missing_prob = float(outlier_prob), float(missing_prob)
+        self.missing_value = self.clip if missing_value is None else float(missing_value)
+        self.offsets = np.zeros((env.num_envs, 1))
+        if self.env_offset > 0:
+            self.reset(np.arange(env.num_envs))
+        if self.method == "ray":
+            from stridelab.sim.terrain.grid import GROUND_GROUP
+
+            self.geomgroup = np.zeros(6, dtype=np.uint8)
+            self.geomgroup[GROUND_GROUP] = 1
+            self.down = np.array([0.0, 0.0, -1.0])
+
+    def world_points(self, s: RobotState) -> np.ndarray:
+        """World (x, y) of the scan points [m]. Shape: (n, m, 2)."""
+        p = self.points
+        if self.yaw_aligned:
+            q = s.base_quat
+            yaw = np.arctan2(2 * (q[:, 0] * q[:, 3] + q[:, 1] * q[:, 2]), 1 - 2 * (q[:, 2] ** 2 + q[:, 3] ** 2))
+            c, sn = np.cos(yaw)[:, None], np.sin(yaw)[:, None]
+            xy = np.stack([c * p[:, 0] - sn * p[:, 1], sn * p[:, 0] + c * p[:, 1]], axis=2)
+        else:
+            xy = np.broadcast_to(p, (len(s.base_pos), *p.shape))
+        return xy + s.base_pos[:, None, :2]
+
+    def ground(self, s: RobotState, xy: np.ndarray) -> np.ndarray:
+        """Ground height under the points [m] (``-inf`` where a ray missed). Shape: (n, m)."""
+        if self.method == "flat":
+            return np.zeros(xy.shape[:2])
+        if self.method == "lookup":
+            return self.terrain.height_at(xy[..., 0], xy[..., 1])
+        top = s.base_pos[:, 2:3] + self.ray_start
+        pnt = np.concatenate([xy, np.broadcast_to(top[:, :, None], (*xy.shape[:2], 1))], axis=2)
+        dist, _ = self.env.sim.batch.ray(pnt, self.down, geomgroup=self.geomgroup, flg_static=True)
+        return np.where(dist >= 0, top - dist, -np.inf)
+
+    def __call__(self, s: RobotState) -> np.ndarray:
+        out = s.base_pos[:, 2:3] - self.ground(s, self.world_points(s)) - self.offset
+        rng = self.env.rng
+        if self.point_noise > 0:
+            out = out + rng.normal(0.0, self.point_noise, size=out.shape)
+        if self.env_offset > 0:
+            out = out + self.offsets
+        out = np.clip(out, -self.clip, self.clip)
+        if self.outlier_prob > 0:
+            hit = rng.random(out.shape) < self.outlier_prob
+            out[hit] = rng.uniform(-self.clip, self.clip, size=int(hit.sum()))
+        if self.missing_prob > 0:
+            out[rng.random(out.shape) < self.missing_prob] = self.missing_value
+        return out
+
+    def reset(self, env_ids: np.ndarray) -> None:
+        if self.env_offset > 0:
+            self.offsets[env_ids] = self.env.rng.uniform(-self.env_offset, self.env_offset, size=(len(env_ids), 1))
+
+    def mirror(self, spec: Any, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Left/right: the grid's y columns swap (``iy -> ny - 1 - iy``); heights keep their sign."""
+        if size != self.nx * self.ny:
+            raise ConfigError(f"height_scan has {self.nx * self.ny} points but {size} values; it cannot be mirrored.")
+        ix, iy = np.divmod(np.arange(size), self.ny)
+        return ix * self.ny + (self.ny - 1 - iy), np.ones(size)

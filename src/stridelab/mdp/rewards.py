@@ -1,23 +1,28 @@
 """Reward terms: pure functions of a :class:`~stridelab.mdp.state.RobotState`, each ``-> (num_envs,)``.
 
-Weights live in :class:`~stridelab.config.RewardConfig`; the kernel is in the name. Stateful terms
-(feet air time) are small classes with ``reset(ids)``.
+Weights live in the task config (``EnvConfig.rewards``); the kernel is in the name. Terms that need
+the robot's constants or keep per-env state (feet air time) are small classes built with
+``(env, **params)`` that have ``reset(env_ids)``.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
+import numpy as np
+import torch
+
+from stridelab.errors import ConfigError
 from stridelab.mdp.state import RobotState
 
 
-def track_lin_vel_xy_exp(s: RobotState, std: float) -> np.ndarray:
+def track_lin_vel_xy_exp(s: RobotState, std: float = 0.5) -> np.ndarray:
     """exp(-|v_xy - v*_xy|^2 / std^2), v in the base frame."""
     err = np.sum(np.square(s.commands[:, :2] - s.base_lin_vel[:, :2]), axis=1)
     return np.exp(-err / std**2)
 
 
-def track_ang_vel_z_exp(s: RobotState, std: float) -> np.ndarray:
+def track_ang_vel_z_exp(s: RobotState, std: float = 0.5) -> np.ndarray:
     """exp(-(w_z - w*_z)^2 / std^2)."""
     return np.exp(-np.square(s.commands[:, 2] - s.base_ang_vel[:, 2]) / std**2)
 
@@ -37,9 +42,26 @@ def flat_orientation_l2(s: RobotState) -> np.ndarray:
     return np.sum(np.square(s.projected_gravity[:, :2]), axis=1)
 
 
-def base_height_l2(s: RobotState, target: float) -> np.ndarray:
-    """(base height - target)^2 [m^2], height above the world origin (flat ground)."""
-    return np.square(s.base_pos[:, 2] - target)
+class base_height_l2:  # noqa: N801 - a term, named like the function terms
+    """(base height - target)^2 [m^2], the height above the ground under the base.
+
+    ``target`` defaults to the robot's ``base_height_target`` [m]. On the flat floor the ground is
+    z = 0; on terrain it is the terrain's height at the base's (x, y) (``Terrain.height_at``), unless
+    ``relative_to_ground`` is off (then world z, as on flat ground).
+    """
+
+    def __init__(self, env: Any, target: float | None = None, relative_to_ground: bool = True) -> None:
+        self.target = env.robot.spec.base_height_target if target is None else float(target)
+        self.terrain = getattr(env.robot, "terrain", None) if relative_to_ground else None
+
+    def __call__(self, s: RobotState) -> np.ndarray:
+        z = s.base_pos[:, 2]
+        if self.terrain is not None:
+            z = z - self.terrain.height_at(s.base_pos[:, 0], s.base_pos[:, 1])
+        return np.square(z - self.target)
+
+    def reset(self, env_ids: np.ndarray) -> None:
+        """Stateless."""
 
 
 def torques_l2(s: RobotState) -> np.ndarray:
@@ -62,24 +84,45 @@ def undesired_contacts(s: RobotState) -> np.ndarray:
     return np.sum(s.penalize_contact, axis=1).astype(np.float64)
 
 
-def joint_pos_limits(s: RobotState, soft_lower: np.ndarray, soft_upper: np.ndarray) -> np.ndarray:
-    """Sum over joints of how far each is outside its soft limits [rad]."""
-    below = np.clip(soft_lower - s.joint_pos, 0.0, None)
-    above = np.clip(s.joint_pos - soft_upper, 0.0, None)
-    return np.sum(below + above, axis=1)
+def is_terminated(s: RobotState) -> np.ndarray:
+    """1 in the step an env fails (not at a time-out): legged_gym's termination penalty with a negative weight."""
+    return s.terminated.astype(np.float64)
 
 
-class FeetAirTime:
-    """legged_gym's air-time reward: sum over feet of (air time - threshold) at touchdown.
+class joint_pos_limits:  # noqa: N801 - a term, named like the function terms
+    """Sum over joints of how far each is outside its soft limits [rad].
+
+    The soft limits are the middle ``soft_ratio`` of each joint's range.
+    """
+
+    def __init__(self, env: Any, soft_ratio: float = 0.9) -> None:
+        if not 0.0 < soft_ratio <= 1.0:
+            raise ConfigError(f"joint_pos_limits soft_ratio = {soft_ratio} must be within (0, 1].")
+        lo, hi = env.robot.joint_range[:, 0], env.robot.joint_range[:, 1]
+        mid, half = (lo + hi) / 2, (hi - lo) / 2 * soft_ratio
+        self.lower, self.upper = mid - half, mid + half
+
+    def __call__(self, s: RobotState) -> np.ndarray:
+        below = np.clip(self.lower - s.joint_pos, 0.0, None)
+        above = np.clip(s.joint_pos - self.upper, 0.0, None)
+        return np.sum(below + above, axis=1)
+
+    def reset(self, env_ids: np.ndarray) -> None:
+        """Stateless."""
+
+
+class feet_air_time:  # noqa: N801 - a term, named like the function terms
+    """legged_gym's air-time reward: sum over feet of (air time - threshold) [s] at touchdown.
 
     Only paid while a planar command is given, so that standing still is not penalized.
     """
 
-    def __init__(self, num_envs: int, num_feet: int, dt: float, threshold: float) -> None:
-        self.dt = dt
+    def __init__(self, env: Any, threshold: float = 0.5) -> None:
+        self.dt = env.dt
         self.threshold = threshold
-        self.air_time = np.zeros((num_envs, num_feet))
-        self.last_contact = np.zeros((num_envs, num_feet), dtype=bool)
+        num_feet = env.robot.num_feet
+        self.air_time = np.zeros((env.num_envs, num_feet))
+        self.last_contact = np.zeros((env.num_envs, num_feet), dtype=bool)
 
     def __call__(self, s: RobotState) -> np.ndarray:
         # filter contacts over two steps: MuJoCo contacts flicker on touchdown
@@ -92,6 +135,146 @@ class FeetAirTime:
         self.last_contact = s.foot_contact.copy()
         return reward
 
-    def reset(self, ids: np.ndarray) -> None:
-        self.air_time[ids] = 0.0
-        self.last_contact[ids] = False
+    def reset(self, env_ids: np.ndarray) -> None:
+        self.air_time[env_ids] = 0.0
+        self.last_contact[env_ids] = False
+
+    def state_dict(self) -> dict:
+        return {"air_time": torch.from_numpy(self.air_time.copy()),
+                "last_contact": torch.from_numpy(self.last_contact.copy())}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.air_time[:] = state["air_time"].numpy()
+        self.last_contact[:] = state["last_contact"].numpy()
+
+
+def feet_slide(s: RobotState) -> np.ndarray:
+    """Isaac Lab's feet_slide: sum over feet in contact of their planar speed [m/s]."""
+    speed = np.linalg.norm(s.foot_vel[:, :, :2], axis=2)
+    return np.sum(speed * s.foot_contact, axis=1)
+
+
+def stand_still(s: RobotState, min_command: float = 0.1) -> np.ndarray:
+    """legged_gym's stand_still: sum of |joint angle - default| [rad] while the command is (nearly) zero."""
+    idle = (np.linalg.norm(s.commands[:, :2], axis=1) < min_command) & (np.abs(s.commands[:, 2]) < min_command)
+    return np.sum(np.abs(s.joint_pos - s.default_joint_pos), axis=1) * idle
+
+
+class FootPhases:
+    """Per env and foot: time in the current contact / flight phase and the length of the last ones [s]."""
+
+    KEYS = ("air", "contact", "last_air", "last_contact", "was_down")
+
+    def __init__(self, num_envs: int, num_feet: int, dt: float) -> None:
+        self.dt = dt
+        shape = (num_envs, num_feet)
+        self.air, self.contact = np.zeros(shape), np.zeros(shape)
+        self.last_air, self.last_contact = np.zeros(shape), np.zeros(shape)
+        self.was_down = np.zeros(shape, dtype=bool)
+
+    def update(self, down: np.ndarray) -> None:
+        """Advance by one control step with contacts ``down`` (Shape: (n, f), bool)."""
+        touchdown, liftoff = down & ~self.was_down, ~down & self.was_down
+        self.last_air = np.where(touchdown, self.air, self.last_air)
+        self.last_contact = np.where(liftoff, self.contact, self.last_contact)
+        self.air = np.where(down, 0.0, self.air + self.dt)
+        self.contact = np.where(down, self.contact + self.dt, 0.0)
+        self.was_down = down.copy()
+
+    def reset(self, env_ids: np.ndarray) -> None:
+        for key in self.KEYS:
+            getattr(self, key)[env_ids] = 0
+
+    def state_dict(self) -> dict:
+        return {k: torch.from_numpy(getattr(self, k).copy()) for k in self.KEYS}
+
+    def load_state_dict(self, state: dict) -> None:
+        for k, v in state.items():
+            getattr(self, k)[:] = v.numpy()
+
+
+class _PhaseTerm:
+    """A reward term on :class:`FootPhases` (reset and resume delegate to it)."""
+
+    def __init__(self, env: Any) -> None:
+        self.phases = FootPhases(env.num_envs, env.robot.num_feet, env.dt)
+
+    def reset(self, env_ids: np.ndarray) -> None:
+        self.phases.reset(env_ids)
+
+    def state_dict(self) -> dict:
+        return self.phases.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.phases.load_state_dict(state)
+
+
+class air_time_variance(_PhaseTerm):  # noqa: N801 - a term, named like the function terms
+    """Isaac Lab's (Spot) air-time variance penalty: variance over feet of the last air time plus the
+    variance of the last contact time [s^2], each clipped at ``max_time`` [s]. Zero when every foot
+    steps alike, large for a foot that only taps the ground or never lifts."""
+
+    def __init__(self, env: Any, max_time: float = 0.5) -> None:
+        super().__init__(env)
+        self.max_time = max_time
+
+    def __call__(self, s: RobotState) -> np.ndarray:
+        p = self.phases
+        p.update(s.foot_contact)
+        moving = np.linalg.norm(s.commands[:, :2], axis=1) > 0.1
+        a = np.clip(p.last_air, 0.0, self.max_time)
+        c = np.clip(p.last_contact, 0.0, self.max_time)
+        return (np.var(a, axis=1) + np.var(c, axis=1)) * moving
+
+
+class spot_air_time(_PhaseTerm):  # noqa: N801
+    """Isaac Lab's Spot ``air_time_reward``: while a command is given, each foot earns the time it has
+    spent in its current phase (flight or contact) as long as that is below ``mode_time`` [s], nothing
+    beyond, so phases settle near ``mode_time`` (a step frequency near 1 / (2 mode_time)); at zero
+    command each foot earns (contact time - air time), clipped to +-mode_time, so the robot stands."""
+
+    def __init__(self, env: Any, mode_time: float = 0.2) -> None:
+        super().__init__(env)
+        if mode_time <= 0:
+            raise ConfigError(f"spot_air_time mode_time = {mode_time} must be > 0 seconds.")
+        self.mode_time = mode_time
+
+    def __call__(self, s: RobotState) -> np.ndarray:
+        p = self.phases
+        p.update(s.foot_contact)
+        t_max = np.maximum(p.air, p.contact)
+        moving_reward = np.where(t_max < self.mode_time, np.minimum(t_max, self.mode_time), 0.0)
+        stance_reward = np.clip(p.contact - p.air, -self.mode_time, self.mode_time)
+        commanded = np.any(s.commands != 0.0, axis=1)[:, None]
+        return np.sum(np.where(commanded, moving_reward, stance_reward), axis=1)
+
+
+class feet_stumble:  # noqa: N801 - a term, named like the function terms
+    """Feet touching something while not supported from below (legged_gym's feet_stumble, approximated).
+
+    legged_gym counts a foot whose horizontal contact force exceeds ``5 x`` its vertical force. Our
+    contact sensors report only whether a foot touches, not the force, so this term uses the geometry
+    instead: a foot in contact whose lowest point is more than ``margin`` [m] above the ground directly
+    under its centre (``Terrain.height_at``; z = 0 on the flat floor) is touching a vertical face (a
+    riser, an obstacle's side) or standing on an edge. Value: the number of such feet.
+    """
+
+    def __init__(self, env: Any, margin: float = 0.02) -> None:
+        if margin < 0:
+            raise ConfigError(f"feet_stumble margin = {margin} must be >= 0 m.")
+        robot = env.robot
+        first = np.unique(robot.foot_of_geom, return_index=True)[1]
+        geoms = robot.foot_geom_ids[first]
+        sphere = robot.model.geom_type[geoms] == 2  # mjGEOM_SPHERE: the centre is one radius above the ground
+        self.radius = np.where(sphere, robot.model.geom_size[geoms, 0], 0.0)
+        self.terrain = getattr(robot, "terrain", None)
+        self.margin = float(margin)
+
+    def __call__(self, s: RobotState) -> np.ndarray:
+        x, y = s.foot_pos[..., 0], s.foot_pos[..., 1]
+        ground = self.terrain.height_at(x, y) if self.terrain is not None else np.zeros_like(x)
+        unsupported = s.foot_pos[..., 2] - self.radius - ground > self.margin
+        return np.sum(unsupported & s.foot_contact, axis=1).astype(np.float64)
+
+    def reset(self, env_ids: np.ndarray) -> None:
+        """Stateless."""

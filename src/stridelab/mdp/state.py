@@ -8,21 +8,25 @@ import numpy as np
 
 from stridelab.sim.math import projected_gravity, quat_rotate_inverse
 
-GRAVITY_DIR = np.array([0.0, 0.0, -1.0])
-
-
 @dataclass
 class RobotState:
-    """Batched robot state after a control step. All arrays are float64 numpy.
+    """Batched robot state after a control step: what every MDP term reads. Arrays are float64 numpy.
+
+    The proprioceptive fields (first block) exist on a real robot too, and the deploy runtime fills
+    them from robot signals (:meth:`from_signals`); the rest is known only in simulation and is
+    ``None`` there.
 
     Attributes:
-        base_pos: world position [m]. Shape: (n, 3).
         base_quat: orientation (w, x, y, z). Shape: (n, 4).
-        base_lin_vel: linear velocity in the base frame [m/s]. Shape: (n, 3).
         base_ang_vel: angular velocity in the base frame [rad/s]. Shape: (n, 3).
         projected_gravity: unit gravity direction in the base frame. Shape: (n, 3).
         joint_pos: [rad]. Shape: (n, j).
         joint_vel: [rad/s]. Shape: (n, j).
+        default_joint_pos: the standing pose actions are offsets from [rad]. Shape: (j,).
+        actions: the current (processed) actions. Shape: (n, j).
+        commands: velocity command (vx [m/s], vy [m/s], yaw rate [rad/s]). Shape: (n, 3).
+        base_pos: world position [m]. Shape: (n, 3).
+        base_lin_vel: linear velocity in the base frame [m/s]. Shape: (n, 3).
         joint_acc: finite difference of joint_vel over the control period [rad/s^2]. Shape: (n, j).
         torques: actuator torques of the last substep [N m]. Shape: (n, j).
         foot_contact: whether each foot touches anything. Shape: (n, f), bool.
@@ -30,39 +34,58 @@ class RobotState:
         foot_vel: world velocity of the feet [m/s]. Shape: (n, f, 3).
         terminate_contact: contact of bodies whose contact ends the episode. Shape: (n, t), bool.
         penalize_contact: contact of bodies whose contact is penalized. Shape: (n, p), bool.
-        actions: current actions. Shape: (n, j).
         last_actions: previous actions. Shape: (n, j).
-        commands: (vx [m/s], vy [m/s], yaw rate [rad/s]). Shape: (n, 3).
+        terminated: envs that failed this step (set by the env after the terminations). Shape: (n,), bool.
     """
 
-    base_pos: np.ndarray
     base_quat: np.ndarray
-    base_lin_vel: np.ndarray
     base_ang_vel: np.ndarray
     projected_gravity: np.ndarray
     joint_pos: np.ndarray
     joint_vel: np.ndarray
-    joint_acc: np.ndarray
-    torques: np.ndarray
-    foot_contact: np.ndarray
-    foot_pos: np.ndarray
-    foot_vel: np.ndarray
-    terminate_contact: np.ndarray
-    penalize_contact: np.ndarray
+    default_joint_pos: np.ndarray
     actions: np.ndarray
-    last_actions: np.ndarray
     commands: np.ndarray
+    base_pos: np.ndarray | None = None
+    base_lin_vel: np.ndarray | None = None
+    joint_acc: np.ndarray | None = None
+    torques: np.ndarray | None = None
+    foot_contact: np.ndarray | None = None
+    foot_pos: np.ndarray | None = None
+    foot_vel: np.ndarray | None = None
+    terminate_contact: np.ndarray | None = None
+    penalize_contact: np.ndarray | None = None
+    last_actions: np.ndarray | None = None
+    terminated: np.ndarray | None = None
+
+    @classmethod
+    def from_signals(cls, base_quat: np.ndarray, base_ang_vel: np.ndarray, joint_pos: np.ndarray,
+                     joint_vel: np.ndarray, default_joint_pos: np.ndarray, last_action: np.ndarray,
+                     command: np.ndarray, base_lin_vel: np.ndarray | None = None) -> RobotState:
+        """A batch of one from a robot's measurements (IMU quaternion and gyro, encoders) and the command."""
+        quat = np.asarray(base_quat, dtype=np.float64).reshape(1, 4)
+        return cls(
+            base_quat=quat,
+            base_ang_vel=np.asarray(base_ang_vel, dtype=np.float64).reshape(1, 3),
+            projected_gravity=projected_gravity(quat),
+            joint_pos=np.asarray(joint_pos, dtype=np.float64).reshape(1, -1),
+            joint_vel=np.asarray(joint_vel, dtype=np.float64).reshape(1, -1),
+            default_joint_pos=np.asarray(default_joint_pos, dtype=np.float64),
+            actions=np.asarray(last_action, dtype=np.float64).reshape(1, -1),
+            commands=np.asarray(command, dtype=np.float64).reshape(1, 3),
+            base_lin_vel=None if base_lin_vel is None else np.asarray(base_lin_vel, dtype=np.float64).reshape(1, 3),
+        )
 
 
 def read_state(sim, robot, prev_joint_vel: np.ndarray, dt: float, actions: np.ndarray,
-               last_actions: np.ndarray, commands: np.ndarray) -> RobotState:
+               last_actions: np.ndarray, commands: np.ndarray, default_joint_pos: np.ndarray) -> RobotState:
     """Gather a :class:`RobotState` from a :class:`~stridelab.sim.simulator.BatchSimulator`."""
     qpos, qvel, sd = sim.qpos, sim.qvel, sim.sensordata
     b, d = robot.base_qpos_adr, robot.base_dof_adr
     quat = qpos[:, b + 3:b + 7].copy()
     joint_vel = qvel[:, robot.dof_adr]
     s = robot.sensors
-    nf = len(robot.foot_geom_ids)
+    nf = robot.num_feet
     return RobotState(
         base_pos=qpos[:, b:b + 3].copy(),  # copies: the live views change at the next reset or step
         base_quat=quat,
@@ -71,6 +94,7 @@ def read_state(sim, robot, prev_joint_vel: np.ndarray, dt: float, actions: np.nd
         projected_gravity=projected_gravity(quat),
         joint_pos=qpos[:, robot.qpos_adr],
         joint_vel=joint_vel,
+        default_joint_pos=default_joint_pos,
         joint_acc=(joint_vel - prev_joint_vel) / dt,
         torques=sim.actuator_force.copy(),
         foot_contact=sd[:, s.foot_contact[0]:s.foot_contact[1]] > 0,

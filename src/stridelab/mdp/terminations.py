@@ -1,6 +1,8 @@
-"""Termination terms: pure functions ``-> (num_envs,) bool``."""
+"""Termination terms: ``(state) -> (n,) bool``, or small classes that read the env."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -12,6 +14,19 @@ def base_contact(s: RobotState) -> np.ndarray:
     return s.terminate_contact.any(axis=1)
 
 
-def bad_orientation(s: RobotState, max_tilt: float) -> np.ndarray:
+def bad_orientation(s: RobotState, max_tilt: float = 1.0) -> np.ndarray:
     """Base tilt (angle between base z and world z) exceeds ``max_tilt`` [rad]."""
     return -s.projected_gravity[:, 2] < np.cos(max_tilt)
+
+
+class time_out:  # noqa: N801 - a term, named like the function terms
+    """The episode reached the env's time limit (``episode_length_s``): a truncation, not a failure."""
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+
+    def __call__(self, s: RobotState) -> np.ndarray:
+        return self.env.episode_length >= self.env.max_episode_length
+
+    def reset(self, env_ids: np.ndarray) -> None:
+        """The env resets episode lengths itself."""

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from stridelab.errors import ConfigError, unknown_name
+from stridelab.registry import register_robot
 from stridelab.robots.spec import RobotSpec
 
 _LEGS = ("FL", "FR", "RL", "RR")
@@ -59,24 +57,16 @@ GO2 = RobotSpec(
     limit_collisions=True,
 )
 
-ROBOTS: dict[str, RobotSpec] = {"quadruped": QUADRUPED, "go2": GO2}
+register_robot(QUADRUPED, replace_existing=True)
+register_robot(GO2, replace_existing=True)
 
 
-def get_robot(name: str, **overrides) -> RobotSpec:
-    """Return a registered robot spec, or one read from a YAML file, with fields replaced (e.g. ``source=...``).
+def robot_from_yaml(path: str) -> RobotSpec:
+    """Read a RobotSpec from YAML; a missing file, bad YAML or unknown field is a :class:`RobotSpecError`.
 
     A YAML file holds RobotSpec fields (``name``, ``source``, ``joint_names``, ``default_pose``, ``kp``,
     ``kd``, ``base_body``, ``feet``, ...); a relative ``source`` is relative to the YAML file.
     """
-    if name.endswith((".yaml", ".yml")):
-        return replace(robot_from_yaml(name), **overrides) if overrides else robot_from_yaml(name)
-    if name not in ROBOTS:
-        raise ConfigError(unknown_name("robot", name, sorted(ROBOTS), "the robot registry"))
-    return replace(ROBOTS[name], **overrides) if overrides else ROBOTS[name]
-
-
-def robot_from_yaml(path: str) -> RobotSpec:
-    """Read a RobotSpec from YAML; a missing file, bad YAML or unknown field is a :class:`RobotSpecError`."""
     from dataclasses import fields
     from pathlib import Path
 
@@ -101,9 +91,57 @@ def robot_from_yaml(path: str) -> RobotSpec:
     source = str(data.get("source", ""))
     if source and ":" not in source and not Path(source).is_absolute():
         data["source"] = str(file.parent / source)
+    if data.get("mesh_dir") and not Path(str(data["mesh_dir"])).is_absolute():
+        data["mesh_dir"] = str(file.parent / str(data["mesh_dir"]))
     data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
     try:
         return RobotSpec(**data)
     except TypeError as exc:
         raise RobotSpecError(f"robot spec {path!r} is incomplete ({exc}); give at least name, source, joint_names, "
                              f"default_pose, kp, kd, base_body and feet.") from None
+
+
+# Built-in Cassie-class biped (robots/assets/biped.xml; its header cites every figure). Joint order:
+# left leg, then right leg, each hip roll, hip yaw, hip pitch, knee, foot (toe pitch).
+_BIPED_PARTS = ("hip_roll", "hip_yaw", "hip_pitch", "knee", "foot")
+_BIPED_JOINTS = tuple(f"{side}_{part}" for side in ("left", "right") for part in _BIPED_PARTS)
+# Sagittal-plane mirror: swap the legs (i <-> i + 5), negate hip roll and hip yaw (both legs have the same
+# joint axes, so the pitch joints keep their sign).
+_BIPED_MIRROR_PERM = (5, 6, 7, 8, 9, 0, 1, 2, 3, 4)
+_BIPED_MIRROR_SIGN = (-1.0, -1.0, 1.0, 1.0, 1.0) * 2
+# Standing pose = the `home` keyframe: knees bent 63 deg, feet level (Cassie's own home pose, re-expressed in
+# this model's joints, bends them 73 deg). It is the PD target: under gravity the knees sag a further
+# 0.09 rad (to 68 deg), and the pose is chosen so that the robot then rests with its pelvis level and its
+# centre of mass 2 cm behind the middle of the feet.
+_BIPED_POSE = (0.0, 0.0, 0.60, -1.10, 0.62) * 2
+
+# PD gains. Hip roll / yaw: kp 100, kd 10 as OSU apex's Cassie env (P = 100, 100, 88, 96, 50 N m/rad,
+# D = 10, 10, 8, 9.6, 5 N m s/rad for hip roll, yaw, pitch, knee, foot) and legged_gym's cassie_config.py
+# (hip_abduction, hip_rotation 100). Hip pitch: kp 200 as legged_gym's hip_flexion. Knee and toe are
+# stiffer than any Cassie source, because with Cassie's gains (knee 96-200, toe 40-50) this model cannot
+# stand on its PD alone: its feet are 0.16 m lines side by side, so only the toe joints resist pitching
+# over, and together they need more than m g h = 33.3 kg x 9.81 x 0.68 m = 220 N m/rad (we use 2 x 300);
+# the knee carries 38 N m at rest, so kp 200 lets it sag 0.19 rad and pitch the pelvis forward by as much.
+# Measured with this pose: it falls with knee kp 200 or toe kp 100 and is marginal at 250 / 150.
+# kd = kp / 10, apex's ratio. The toe torque limit (45 N m) still bounds what the toe can do.
+BIPED = RobotSpec(
+    name="biped",
+    source="builtin:biped",
+    joint_names=_BIPED_JOINTS,
+    default_pose=_BIPED_POSE,
+    kp=(100.0, 100.0, 200.0, 400.0, 300.0) * 2,
+    kd=(10.0, 10.0, 20.0, 40.0, 30.0) * 2,
+    base_body="pelvis",
+    feet=("left_foot", "right_foot"),
+    terminate_contacts=("pelvis",),
+    mirror_perm=_BIPED_MIRROR_PERM,
+    mirror_sign=_BIPED_MIRROR_SIGN,
+    feet_mirror_perm=(1, 0),
+    init_height=0.88,  # the toes touch the floor at 0.878 m in the default pose
+    base_height_target=0.85,  # rests at 0.845 m on its PD controllers in the default pose
+    # 0.25 rad as unitree_rl_gym's h1_config.py; legged_gym's Cassie uses 0.5 with half our knee kp, the
+    # same torque per unit action.
+    action_scale=0.25,
+)
+
+register_robot(BIPED, replace_existing=True)

@@ -8,7 +8,10 @@ Loading edits the model with ``mujoco.MjSpec``:
 * visual meshes whose files are missing are dropped with a warning;
 * a free joint is added to the base if the file has none (URDF imports are fixed to the world);
 * a floor plane is added if the world has no geoms;
-* sensors are added for foot contacts, foot positions and velocities, and body contacts.
+* sensors are added for foot contacts, foot positions and velocities, and body contacts;
+* with a terrain (``load_robot(spec, terrain=...)``) the terrain replaces the floor plane, and the robot's
+  geoms in the terrain's geom groups (0: ground, 1: overhead) move to ``ROBOT_GROUP`` (2, still drawn by
+  default), so that a height scan's rays (geom group 0 only) see the ground and never the robot.
 """
 
 from __future__ import annotations
@@ -17,14 +20,22 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import mujoco
 import numpy as np
 
 from stridelab.errors import RobotSpecError, unknown_name
+from stridelab.robots.parts import Part, resolve_package_paths, resolve_parts, unknown_part
 from stridelab.robots.spec import RobotSpec
 
+if TYPE_CHECKING:
+    from stridelab.sim.terrain import Terrain, TerrainConfig
+
 log = logging.getLogger(__name__)
+
+#: Geom group of the robot's geoms in a model with terrain (the terrain uses groups 0 and 1).
+ROBOT_GROUP = 2
 
 ASSETS = Path(__file__).parent / "assets"
 
@@ -56,8 +67,10 @@ class LoadedRobot:
         base_body_id: id of the floating base body.
         base_qpos_adr: qpos address of the base free joint (7 values: pos, quat).
         base_dof_adr: qvel address of the base free joint (6 values: world lin vel, local ang vel).
-        foot_geom_ids: Shape: (num_feet,).
+        foot_geom_ids: collision geoms of all feet. Shape: (num_foot_geoms,).
+        foot_of_geom: the foot (index into ``spec.feet``) of each of them. Shape: (num_foot_geoms,).
         sensors: sensordata slices of the added sensors.
+        terrain: the terrain in the model (``None``: the flat floor plane at z = 0).
     """
 
     spec: RobotSpec
@@ -70,7 +83,13 @@ class LoadedRobot:
     base_qpos_adr: int
     base_dof_adr: int
     foot_geom_ids: np.ndarray
+    foot_of_geom: np.ndarray
     sensors: SensorSlices
+    terrain: Any = None  # stridelab.sim.terrain.Terrain | None
+
+    @property
+    def num_feet(self) -> int:
+        return len(self.spec.feet)
 
 
 def resolve_source(source: str) -> Path:
@@ -159,18 +178,27 @@ def _torque_limit_of(act: mujoco.MjsActuator) -> float | None:
     return None
 
 
-def build_mjspec(spec: RobotSpec) -> tuple[mujoco.MjSpec, Path]:
-    """Parse the robot file and apply stridelab's edits (see module docstring)."""
+def build_mjspec(spec: RobotSpec) -> tuple[mujoco.MjSpec, Path, dict[str, list[Part]]]:
+    """Parse the robot file and apply stridelab's edits (see module docstring).
+
+    Returns the edited spec, the file, and the resolved ``feet``, ``terminate`` and ``penalize`` parts.
+    """
     path = resolve_source(spec.source)
     mjspec = _parse(path)
+    if path.suffix.lower() == ".urdf":
+        mjspec.compiler.fusestatic = False  # links joined by fixed joints stay addressable by name
+    resolve_package_paths(mjspec, path, spec.mesh_dir)
     _drop_missing_meshes(mjspec, path)
 
     joints = [j.name for j in mjspec.joints if j.name]
-    bodies = [b.name for b in mjspec.bodies if b.name]
-    geoms = [g.name for g in mjspec.geoms if g.name]
     _check_names("joint", spec.joint_names, joints, spec)
-    _check_names("body", (spec.base_body, *spec.terminate_contacts, *spec.penalize_contacts), bodies, spec)
-    _check_names("foot geom", spec.feet, geoms, spec)
+    bodies = [b.name for b in mjspec.bodies if b.name and b.name != "world"]
+    if spec.base_body not in bodies:
+        raise RobotSpecError(unknown_part("base body", spec.base_body, sorted(bodies),
+                                          sorted(g.name for g in mjspec.geoms if g.name), spec.name))
+    parts = {"feet": resolve_parts(mjspec, spec.feet, "foot", spec.name, need_geoms=True),
+             "terminate": resolve_parts(mjspec, spec.terminate_contacts, "terminate contact", spec.name),
+             "penalize": resolve_parts(mjspec, spec.penalize_contacts, "penalize contact", spec.name)}
 
     base = mjspec.body(spec.base_body)
     if not any(j.type == mujoco.mjtJoint.mjJNT_FREE for j in base.joints):
@@ -183,11 +211,11 @@ def build_mjspec(spec: RobotSpec) -> tuple[mujoco.MjSpec, Path]:
 
     _replace_actuators(mjspec, spec)
     if spec.limit_collisions:
-        _limit_collisions(mjspec, spec)
+        _limit_collisions(mjspec, spec, parts)
     if not any(g.type in (mujoco.mjtGeom.mjGEOM_PLANE, mujoco.mjtGeom.mjGEOM_HFIELD) for g in mjspec.worldbody.geoms):
         _add_floor(mjspec)
-    _add_sensors(mjspec, spec)
-    return mjspec, path
+    _add_sensors(mjspec, parts)
+    return mjspec, path, parts
 
 
 def _add_floor(mjspec: mujoco.MjSpec) -> None:
@@ -243,12 +271,14 @@ def _replace_actuators(mjspec: mujoco.MjSpec, spec: RobotSpec) -> None:
         act.gear[0] = 1.0
 
 
-def _limit_collisions(mjspec: mujoco.MjSpec, spec: RobotSpec) -> None:
-    """Robot geoms collide only with the world: feet and contact bodies; no self-collisions."""
-    keep_bodies = set(spec.terminate_contacts) | set(spec.penalize_contacts)
+def _limit_collisions(mjspec: mujoco.MjSpec, spec: RobotSpec, parts: dict[str, list[Part]]) -> None:
+    """Robot geoms collide only with the world: feet and contact parts; no self-collisions."""
+    keep_geoms = {g for p in parts["feet"] for g in p.geoms}
+    keep_geoms |= {p.name for p in parts["terminate"] + parts["penalize"] if p.kind == "geom"}
+    keep_bodies = {p.name for p in parts["terminate"] + parts["penalize"] if p.kind == "body"}
     base = mjspec.body(spec.base_body)
     for geom in base.find_all(mujoco.mjtObj.mjOBJ_GEOM):
-        if geom.name in spec.feet or geom.parent.name in keep_bodies:
+        if geom.name in keep_geoms or geom.parent.name in keep_bodies:
             if geom.contype or geom.conaffinity:
                 geom.contype, geom.conaffinity = 0, 1
         else:
@@ -257,19 +287,23 @@ def _limit_collisions(mjspec: mujoco.MjSpec, spec: RobotSpec) -> None:
         geom.contype, geom.conaffinity = 1, 0
 
 
-def _add_sensors(mjspec: mujoco.MjSpec, spec: RobotSpec) -> None:
-    contact, geom_obj, body_obj = mujoco.mjtSensor.mjSENS_CONTACT, mujoco.mjtObj.mjOBJ_GEOM, mujoco.mjtObj.mjOBJ_BODY
-    for foot in spec.feet:
-        mjspec.add_sensor(name=f"sl_contact_{foot}", type=contact, objtype=geom_obj, objname=foot,
+def _add_sensors(mjspec: mujoco.MjSpec, parts: dict[str, list[Part]]) -> None:
+    """Contact of each foot (its body or geom), position and velocity of its first collision geom, and
+    contact of each terminate / penalize part. Sensor names are indexed, not derived from part names."""
+    contact, geom_obj = mujoco.mjtSensor.mjSENS_CONTACT, mujoco.mjtObj.mjOBJ_GEOM
+    feet = parts["feet"]
+    for i, foot in enumerate(feet):
+        mjspec.add_sensor(name=f"sl_contact_{i}", type=contact, objtype=foot.objtype, objname=foot.name,
                           intprm=[_CONTACT_FOUND, 0, 1])
-    for foot in spec.feet:
-        mjspec.add_sensor(name=f"sl_pos_{foot}", type=mujoco.mjtSensor.mjSENS_FRAMEPOS, objtype=geom_obj, objname=foot)
-    for foot in spec.feet:
-        mjspec.add_sensor(name=f"sl_vel_{foot}", type=mujoco.mjtSensor.mjSENS_FRAMELINVEL, objtype=geom_obj,
-                          objname=foot)
-    for prefix, names in (("term", spec.terminate_contacts), ("pen", spec.penalize_contacts)):
-        for body in names:
-            mjspec.add_sensor(name=f"sl_{prefix}_{body}", type=contact, objtype=body_obj, objname=body,
+    for i, foot in enumerate(feet):
+        mjspec.add_sensor(name=f"sl_pos_{i}", type=mujoco.mjtSensor.mjSENS_FRAMEPOS, objtype=geom_obj,
+                          objname=foot.geoms[0])
+    for i, foot in enumerate(feet):
+        mjspec.add_sensor(name=f"sl_vel_{i}", type=mujoco.mjtSensor.mjSENS_FRAMELINVEL, objtype=geom_obj,
+                          objname=foot.geoms[0])
+    for prefix in ("terminate", "penalize"):
+        for i, part in enumerate(parts[prefix]):
+            mjspec.add_sensor(name=f"sl_{prefix}_{i}", type=contact, objtype=part.objtype, objname=part.name,
                               intprm=[_CONTACT_FOUND, 0, 1])
 
 
@@ -281,9 +315,27 @@ def _sensor_range(model: mujoco.MjModel, names: list[str]) -> tuple[int, int]:
     return (int(start), int(stop))
 
 
-def load_robot(spec: RobotSpec) -> LoadedRobot:
-    """Build, compile and index a robot. Raises :class:`RobotSpecError` with a fix on bad input."""
-    mjspec, path = build_mjspec(spec)
+def add_terrain(mjspec: mujoco.MjSpec, spec: RobotSpec, terrain: Terrain) -> None:
+    """Put ``terrain`` in place of the floor and move the robot's geoms out of the terrain's groups."""
+    from stridelab.sim.terrain import add_to_spec
+    from stridelab.sim.terrain.grid import GROUND_GROUP, OVERHEAD_GROUP
+
+    for geom in mjspec.body(spec.base_body).find_all(mujoco.mjtObj.mjOBJ_GEOM):
+        if geom.group in (GROUND_GROUP, OVERHEAD_GROUP):
+            geom.group = ROBOT_GROUP
+    add_to_spec(terrain, mjspec)
+
+
+def load_robot(spec: RobotSpec, terrain: TerrainConfig | Terrain | None = None) -> LoadedRobot:
+    """Build, compile and index a robot, on ``terrain`` if given (a config is built first; ``None``: the
+    flat floor). Raises :class:`RobotSpecError` with a fix on bad input."""
+    mjspec, path, parts = build_mjspec(spec)
+    if terrain is not None:
+        from stridelab.sim.terrain import TerrainConfig, build_terrain
+
+        if isinstance(terrain, TerrainConfig):
+            terrain = build_terrain(terrain)
+        add_terrain(mjspec, spec, terrain)
     cwd = os.getcwd()
     try:
         model = mjspec.compile()
@@ -303,14 +355,15 @@ def load_robot(spec: RobotSpec) -> LoadedRobot:
     joint_range = model.jnt_range[joint_ids].copy()
     unlimited = ~model.jnt_limited[joint_ids].astype(bool)
     joint_range[unlimited] = [-np.pi, np.pi]
-    feet = list(spec.feet)
+    nf = len(parts["feet"])
     sensors = SensorSlices(
-        foot_contact=_sensor_range(model, [f"sl_contact_{f}" for f in feet]),
-        foot_pos=_sensor_range(model, [f"sl_pos_{f}" for f in feet]),
-        foot_vel=_sensor_range(model, [f"sl_vel_{f}" for f in feet]),
-        terminate_contact=_sensor_range(model, [f"sl_term_{b}" for b in spec.terminate_contacts]),
-        penalize_contact=_sensor_range(model, [f"sl_pen_{b}" for b in spec.penalize_contacts]),
+        foot_contact=_sensor_range(model, [f"sl_contact_{i}" for i in range(nf)]),
+        foot_pos=_sensor_range(model, [f"sl_pos_{i}" for i in range(nf)]),
+        foot_vel=_sensor_range(model, [f"sl_vel_{i}" for i in range(nf)]),
+        terminate_contact=_sensor_range(model, [f"sl_terminate_{i}" for i in range(len(parts["terminate"]))]),
+        penalize_contact=_sensor_range(model, [f"sl_penalize_{i}" for i in range(len(parts["penalize"]))]),
     )
+    foot_geoms = [(model.geom(g).id, i) for i, foot in enumerate(parts["feet"]) for g in foot.geoms]
     return LoadedRobot(
         spec=spec,
         model=model,
@@ -321,6 +374,8 @@ def load_robot(spec: RobotSpec) -> LoadedRobot:
         base_body_id=base_id,
         base_qpos_adr=int(model.jnt_qposadr[free]),
         base_dof_adr=int(model.jnt_dofadr[free]),
-        foot_geom_ids=np.array([model.geom(f).id for f in feet]),
+        foot_geom_ids=np.array([g for g, _ in foot_geoms]),
+        foot_of_geom=np.array([i for _, i in foot_geoms]),
         sensors=sensors,
+        terrain=terrain,
     )

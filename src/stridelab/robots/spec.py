@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from stridelab.errors import RobotSpecError
@@ -18,14 +19,18 @@ class RobotSpec:
         source: where the model comes from: ``builtin:NAME``, ``menagerie:NAME[/ENTRY]``, or a path
             to an MJCF (``.xml``) or URDF (``.urdf``) file.
         joint_names: actuated joints in action order. Shape: (num_joints,).
+            ``default_pose``, ``kp``, ``kd`` and ``torque_limits`` may also be given as one number for
+            every joint, or as a mapping from joint-name pattern to value (``{"hip": 20, "calf": 25}``,
+            ``{".*_hip_joint": 0.1}``); they are stored as one value per joint.
         default_pose: joint angles of the standing pose [rad]; actions are offsets from it.
         kp: PD stiffness per joint [N m/rad].
         kd: PD damping per joint [N m s/rad].
         torque_limits: per joint [N m]; ``None`` takes them from the motors' control ranges.
         base_body: the floating base body (the one with the free joint).
-        feet: collision geoms of the feet (their ground contacts drive gait terms).
-        terminate_contacts: bodies whose ground contact ends an episode.
-        penalize_contacts: bodies whose ground contact is penalized (collision reward).
+        feet: the feet, each a body (link) name (its collision geoms) or a geom name; their ground
+            contacts drive gait terms.
+        terminate_contacts: bodies or geoms whose contact ends an episode.
+        penalize_contacts: bodies or geoms whose contact is penalized (collision reward).
         mirror_perm: left/right mirror map: joint ``i`` of the mirrored robot is joint
             ``mirror_perm[i]`` of this one, times ``mirror_sign[i]``.
         mirror_sign: +1/-1 per joint, see ``mirror_perm``.
@@ -33,6 +38,8 @@ class RobotSpec:
         init_height: base height at reset [m].
         base_height_target: nominal base height while walking [m].
         action_scale: joint target offset per unit action [rad].
+        mesh_dir: folder that ``package://`` mesh paths of a URDF are resolved against (besides the
+            file's own folder and its parents).
         limit_collisions: if True, only feet, terminate and penalize bodies collide with the world
             and the robot never collides with itself (fast contacts).
     """
@@ -55,12 +62,17 @@ class RobotSpec:
     base_height_target: float = 0.3
     action_scale: float = 0.25
     limit_collisions: bool = False
+    mesh_dir: str | None = None
     extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         n = len(self.joint_names)
         if n == 0:
             raise RobotSpecError(f"robot {self.name!r} names no joints; list its actuated joints in joint_names.")
+        for attr in PER_JOINT:
+            value = getattr(self, attr)
+            if value is not None:
+                object.__setattr__(self, attr, per_joint_values(value, self.joint_names, attr, self.name))
         for attr in ("default_pose", "kp", "kd", "torque_limits", "mirror_perm", "mirror_sign"):
             value = getattr(self, attr)
             if value is not None and len(value) != n:
@@ -71,7 +83,7 @@ class RobotSpec:
         if len(set(self.joint_names)) != n:
             raise RobotSpecError(f"robot {self.name!r}: joint_names lists a joint twice; name each joint once.")
         if not self.feet:
-            raise RobotSpecError(f"robot {self.name!r} names no feet; list the foot collision geoms in feet.")
+            raise RobotSpecError(f"robot {self.name!r} names no feet; list the foot bodies (links) or geoms in feet.")
         if self.mirror_perm is not None:
             if sorted(self.mirror_perm) != list(range(n)):
                 raise RobotSpecError(
@@ -85,8 +97,41 @@ class RobotSpec:
         return len(self.joint_names)
 
 
-def per_joint(value: float | tuple[float, ...], n: int) -> tuple[float, ...]:
-    """Broadcast a scalar to ``n`` joints, or return the tuple unchanged."""
+PER_JOINT = ("default_pose", "kp", "kd", "torque_limits")
+
+
+def per_joint_values(value, joint_names: tuple[str, ...], field_name: str, robot: str) -> tuple[float, ...]:
+    """One value per joint from a scalar, a sequence, or a mapping of joint-name patterns to values.
+
+    A pattern matches a joint if it is a regular expression that matches the whole name
+    (``".*_hip_joint"``), or a plain word contained in it (``hip``), as in Isaac Lab and legged_gym
+    configs. Each joint must match exactly one pattern.
+    """
+    if isinstance(value, bool):
+        raise RobotSpecError(f"robot {robot!r}: {field_name} = {value!r} is not a number; give a number per joint.")
     if isinstance(value, (int, float)):
-        return (float(value),) * n
-    return tuple(float(v) for v in value)
+        return (float(value),) * len(joint_names)
+    if isinstance(value, dict):
+        out = []
+        for joint in joint_names:
+            hits = [k for k in value if _matches(str(k), joint)]
+            if len(hits) != 1:
+                problem = "matches none of" if not hits else f"matches several ({', '.join(map(repr, hits))}) of"
+                raise RobotSpecError(f"robot {robot!r}: joint {joint!r} {problem} the {field_name} patterns "
+                                     f"{', '.join(map(repr, value))}; give exactly one pattern per joint.")
+            out.append(float(value[hits[0]]))
+        return tuple(out)
+    try:
+        return tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise RobotSpecError(f"robot {robot!r}: {field_name} = {value!r} is not a number, a list of numbers or a "
+                             f"mapping of joint patterns to numbers.") from None
+
+
+def _matches(pattern: str, joint: str) -> bool:
+    if re.fullmatch(r"\w+", pattern):
+        return pattern in joint
+    try:
+        return re.fullmatch(pattern, joint) is not None
+    except re.error:
+        return False

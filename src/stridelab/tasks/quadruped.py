@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from stridelab.config import EnvConfig
-from stridelab.tasks import TaskEntry, register
+from stridelab.registry import TaskEntry, register_task
+from stridelab.tasks.velocity import flat_velocity_task
 
 
 def _train_cfg():
@@ -12,16 +12,16 @@ def _train_cfg():
     return TrainConfig()
 
 
-register(TaskEntry(
+register_task(TaskEntry(
     name="quadruped-flat",
     description="built-in 12-DoF quadruped (A1 class) tracking (vx, vy, yaw rate) commands on flat ground",
-    env_cfg=lambda: EnvConfig(task="quadruped-flat", robot="quadruped"),
+    env_cfg=lambda: flat_velocity_task("quadruped-flat", "quadruped"),
     train_cfg=_train_cfg,
-))
+), replace_existing=True)
 
-register(TaskEntry(
+register_task(TaskEntry(
     name="go2-flat",
     description="Unitree Go2 (MuJoCo Menagerie / MENAGERIE_ROOT) tracking velocity commands on flat ground",
-    env_cfg=lambda: EnvConfig(task="go2-flat", robot="go2"),
+    env_cfg=lambda: flat_velocity_task("go2-flat", "go2"),
     train_cfg=_train_cfg,
-))
+), replace_existing=True)

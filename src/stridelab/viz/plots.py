@@ -74,7 +74,10 @@ def plot_trajectory(traj, out_dir: Path) -> list[Path]:
 
 
 def plot_eval(result: dict, out_dir: Path) -> Path:
-    """Per-command tracking errors of an evaluation as bars, with the "walks" thresholds."""
+    """Per-command tracking errors of an evaluation as bars, with the "walks" thresholds (eval_grid.png);
+    with gait metrics in ``result``, also the gait panel (gait_eval.png)."""
+    if "gait" in result:
+        plot_gait(result["gait"], out_dir)
     rows = result["rows"]
     labels = [f"({r['vx']:+.1f},{r['vy']:+.1f},{r['yaw_rate']:+.0f})" for r in rows]
     x = np.arange(len(rows))
@@ -94,6 +97,37 @@ def plot_eval(result: dict, out_dir: Path) -> Path:
                  f"{result['yaw_rate_error']:.3f} rad/s, falls {100 * result['fall_rate']:.1f}% -> {verdict}")
     fig.tight_layout()
     return _save(fig, Path(out_dir) / "eval_grid.png")
+
+
+def plot_gait(gait: dict, out_dir: Path) -> Path:
+    """Gait panel of an evaluation: per-foot duty factor, step frequency, stance and swing time, and the
+    checks of a natural gait (gait_eval.png)."""
+    feet = gait["feet"]
+    x = np.arange(len(feet))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    duty = np.asarray(gait["duty_factor"])
+    axes[0].bar(x, duty, color=[f"C{i}" for i in x])
+    axes[0].axhline(duty.mean(), color="k", ls="--", lw=1, label="mean foot")
+    axes[0].fill_between([-0.5, len(feet) - 0.5], duty.mean() * 0.85, duty.mean() * 1.15, color="k", alpha=0.08,
+                         label="+-15 %")
+    axes[0].set_xticks(x, feet)
+    axes[0].set_ylabel("duty factor (share of time in contact)")
+    axes[0].legend(fontsize=8)
+    axes[1].bar(x, [np.nan if f is None else f for f in gait["step_frequency_hz"]], color=[f"C{i}" for i in x])
+    axes[1].set_xticks(x, feet)
+    axes[1].set_ylabel("step frequency [Hz] (all moving commands)")
+    w = 0.38
+    axes[2].bar(x - w / 2, gait["stance_time_s"], w, label="stance")
+    axes[2].bar(x + w / 2, gait["swing_time_s"], w, label="swing")
+    axes[2].set_xticks(x, feet)
+    axes[2].set_ylabel("mean phase length [s]")
+    axes[2].legend(fontsize=8)
+    checks = ", ".join(f"{k} {'ok' if v else 'NO'}" for k, v in gait["checks"].items())
+    fig.suptitle(f"Gait: {gait['step_frequency_hz_at_1ms']:.2f} Hz at 1 m/s, left/right asymmetry "
+                 f"{100 * gait['left_right_asymmetry']:.0f} %, slip {gait['foot_slip']:.2f} m/s, all feet down at zero "
+                 f"command {100 * gait['all_feet_down_at_zero_command']:.0f} %\n{checks}", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, Path(out_dir) / "gait_eval.png")
 
 
 def _save(fig, path: Path) -> Path:

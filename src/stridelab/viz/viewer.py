@@ -33,6 +33,25 @@ def command_after_key(command: np.ndarray, key: int, limits: np.ndarray) -> np.n
     return np.clip(command + np.array(step[key]), limits[:, 0], limits[:, 1])
 
 
+def follow_base(camera, base_body_id: int, distance: float = 1.5) -> None:
+    """Make the viewer camera track the robot's base, so that it never walks out of view."""
+    import mujoco
+
+    camera.type = mujoco.mjtCamera.mjCAMERA_TRACKING
+    camera.trackbodyid = base_body_id
+    camera.distance = distance
+    camera.elevation = -20.0
+
+
+def command_text(command: np.ndarray, state) -> tuple[str, str]:
+    """The overlay: the command and the measured base velocity (labels, values)."""
+    v, w = state.base_lin_vel[0], state.base_ang_vel[0]
+    labels = "command vx\ncommand vy\ncommand yaw rate\nmeasured vx\nmeasured vy\nmeasured yaw rate"
+    values = (f"{command[0]:+.2f} m/s\n{command[1]:+.2f} m/s\n{command[2]:+.2f} rad/s\n"
+              f"{v[0]:+.2f} m/s\n{v[1]:+.2f} m/s\n{w[2]:+.2f} rad/s")
+    return labels, values
+
+
 def run_viewer(target: Path) -> int:
     """Open the viewer on env 0 of a one-env simulation and run the policy in real time."""
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
@@ -43,28 +62,31 @@ def run_viewer(target: Path) -> int:
 
     from stridelab.learn.policy import load_policy
 
+    from stridelab.config import override
+    from stridelab.registry import make_env
+
     loaded = load_policy(target)
-    env = loaded.env
-    c = loaded.env_cfg.commands
-    limits = np.array([c.lin_vel_x, c.lin_vel_y, c.ang_vel_yaw])
+    env = make_env(override(loaded.env_cfg, num_envs=1, num_threads=1))
+    limits = np.array(list(env.commands.velocity.ranges().values()))
     command = np.zeros(3)
     env.set_commands(command)
     obs = env.reset_all()
     model, data = env.robot.model, mujoco.MjData(env.robot.model)
     pending: list[int] = []
     with mujoco.viewer.launch_passive(model, data, key_callback=pending.append) as viewer:
+        follow_base(viewer.cam, env.robot.base_body_id)
         while viewer.is_running():
             start = time.monotonic()
             for key in pending:
                 command = command_after_key(command, key, limits)
                 log.info("command vx %.2f m/s, vy %.2f m/s, yaw rate %.2f rad/s", *command)
             pending.clear()
-            env.command.fixed = command
-            env.command.commands[:] = command
+            env.set_commands(command)
             with torch.inference_mode():
                 obs, *_ = env.step(loaded.policy(obs))
             env.sim.batch.get_data(0, data)
             mujoco.mj_kinematics(model, data)
+            viewer.set_texts((None, mujoco.mjtGridPos.mjGRID_TOPLEFT, *command_text(command, env.state)))
             viewer.sync()
             time.sleep(max(0.0, env.dt - (time.monotonic() - start)))
     return 0

@@ -1,0 +1,57 @@
+"""``robot.xml`` for an export: the robot exactly as trained, loadable by plain MuJoCo.
+
+The loader's edits (PD actuators with the trained gains and torque limits, the free joint, the floor,
+dropped visual meshes, collision filtering, sensors) are applied again to the robot file and the
+result is written as MJCF, with its mesh and texture files copied beside it (``assets/``), so that
+``mujoco.MjModel.from_xml_path("robot.xml")`` needs nothing from stridelab.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from stridelab.robots.loader import build_mjspec
+from stridelab.robots.spec import RobotSpec
+
+
+def _source_file(folder: Path, subdir: str, file: str) -> Path:
+    path = Path(file)
+    if path.is_absolute():
+        return path
+    for candidate in (folder / subdir / path, folder / path):
+        if candidate.is_file():
+            return candidate
+    return folder / subdir / path
+
+
+def write_robot_xml(spec: RobotSpec, out_dir: Path) -> Path:
+    """Write ``out_dir/robot.xml`` (and ``out_dir/assets/``). Returns the XML path."""
+    mjspec, path, _ = build_mjspec(spec)
+    out_dir = Path(out_dir)
+    assets = out_dir / "assets"
+    used: set[str] = set()
+
+    def copy(src: Path) -> str:
+        name = src.name
+        stem, i = src.stem, 1
+        while name in used:  # two files of one name from different folders
+            name, i = f"{stem}_{i}{src.suffix}", i + 1
+        used.add(name)
+        assets.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, assets / name)
+        return name
+
+    for mesh in mjspec.meshes:
+        if mesh.file:
+            mesh.file = copy(_source_file(path.parent, mjspec.meshdir, mesh.file))
+    for texture in mjspec.textures:
+        if texture.file:
+            texture.file = copy(_source_file(path.parent, mjspec.texturedir, texture.file))
+    mjspec.meshdir = mjspec.texturedir = "assets"
+    mjspec.compile()  # to_xml needs a compiled spec; also proves that the copied files load
+    target = out_dir / "robot.xml"
+    tmp = out_dir / ".robot.xml.tmp"
+    tmp.write_text(mjspec.to_xml())
+    tmp.replace(target)
+    return target

@@ -1,0 +1,69 @@
+"""rsl-rl-lib runners whose own ``learn()`` loop trains stridelab's policies.
+
+rsl-rl-lib's ``OnPolicyRunner.learn`` runs rollouts, updates, its NaN check and its TensorBoard
+logging, and calls ``save(path)`` at the end of every iteration whose index is a multiple of
+``cfg["save_interval"]`` (and once more after the loop). stridelab passes ``save_interval=1`` and
+overrides ``save`` so that it is an end-of-iteration hook: it never writes rsl-rl's checkpoint file,
+it calls :attr:`StridelabRunner.on_iteration` (the trainer's checkpoints, budgets, walk checks and
+progress), which may raise :class:`StopTraining` to end ``learn()`` early.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rsl_rl.runners import OnPolicyRunner
+from rsl_rl.utils import resolve_callable
+
+from stridelab.errors import ConfigError
+
+
+class StopTraining(Exception):
+    """Raised from the end-of-iteration hook to end rsl-rl's ``learn()``; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class StridelabRunner(OnPolicyRunner):
+    """rsl-rl-lib's ``OnPolicyRunner`` (PPO) with ``save`` turned into an end-of-iteration hook.
+
+    Attributes:
+        policy_model: the algorithm's model that is the deployable policy (its key in ``alg.save()``
+            is ``<policy_model>_state_dict`` and its observation set in ``cfg["obs_groups"]``).
+        on_iteration: called with the number of completed iterations after each iteration.
+    """
+
+    policy_model = "actor"
+
+    def __init__(self, env, train_cfg: dict, log_dir: str | None = None, device: str = "cpu") -> None:
+        super().__init__(env, train_cfg, log_dir=log_dir, device=device)
+        self.on_iteration: Callable[[int], None] | None = None
+
+    def save(self, path: str, infos: dict | None = None) -> None:
+        """The end-of-iteration hook (``path`` and ``infos`` are ignored: rsl-rl writes no checkpoint).
+
+        rsl-rl sets ``current_learning_iteration`` to the index of the iteration just finished, so
+        ``current_learning_iteration + 1`` iterations are complete. After its loop rsl-rl calls ``save``
+        once more for the same iteration; the hook receives that count twice.
+        """
+        if self.on_iteration is not None:
+            self.on_iteration(self.current_learning_iteration + 1)
+
+
+RUNNERS: dict[str, type[StridelabRunner]] = {"StridelabRunner": StridelabRunner}
+
+
+def resolve_runner(name: str) -> type[StridelabRunner]:
+    """The runner class ``TrainConfig.runner_class`` names: a key of :data:`RUNNERS` or ``"module:Class"``."""
+    if name in RUNNERS:
+        return RUNNERS[name]
+    try:
+        cls = resolve_callable(name) if ("." in name or ":" in name) else None
+    except (ImportError, AttributeError, ValueError):
+        cls = None
+    if isinstance(cls, type) and issubclass(cls, StridelabRunner):
+        return cls
+    raise ConfigError(f"train.runner_class = {name!r} is not a stridelab runner; use one of {', '.join(RUNNERS)} "
+                      f"or 'module:Class' of a StridelabRunner subclass.")

@@ -1,0 +1,94 @@
+"""Commands, the action term and curriculum terms: the small managers."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+
+from stridelab.config import TermCfg
+from stridelab.errors import ConfigError
+from stridelab.managers.terms import FunctionTerm, check_params, build_term, load_term_state, resolve, term_state
+
+
+class CommandManager:
+    """Command terms (classes with ``command``, ``resample(env_ids)`` and ``step(dt)``), by name."""
+
+    def __init__(self, cfgs: dict[str, TermCfg], env: Any) -> None:
+        self.terms = {name: build_term(name, cfg, "commands", env, 0) for name, cfg in cfgs.items()}
+
+    @property
+    def velocity(self) -> Any:
+        """The term that commands the base velocity (its class sets ``role = "velocity"``), or None.
+
+        The env puts its command into ``RobotState.commands``; the eval grid and play set it."""
+        return next((t for t in self.terms.values() if getattr(t, "role", None) == "velocity"), None)
+
+    def get(self, name: str) -> np.ndarray:
+        """The current command of term ``name``. Shape: (n, k)."""
+        if name not in self.terms:
+            raise ConfigError(f"the task has no command {name!r}; its commands are: {', '.join(self.terms) or 'none'}.")
+        return self.terms[name].command
+
+    def step(self, dt: float) -> None:
+        for term in self.terms.values():
+            term.step(dt)
+
+    def reset(self, env_ids: np.ndarray) -> None:
+        for term in self.terms.values():
+            term.resample(env_ids)
+
+    def state_dict(self) -> dict:
+        return {name: term_state(t) for name, t in self.terms.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        for name, t in self.terms.items():
+            load_term_state(t, state.get(name, {}))
+
+
+def build_action(cfg: TermCfg, env: Any) -> Any:
+    """The action term of a task: ``Class.from_env(env, **params)`` (see :mod:`stridelab.mdp.actions`)."""
+    cls = resolve(cfg.func, "actions")
+    if not hasattr(cls, "from_env"):
+        raise ConfigError(f"action term {cfg.func!r} is not an action class (it has no from_env); use e.g. "
+                          f"'joint_position'.")
+    check_params(cls.from_env, dict(cfg.params), 1, "actions", cfg.func)
+    return cls.from_env(env, **cfg.params)
+
+
+def action_from_description(desc: dict) -> Any:
+    """Rebuild an action term from its ``policy.json`` section (``func`` and resolved ``params``)."""
+    return resolve(desc["func"], "actions")(**desc["params"])
+
+
+class CurriculumManager:
+    """Curriculum terms ``func(env, env_ids, **params) -> float | dict | None``, run at resets.
+
+    What a term returns is logged as ``Curriculum/<name>`` (a dict: ``Curriculum/<name>/<key>``).
+    """
+
+    def __init__(self, cfgs: dict[str, TermCfg], env: Any) -> None:
+        self.terms = {}
+        for name, cfg in cfgs.items():
+            term = build_term(name, cfg, "curriculum", env, 2)
+            if isinstance(term, FunctionTerm):
+                term.func = functools.partial(term.func, env)
+            self.terms[name] = term
+
+    def reset(self, env_ids: np.ndarray) -> dict[str, float]:
+        info: dict[str, float] = {}
+        for name, term in self.terms.items():
+            value = term(env_ids)
+            if isinstance(value, dict):
+                info.update({f"Curriculum/{name}/{k}": float(v) for k, v in value.items()})
+            elif value is not None:
+                info[f"Curriculum/{name}"] = float(value)
+        return info
+
+    def state_dict(self) -> dict:
+        return {name: term_state(t) for name, t in self.terms.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        for name, t in self.terms.items():
+            load_term_state(t, state.get(name, {}))

@@ -1,0 +1,118 @@
+"""``stridelab robot check``: load a robot, show what stridelab made of it, and see whether it stands.
+
+The first thing to run on a new robot: it prints the joints (limits, gains, torque limits), the body
+masses and the feet, holds the default pose under the PD controllers for a few seconds on flat ground,
+says whether the robot stands (base height, tilt, feet in contact, no terminating contact) and writes
+a PNG of the final pose.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mujoco
+import numpy as np
+
+from stridelab.robots.loader import LoadedRobot, load_robot
+from stridelab.sim.math import projected_gravity
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StandReport:
+    """What the check measured after holding the default pose for ``seconds``.
+
+    Attributes:
+        base_height: final base height above the floor [m]; init_height: where it started [m].
+        tilt: final angle between the base's z axis and the vertical [rad].
+        feet_in_contact: per foot, in the order of ``spec.feet``.
+        terminate_contact: a terminating part touched something at the end.
+        stands: all of: height >= 50 % of the start, tilt <= 0.35 rad, every foot down, no terminating contact.
+    """
+
+    robot: str
+    seconds: float
+    base_height: float
+    init_height: float
+    tilt: float
+    feet_in_contact: list[bool]
+    terminate_contact: bool
+    stands: bool
+    total_mass: float
+    lines: list[str] = field(default_factory=list)
+    image: str | None = None
+
+
+def hold_default_pose(robot: LoadedRobot, seconds: float = 5.0) -> tuple[mujoco.MjData, float]:
+    """Simulate one robot from its reset pose with PD targets at the default pose. Returns (data, max tilt)."""
+    model, spec = robot.model, robot.spec
+    data = mujoco.MjData(model)
+    b = robot.base_qpos_adr
+    data.qpos[b:b + 3] = [0.0, 0.0, spec.init_height]
+    data.qpos[b + 3:b + 7] = [1.0, 0.0, 0.0, 0.0]
+    data.qpos[robot.qpos_adr] = spec.default_pose
+    data.ctrl[:] = spec.default_pose
+    for _ in range(int(round(seconds / model.opt.timestep))):
+        mujoco.mj_step(model, data)
+    mujoco.mj_forward(model, data)
+    return data, float(np.arccos(np.clip(-projected_gravity(data.qpos[None, b + 3:b + 7])[0, 2], -1.0, 1.0)))
+
+
+def check_robot(robot: LoadedRobot | None = None, spec_name: str | None = None, seconds: float = 5.0,
+                image: Path | None = None) -> StandReport:
+    """Describe the robot and hold its default pose; write ``image`` (PNG) of the final pose if given."""
+    if robot is None:
+        from stridelab.registry import get_robot
+
+        robot = load_robot(get_robot(spec_name))
+    model, spec = robot.model, robot.spec
+    data, tilt = hold_default_pose(robot, seconds)
+    s = robot.sensors
+    feet = [bool(v > 0) for v in data.sensordata[s.foot_contact[0]:s.foot_contact[1]]]
+    terminate = bool((data.sensordata[s.terminate_contact[0]:s.terminate_contact[1]] > 0).any())
+    height = float(data.qpos[robot.base_qpos_adr + 2])
+    stands = height >= 0.5 * spec.init_height and tilt <= 0.35 and all(feet) and not terminate
+    lines = [f"robot {spec.name!r} from {spec.source}", f"{len(spec.joint_names)} actuated joints (action order):",
+             f"  {'joint':<24}{'range [rad]':>20}{'default':>9}{'kp':>8}{'kd':>7}{'torque [N m]':>14}"]
+    for i, name in enumerate(spec.joint_names):
+        lo, hi = robot.joint_range[i]
+        lines.append(f"  {name:<24}{f'[{lo:+.2f}, {hi:+.2f}]':>20}{spec.default_pose[i]:>+9.2f}{spec.kp[i]:>8.1f}"
+                     f"{spec.kd[i]:>7.2f}{robot.torque_limits[i]:>14.1f}")
+    masses = [(model.body(i).name or f"body{i}", float(model.body_mass[i])) for i in range(1, model.nbody)]
+    total = float(sum(m for _, m in masses))
+    lines.append(f"mass {total:.2f} kg: " + ", ".join(f"{n} {m:.2f}" for n, m in masses if m > 0))
+    lines.append("feet: " + ", ".join(f"{f} ({'down' if c else 'in the air'})" for f, c in zip(spec.feet, feet)))
+    lines.append(f"after {seconds:.0f} s holding the default pose: base height {height:.3f} m (start "
+                 f"{spec.init_height:.3f} m), tilt {np.degrees(tilt):.1f} deg, terminating contact "
+                 f"{'yes' if terminate else 'no'} -> {'STANDS' if stands else 'DOES NOT STAND'}")
+    report = StandReport(spec.name, seconds, height, spec.init_height, tilt, feet, terminate, stands, total, lines)
+    if image is not None:
+        report.image = str(render_pose(model, data, robot.base_qpos_adr, Path(image),
+                                       distance=max(0.8, 4.0 * spec.init_height)))
+        lines.append(f"pose image: {report.image}")
+    return report
+
+
+def render_pose(model: mujoco.MjModel, data: mujoco.MjData, base_qpos_adr: int, path: Path, distance: float = 1.2,
+                width: int = 480, height: int = 360) -> Path:
+    """A PNG of the current pose, seen from the front left, centred on the base."""
+    import imageio.v2 as imageio
+
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    renderer = mujoco.Renderer(model, height, width)
+    try:
+        camera = mujoco.MjvCamera()
+        camera.type = mujoco.mjtCamera.mjCAMERA_FREE
+        camera.lookat[:] = data.qpos[base_qpos_adr:base_qpos_adr + 3]
+        camera.distance = distance
+        camera.azimuth, camera.elevation = 135.0, -15.0
+        renderer.update_scene(data, camera=camera)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        imageio.imwrite(path, renderer.render())
+    finally:
+        renderer.close()
+    return path

@@ -1,0 +1,18 @@
+"""Terrain for rough-ground training: a seeded grid of heightfield tiles of rising difficulty, plus boxes.
+
+    cfg = TerrainConfig(num_rows=5, num_cols=4, types={"stairs_up": 1, "gaps": 1})
+    terrain = build_terrain(cfg)          # numpy heights, boxes, per-tile type / level / origin
+    add_to_spec(terrain, mjspec)          # a MuJoCo hfield geom and box geoms
+    preview(terrain, "terrain.png")       # top-down picture
+
+Modules: ``config`` (TerrainConfig, default figures and their sources), ``generators`` (one pure
+function per terrain type), ``grid`` (assembly, height lookup, MuJoCo), ``preview`` (matplotlib).
+"""
+
+from stridelab.sim.terrain.config import TERRAIN_TYPES, TerrainConfig
+from stridelab.sim.terrain.generators import GENERATORS, Box
+from stridelab.sim.terrain.grid import Terrain, TerrainTile, add_to_spec, build_terrain
+from stridelab.sim.terrain.preview import preview, tile_label
+
+__all__ = ["GENERATORS", "TERRAIN_TYPES", "Box", "Terrain", "TerrainConfig", "TerrainTile", "add_to_spec",
+           "build_terrain", "preview", "tile_label"]

@@ -1,0 +1,100 @@
+"""The velocity-tracking task as term tables: what every locomotion task starts from.
+
+Observation scales and noise follow legged_gym; the reward weights follow Isaac Lab's flat velocity
+task (tracking, air time, orientation) plus legged_gym's clip at zero and termination penalty after
+it (docs/benchmarks.md has the runs that chose them). Weights are per second.
+"""
+
+from __future__ import annotations
+
+from stridelab.config import (EnvConfig, EventTermCfg, ObsGroupCfg, ObsTermCfg, RewardTermCfg, TermCfg,
+                              TerminationTermCfg)
+
+
+def policy_group(history: int = 0) -> ObsGroupCfg:
+    """What the robot measures: IMU, command, encoders, last action (45 values for 12 joints)."""
+    return ObsGroupCfg(history=history, noise=1.0, clip=100.0, terms={
+        "base_ang_vel": ObsTermCfg("base_ang_vel", scale=0.25, noise=0.2),
+        "projected_gravity": ObsTermCfg("projected_gravity", noise=0.05),
+        "velocity_commands": ObsTermCfg("velocity_commands", scale=(2.0, 2.0, 0.25)),
+        "joint_pos": ObsTermCfg("joint_pos_rel", noise=0.01),
+        "joint_vel": ObsTermCfg("joint_vel", scale=0.05, noise=1.5),
+        "last_action": ObsTermCfg("last_action"),
+    })
+
+
+def privileged_group() -> ObsGroupCfg:
+    """What only the simulator knows (critic and teacher inputs): true velocity, contacts, and every
+    randomized parameter whose randomization is on."""
+    return ObsGroupCfg(noise=0.0, terms={
+        "base_lin_vel": ObsTermCfg("base_lin_vel", scale=2.0),
+        "foot_contact": ObsTermCfg("foot_contact"),
+        "randomized": ObsTermCfg("randomized_parameters"),
+    })
+
+
+def velocity_rewards() -> dict[str, RewardTermCfg]:
+    return {
+        "track_lin_vel_xy_exp": RewardTermCfg("track_lin_vel_xy_exp", weight=1.5, params={"std": 0.5}),
+        "track_ang_vel_z_exp": RewardTermCfg("track_ang_vel_z_exp", weight=0.75, params={"std": 0.5}),
+        "lin_vel_z_l2": RewardTermCfg("lin_vel_z_l2", weight=-2.0),
+        "ang_vel_xy_l2": RewardTermCfg("ang_vel_xy_l2", weight=-0.05),
+        "flat_orientation_l2": RewardTermCfg("flat_orientation_l2", weight=-2.5),
+        "base_height_l2": RewardTermCfg("base_height_l2", weight=-10.0),
+        "torques_l2": RewardTermCfg("torques_l2", weight=-2e-4),
+        "joint_acc_l2": RewardTermCfg("joint_acc_l2", weight=-2.5e-7),
+        "action_rate_l2": RewardTermCfg("action_rate_l2", weight=-0.01),
+        "feet_air_time": RewardTermCfg("feet_air_time", weight=0.25, params={"threshold": 0.5}),
+        "undesired_contacts": RewardTermCfg("undesired_contacts", weight=-1.0),
+        "joint_pos_limits": RewardTermCfg("joint_pos_limits", weight=-10.0, params={"soft_ratio": 0.9}),
+        # paid once per fall, after the clip at zero (legged_gym), so that falling always costs
+        "termination": RewardTermCfg("is_terminated", weight=-20.0, after_clip=True),
+        # gait terms, off by default (docs/benchmarks.md, runs E-G: none lowered the step frequency to
+        # 1.5-3.5 Hz without costing tracking); turn on with e.g. --env.rewards.feet-slide.weight -0.1
+        "feet_slide": RewardTermCfg("feet_slide", weight=0.0),  # Isaac Lab
+        "stand_still": RewardTermCfg("stand_still", weight=0.0, params={"min_command": 0.1}),  # legged_gym
+        "spot_air_time": RewardTermCfg("spot_air_time", weight=0.0, params={"mode_time": 0.2}),  # Isaac Lab Spot
+        "air_time_variance": RewardTermCfg("air_time_variance", weight=0.0, params={"max_time": 0.5}),  # Isaac Lab
+    }
+
+
+def velocity_terminations(max_tilt: float = 1.0) -> dict[str, TerminationTermCfg]:
+    return {
+        "time_out": TerminationTermCfg("time_out", time_out=True),
+        "base_contact": TerminationTermCfg("base_contact"),
+        "bad_orientation": TerminationTermCfg("bad_orientation", params={"max_tilt": max_tilt}),
+    }
+
+
+def randomization_events() -> dict[str, EventTermCfg]:
+    """Friction and base mass on; COM, gains and pushes present but off until their ranges are widened
+    (e.g. ``--env.events.push.params.velocity 0.5``)."""
+    return {
+        "friction": EventTermCfg("randomize_friction", params={"range": (0.5, 1.25)}),
+        "base_mass": EventTermCfg("randomize_base_mass", params={"added_mass": (-1.0, 1.0), "com_offset": (0.0, 0.0)}),
+        "actuator_gains": EventTermCfg("randomize_actuator_gains", params={
+            "motor_strength": (1.0, 1.0), "kp_factor": (1.0, 1.0), "kd_factor": (1.0, 1.0)}),
+        "push": EventTermCfg("push_by_setting_velocity", mode="interval", interval_s=(10.0, 15.0),
+                             params={"velocity": 0.0}),
+        # last: the pose reset runs after the parameters changed (it recomputes the derived quantities)
+        "reset_robot": EventTermCfg("reset_robot", params={"joint_noise": 0.1}),
+    }
+
+
+def velocity_commands() -> dict[str, TermCfg]:
+    return {"velocity": TermCfg("velocity_command", params={
+        "resample_s": 10.0, "lin_vel_x": (-1.0, 1.0), "lin_vel_y": (-0.5, 0.5), "ang_vel_yaw": (-1.0, 1.0),
+        "standing_fraction": 0.05, "min_lin_vel": 0.1})}
+
+
+def flat_velocity_task(task: str, robot: str) -> EnvConfig:
+    """A robot tracking (vx, vy, yaw rate) commands on flat ground."""
+    return EnvConfig(
+        task=task, robot=robot,
+        action=TermCfg("joint_position", {"clip": 10.0}),
+        commands=velocity_commands(),
+        observations={"policy": policy_group(), "privileged": privileged_group()},
+        rewards=velocity_rewards(),
+        terminations=velocity_terminations(),
+        events=randomization_events(),
+    )

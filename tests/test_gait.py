@@ -1,0 +1,69 @@
+"""Gait metrics on hand-made contact sequences with known duty factors, frequencies and phase lengths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stridelab.eval.gait import GaitMetrics
+
+DT = 0.02
+
+
+def pattern(on: int, off: int, shift: int, steps: int) -> np.ndarray:
+    period = on + off
+    return ((np.arange(steps) + shift) % period) < on
+
+
+def run(contacts: np.ndarray, zero: np.ndarray, measure_from: int = 0, slip: float = 0.0) -> GaitMetrics:
+    """contacts: (steps, n, f) bool."""
+    steps, n, f = contacts.shape
+    g = GaitMetrics(n, f, DT)
+    vel = np.zeros((n, f, 3))
+    vel[..., 0] = slip
+    for t in range(steps):
+        g.add(np.full(n, t >= measure_from), contacts[t], vel, zero)
+    return g
+
+
+def test_trot_like_pattern_gives_exact_figures():
+    steps = 400
+    # env 0 walks: each foot 12 steps down, 8 up (duty 0.6, 2.5 Hz), the pairs half a period apart
+    walk = np.stack([pattern(12, 8, s, steps) for s in (0, 10, 10, 0)], axis=1)
+    contacts = np.stack([walk, np.ones_like(walk)], axis=1)  # env 1 stands still, all feet down
+    g = run(contacts, zero=np.array([False, True]), slip=0.05)
+    r = g.result(moving=np.array([True, False]), forward_1ms=np.array([True, False]), feet=("FL", "FR", "RL", "RR"),
+                 feet_mirror_perm=(1, 0, 3, 2), front=np.array([True, True, False, False]))
+    np.testing.assert_allclose(r["duty_factor"], 0.6, atol=0.005)
+    np.testing.assert_allclose(r["step_frequency_hz"], 2.5, atol=0.02)
+    np.testing.assert_allclose(r["stance_time_s"], 12 * DT, atol=1e-9)
+    np.testing.assert_allclose(r["swing_time_s"], 8 * DT, atol=1e-9)
+    assert r["left_right_asymmetry"] == pytest.approx(0.0, abs=0.01)
+    assert r["step_frequency_hz_at_1ms"] == pytest.approx(2.5, abs=0.02)
+    assert r["all_feet_down_at_zero_command"] == 1.0
+    assert r["foot_slip"] == pytest.approx(0.05)
+    assert r["natural"] and all(r["checks"].values())
+
+
+def test_a_tapping_foot_is_caught():
+    steps = 400
+    feet = [pattern(12, 8, s, steps) for s in (0, 10, 10, 0)]
+    feet[3] = pattern(2, 18, 0, steps)  # rear-right only taps the ground
+    contacts = np.stack(feet, axis=1)[:, None]
+    g = run(contacts, zero=np.array([False]))
+    r = g.result(np.array([True]), np.array([True]), ("FL", "FR", "RL", "RR"), (1, 0, 3, 2),
+                 np.array([True, True, False, False]))
+    assert r["duty_factor"][3] == pytest.approx(0.1, abs=0.005)
+    assert r["left_right_asymmetry"] == pytest.approx(abs(0.6 - 0.1) / 0.35, rel=0.02)
+    assert not r["checks"]["duty_factor_spread"] and not r["checks"]["left_right_asymmetry"]
+    assert not r["natural"]
+
+
+def test_phases_before_the_first_boundary_or_measurement_do_not_count():
+    steps = 100
+    contacts = np.stack([pattern(30, 20, 0, steps)], axis=1)[:, None]
+    g = run(contacts, zero=np.array([False]), measure_from=40)
+    r = g.result(np.array([True]), np.array([False]), ("F",), None, np.array([True]))
+    # measured from step 40: swing 30..49 started before measuring -> not complete; stance 50..79 counted
+    assert r["stance_time_s"] == [pytest.approx(30 * DT)]
+    assert np.isnan(r["step_frequency_hz_at_1ms"]) and np.isnan(r["left_right_asymmetry"])
