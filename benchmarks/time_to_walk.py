@@ -29,12 +29,12 @@ from stridelab.tasks import get_task, make_env_cfg
 METRICS = ("lin_vel_error", "yaw_rate_error", "fall_rate", "power", "foot_slip", "walks")
 
 
-def run_seed(task: str, seed: int, max_minutes: float, check_every_s: float, log_dir: Path,
+def run_seed(task: str, seed: int, max_minutes: float, check_every_s: float | None, log_dir: Path,
              train_overrides: dict | None = None, env_overrides: dict | None = None) -> dict:
     env_cfg = make_env_cfg(task, seed=seed, **(env_overrides or {}))
     train_cfg = override(get_task(task).train_cfg(), **(train_overrides or {}))
-    train_cfg = override(train_cfg, max_minutes=max_minutes, stop_when_walks=True, check_every_s=check_every_s,
-                         max_iterations=100_000)
+    train_cfg = override(train_cfg, max_minutes=max_minutes, stop_when_walks=True, max_iterations=100_000,
+                         check_every_s=train_cfg.check_every_s if check_every_s is None else check_every_s)
     run_dir = log_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}"
     trainer = Trainer(env_cfg, train_cfg, run_dir, seed=seed,
                       walk_check=lambda pol: evaluate(pol, env_cfg, envs_per_command=2, seed=seed + 1))
@@ -49,6 +49,7 @@ def run_seed(task: str, seed: int, max_minutes: float, check_every_s: float, log
         "env_steps_to_walk": result.env_steps if walked else None,
         "wall_seconds": round(wall, 1), "iterations": result.iterations, "stopped_because": result.stopped_because,
         "checks": result.walk_checks, "final_eval": {k: final[k] for k in METRICS},
+        "gait": final.get("gait"),
         "num_envs": env_cfg.num_envs, "num_steps_per_env": train_cfg.num_steps_per_env, "run_dir": str(run_dir),
     }
 
@@ -67,7 +68,7 @@ def main() -> None:
     p.add_argument("--task", default="quadruped-flat")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--max-minutes", type=float, default=20.0)
-    p.add_argument("--check-every-s", type=float, default=60.0)
+    p.add_argument("--check-every-s", type=float, default=None, help="default: the task's TrainConfig")
     p.add_argument("--log-dir", default="runs/time_to_walk")
     p.add_argument("--out", default="benchmarks/results/time_to_walk.json")
     p.add_argument("--train-overrides", default="{}", help='JSON of TrainConfig changes, e.g. \'{"symmetry": "off"}\'')

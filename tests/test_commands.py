@@ -140,5 +140,5 @@ def test_bad_command_parameters_are_one_sentence(make_env, params, words):
 def test_unknown_command_name(make_env):
     env = make_env(num_envs=1)
     np.testing.assert_array_equal(env.commands.get("velocity"), env.commands.terms["velocity"].command)
-    with pytest.raises(ConfigError, match=r"no command 'heading'; its commands are: velocity\."):
+    with pytest.raises(ConfigError, match=r"no command 'heading'; its commands are: velocity, gait\."):
         env.commands.get("heading")

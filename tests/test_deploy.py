@@ -87,7 +87,7 @@ def test_metadata_is_complete(mlp_export):
     assert j == 12 and len(meta["default_joint_pos"]) == j and len(meta["kp"]) == j
     assert meta["control_dt"] == pytest.approx(0.02)
     terms = meta["observation"]["terms"]
-    assert sum(t["size"] for t in terms) == meta["observation"]["frame_size"] == 45
+    assert sum(t["size"] for t in terms) == meta["observation"]["frame_size"] == 53
     assert [t["name"] for t in terms][:3] == ["base_ang_vel", "projected_gravity", "velocity_commands"]
     assert meta["recurrent"] is None and meta["git_sha"] != ""
     # every term names the code that built it, so the deploy runtime can rebuild the vector
@@ -112,7 +112,10 @@ def test_observation_builder_matches_the_training_env(tiny_run, mlp_export):
     env.step(torch.full((2, 12), 0.3))
     s = env.state
     state = RobotState(0.0, s.joint_pos[0], s.joint_vel[0], s.base_quat[0], s.base_ang_vel[0])
-    built = ObservationBuilder(meta)(state, s.commands[0], s.actions[0])
+    builder = ObservationBuilder(meta)
+    builder.clock.phase[:] = env.commands.gait.phase[0]  # the robot's clock at the env's phase
+    builder.clock.step(0.0)
+    built = builder(state, s.commands[0], s.actions[0])
     assert np.abs(built[0] - env.get_observations()["policy"][0].numpy()).max() < 1e-5
 
 

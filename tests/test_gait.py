@@ -67,3 +67,20 @@ def test_phases_before_the_first_boundary_or_measurement_do_not_count():
     # measured from step 40: swing 30..49 started before measuring -> not complete; stance 50..79 counted
     assert r["stance_time_s"] == [pytest.approx(30 * DT)]
     assert np.isnan(r["step_frequency_hz_at_1ms"]) and np.isnan(r["left_right_asymmetry"])
+
+
+def test_contact_flicker_shorter_than_a_phase_does_not_split_steps():
+    steps = 400
+    clean = pattern(13, 13, 0, steps)  # 26 steps per cycle = 1.92 Hz
+    scuffed = clean.copy()
+    scuffed[np.arange(steps) % 26 == 20] = True  # the swing foot scuffs the ground for one step
+    scuffed[np.arange(steps) % 26 == 5] = False  # and the stance foot chatters off for one step
+    long_touch = clean.copy()
+    long_touch[(np.arange(steps) % 26 >= 17) & (np.arange(steps) % 26 < 21)] = True  # 4 steps: a real touchdown
+    contacts = np.stack([clean, scuffed, long_touch], axis=1)[:, :, None]
+    g = run(contacts, zero=np.zeros(3, dtype=bool))
+    freq = [g.result(np.arange(3) == i, np.arange(3) == i, ("F",), None, np.array([True]))["step_frequency_hz"][0]
+            for i in range(3)]
+    assert freq[0] == pytest.approx(1 / (26 * DT), rel=0.01)
+    assert freq[1] == pytest.approx(freq[0], rel=0.01)  # flicker ignored
+    assert freq[2] == pytest.approx(2 * freq[0], rel=0.05)  # a 4-step touch is a step of its own

@@ -23,19 +23,19 @@ def test_spaces(envs):
     assert envs.num_envs == 3
     assert envs.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
     so, sa = envs.single_observation_space, envs.single_action_space
-    assert isinstance(so, Box) and so.shape == (45,) and so.dtype == np.float32
+    assert isinstance(so, Box) and so.shape == (53,) and so.dtype == np.float32
     assert isinstance(sa, Box) and sa.shape == (12,) and sa.dtype == np.float32
     np.testing.assert_array_equal(sa.high, 10.0)  # the action term's clip
     np.testing.assert_array_equal(sa.low, -10.0)
-    assert envs.observation_space.shape == (3, 45) and envs.observation_space.dtype == np.float32
+    assert envs.observation_space.shape == (3, 53) and envs.observation_space.dtype == np.float32
     assert envs.action_space.shape == (3, 12) and envs.action_space.dtype == np.float32
 
 
 def test_history_widens_the_observation_space():
     e = make_gym("quadruped-flat", num_envs=2, num_threads=1, observations={"policy": {"history": 2}})
-    assert e.single_observation_space.shape == (135,) and e.observation_space.shape == (2, 135)
+    assert e.single_observation_space.shape == (159,) and e.observation_space.shape == (2, 159)
     obs, _ = e.reset()
-    assert obs.shape == (2, 135)
+    assert obs.shape == (2, 159)
     e.close()
 
 
@@ -53,12 +53,12 @@ def test_spaces_follow_the_action_and_observation_clips():
 
 def test_reset_and_step_shapes_and_dtypes(envs):
     obs, info = envs.reset(seed=5)
-    assert obs.shape == (3, 45) and obs.dtype == np.float32
+    assert obs.shape == (3, 53) and obs.dtype == np.float32
     assert info["privileged"].shape == (3, 12) and info["privileged"].dtype == np.float32
     assert envs.observation_space.contains(obs)
     envs.action_space.seed(0)
     obs, rew, term, trunc, infos = envs.step(envs.action_space.sample() * 0.05)
-    assert obs.shape == (3, 45) and obs.dtype == np.float32
+    assert obs.shape == (3, 53) and obs.dtype == np.float32
     assert rew.shape == (3,) and rew.dtype == np.float32 and np.isfinite(rew).all()
     assert term.shape == (3,) and term.dtype == np.bool_
     assert trunc.shape == (3,) and trunc.dtype == np.bool_
@@ -114,4 +114,4 @@ def test_wraps_an_existing_env(make_env):
     g = GymVectorEnv(env)
     assert g.env is env and g.num_envs == 2
     obs, _ = g.reset()
-    assert obs.shape == (2, 45)
+    assert obs.shape == (2, 53)

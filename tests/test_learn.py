@@ -145,7 +145,7 @@ def test_checkpoint_holds_plain_data_and_describes_its_policy(trained):
     data = torch.load(path, map_location="cpu", weights_only=True)
     assert _plain(data)
     assert data["format_version"] == 2 and data["algorithm"] == "PPO" and data["policy_model"] == "actor"
-    assert data["policy_obs_groups"] == {"policy": 45} and data["num_actions"] == 12
+    assert data["policy_obs_groups"] == {"policy": 53} and data["num_actions"] == 12
     assert data["policy_cfg"]["class_name"] == "MLPModel" and data["policy_cfg"]["obs_normalization"] is True
     assert data["iteration"] == 2 and data["env_steps"] == 2 * 8 * 16
     assert data["learning_rate"] == pytest.approx(trained.runner.alg.learning_rate)

@@ -9,21 +9,23 @@ import torch
 
 NOISELESS = {"noise": 0.0}  # policy group options
 CLEAN = {"policy": NOISELESS}
-# policy frame of a 12-joint robot: ang vel 3, gravity 3, commands 3, joint pos 12, joint vel 12, last action 12
+# policy frame of a 12-joint robot: ang vel 3, gravity 3, commands 3, joint pos 12, joint vel 12, last action 12,
+# gait clock 8 (sin, cos of 4 feet)
 SLICES = {"base_ang_vel": slice(0, 3), "projected_gravity": slice(3, 6), "velocity_commands": slice(6, 9),
-          "joint_pos": slice(9, 21), "joint_vel": slice(21, 33), "last_action": slice(33, 45)}
+          "joint_pos": slice(9, 21), "joint_vel": slice(21, 33), "last_action": slice(33, 45),
+          "gait_clock": slice(45, 53)}
 
 
 def test_layout_sizes_and_order(make_env):
     env = make_env()
     obs = env.get_observations()
-    assert obs["policy"].shape == (4, 45) and obs["policy"].dtype == torch.float32
+    assert obs["policy"].shape == (4, 53) and obs["policy"].dtype == torch.float32
     assert obs["privileged"].shape == (4, 12) and obs["privileged"].dtype == torch.float32
     policy = env.observations.groups["policy"]
     offsets = np.cumsum([0] + policy.sizes)
     assert {name: slice(int(a), int(b)) for name, a, b in zip(policy.term_names, offsets[:-1], offsets[1:])} == SLICES
     desc = policy.describe()
-    assert desc["size"] == desc["frame_size"] == 45 and desc["history"] == 0
+    assert desc["size"] == desc["frame_size"] == 53 and desc["history"] == 0
     assert {t["name"]: slice(t["offset"], t["offset"] + t["size"]) for t in desc["terms"]} == SLICES
     by_name = {t["name"]: t for t in desc["terms"]}
     assert by_name["velocity_commands"]["scale"] == [2.0, 2.0, 0.25]
@@ -101,9 +103,9 @@ def test_history_stacks_frames_oldest_first(make_env, history):
     env = make_env(observations={"policy": {**NOISELESS, "history": history}})
     ref = make_env(observations=CLEAN)  # same seed, no history: same frames
     frames = history + 1
-    assert env.get_observations()["policy"].shape == (4, 45 * frames)
+    assert env.get_observations()["policy"].shape == (4, 53 * frames)
     # right after reset, every slot holds the first frame
-    first = env.get_observations()["policy"].reshape(4, frames, 45)
+    first = env.get_observations()["policy"].reshape(4, frames, 53)
     for k in range(frames):
         torch.testing.assert_close(first[:, k], ref.get_observations()["policy"], rtol=0, atol=0)
     rng = np.random.default_rng(2)
@@ -114,7 +116,7 @@ def test_history_stacks_frames_oldest_first(make_env, history):
         ref_obs, _, d2, _ = ref.step(a)
         assert not d1.any() and not d2.any()
         seen.append(ref_obs["policy"])
-        stacked = obs["policy"].reshape(4, frames, 45)
+        stacked = obs["policy"].reshape(4, frames, 53)
         torch.testing.assert_close(stacked[:, -1], ref_obs["policy"], rtol=0, atol=0)  # newest = current
         for k in range(frames):
             torch.testing.assert_close(stacked[:, k], seen[max(0, len(seen) - frames + k)], rtol=0, atol=0)
@@ -128,7 +130,7 @@ def test_history_is_refilled_on_reset(make_env):
         assert not dones.any()
     obs, _, dones, extras = env.step(zero)
     assert dones.all() and extras["time_outs"].all()
-    stacked = obs["policy"].reshape(4, 3, 45)
+    stacked = obs["policy"].reshape(4, 3, 53)
     for k in range(2):  # old-episode frames are replaced by the first frame of the new episode
         torch.testing.assert_close(stacked[:, k], stacked[:, 2], rtol=0, atol=0)
 
@@ -140,9 +142,9 @@ def test_set_commands_keeps_the_history(make_env):
     for _ in range(3):
         obs, _, dones, _ = env.step(torch.from_numpy(rng.normal(0.0, 0.3, size=(2, 12)).astype(np.float32)))
         assert not dones.any()
-        frames.append(obs["policy"].reshape(2, 3, 45)[:, -1].clone())
+        frames.append(obs["policy"].reshape(2, 3, 53)[:, -1].clone())
     env.set_commands(np.array([0.5, 0.0, 0.0]))
-    stacked = env.get_observations()["policy"].reshape(2, 3, 45)
+    stacked = env.get_observations()["policy"].reshape(2, 3, 53)
     expected_cmd = torch.tensor([1.0, 0.0, 0.0]).expand(2, 3)  # 0.5 m/s x scale 2
     torch.testing.assert_close(stacked[:, -1, SLICES["velocity_commands"]], expected_cmd)
     # the two older slots are still the two previous control steps
@@ -165,17 +167,20 @@ def _sample(env, i: int):
 def test_deploy_builder_with_history_matches_the_env(make_env):
     from stridelab.deploy.observation import ObservationBuilder
 
-    env = make_env(num_envs=3, observations={"policy": {"history": 2, "noise": 0.0}}, episode_length_s=0.1)
+    # the env's gait clocks start at phase 0 like a robot's (not at random, as in training)
+    env = make_env(num_envs=3, observations={"policy": {"history": 2, "noise": 0.0}}, episode_length_s=0.1,
+                   commands={"gait": {"params": {"random_start": False}}})
     desc = env.observations.groups["policy"].describe()
-    assert desc["size"] == 135 and desc["frame_size"] == 45 and desc["history"] == 2
-    meta = {"observation": desc, "default_joint_pos": env.default_pose.tolist()}
+    assert desc["size"] == 159 and desc["frame_size"] == 53 and desc["history"] == 2
+    meta = {"observation": desc, "default_joint_pos": env.default_pose.tolist(), "gait": env.commands.gait.describe(),
+            "control_dt": env.dt}
     builders = [ObservationBuilder(meta) for _ in range(env.num_envs)]  # one robot per env
     rng = np.random.default_rng(5)
 
     def check(obs: torch.Tensor) -> None:
         for i, b in enumerate(builders):
             got = b(_sample(env, i), env.state.commands[i], env.actions[i])
-            assert got.shape == (1, 135) and got.dtype == np.float32
+            assert got.shape == (1, 159) and got.dtype == np.float32
             np.testing.assert_allclose(got[0], obs[i].numpy(), rtol=1e-6, atol=1e-6)
 
     check(env.get_observations()["policy"])
@@ -184,8 +189,8 @@ def test_deploy_builder_with_history_matches_the_env(make_env):
     for step in range(1, 9):  # the episodes end after 5 steps, all at once
         a = torch.from_numpy(rng.normal(0.0, 0.3, size=(3, 12)).astype(np.float32))
         obs, _, dones, _ = env.step(a)
-        stacked = obs["policy"].reshape(3, 3, 45)
-        late = stale(_sample(env, 0), env.state.commands[0], env.actions[0])[0].reshape(3, 45)
+        stacked = obs["policy"].reshape(3, 3, 53)
+        late = stale(_sample(env, 0), env.state.commands[0], env.actions[0])[0].reshape(3, 53)
         if step == 5:
             assert dones.all()
             for b in builders:
@@ -194,7 +199,8 @@ def test_deploy_builder_with_history_matches_the_env(make_env):
             # reset still holds the old episode's frames
             for k in range(2):
                 torch.testing.assert_close(stacked[:, k], stacked[:, 2], rtol=0, atol=0)
-            np.testing.assert_allclose(late[2], stacked[0, 2].numpy(), rtol=1e-6, atol=1e-6)
+            # (its clock did not restart either: compare the frame without the clock's 8 values)
+            np.testing.assert_allclose(late[2, :45], stacked[0, 2, :45].numpy(), rtol=1e-6, atol=1e-6)
             assert not np.allclose(late[0], stacked[0, 0].numpy(), atol=1e-3)
         else:
             assert not dones.any()

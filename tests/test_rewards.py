@@ -181,17 +181,20 @@ def test_default_reward_table_weights_and_parameters(make_env):
     assert rewards["track_lin_vel_xy_exp"].weight == 1.5 and rewards["track_lin_vel_xy_exp"].params == {"std": 0.5}
     assert rewards["base_height_l2"].weight == -10.0 and rewards["feet_air_time"].params == {"threshold": 0.5}
     assert rewards["joint_pos_limits"].params == {"soft_ratio": 0.9}
+    # the gait clock's recipe: contact schedule instead of air time, slide and stand-still penalties
+    assert rewards["gait_contact_schedule"].weight == 2.0 and rewards["feet_air_time"].weight == 0.0
+    assert rewards["feet_slide"].weight == -0.25 and rewards["stand_still"].weight == -1.0
     term = rewards["termination"]
     assert term.func == "is_terminated" and term.weight == -20.0 and term.after_clip
     assert [name for name, r in rewards.items() if r.after_clip] == ["termination"]
     env = make_env()
     on = {name: r for name, r in rewards.items() if r.weight != 0.0}
-    assert set(rewards) - set(on) == {"feet_slide", "stand_still", "spot_air_time", "air_time_variance"}
+    assert set(rewards) - set(on) == {"feet_air_time", "spot_air_time", "air_time_variance"}
     assert env.rewards.names == list(on)  # every non-zero default term is on, in table order
     np.testing.assert_array_equal(env.rewards.weights, [r.weight for r in on.values()])
     # weight 0 disables a term: it is not built, computed or logged
-    off = make_env(rewards={"termination": {"weight": 0.0}, "feet_air_time": {"weight": 0.0}})
-    assert "termination" not in off.rewards.names and "feet_air_time" not in off.rewards.names
+    off = make_env(rewards={"termination": {"weight": 0.0}, "feet_slide": {"weight": 0.0}})
+    assert "termination" not in off.rewards.names and "feet_slide" not in off.rewards.names
     assert "Episode_Reward/termination" not in off.rewards.episode_log(np.arange(4), 1.0)
 
 

@@ -128,7 +128,7 @@ def test_mjcf_with_unnamed_geoms_stands_and_steps_in_a_task(tmp_path):
         "default_pose: 0.0\nkp: {hip: 30}\nkd: {'.*_hip': 1.0}\nbase_body: base\n"
         "feet: [FL_foot, FR_foot, RL_foot, RR_foot]\nterminate_contacts: [base]\ninit_height: 0.27\n")
     env = stridelab.make("quadruped-flat", robot=str(spec_file), num_envs=4, num_threads=1)
-    assert env.get_observations()["policy"].shape == (4, 9 + 3 * 4)
+    assert env.get_observations()["policy"].shape == (4, 9 + 3 * 4 + 2 * 4)  # + the gait clock of 4 feet
     for _ in range(20):
         _, reward, _, extras = env.step(torch.randn(4, 4) * 0.3)
         assert torch.isfinite(reward).all() and extras["unstable"] == 0

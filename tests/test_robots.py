@@ -234,7 +234,7 @@ def test_go2_from_menagerie_root_stands(shared_robots, monkeypatch):
     assert robot.spec.source == "menagerie:unitree_go2"
     assert_pd(robot.model, kp=20.0, kd=0.5, limits=GO2_LIMITS)
     env = LocomotionEnv(make_env_cfg("go2-flat", num_envs=2, num_threads=1), robot=robot)
-    assert env.get_observations()["policy"].shape == (2, 45)
+    assert env.get_observations()["policy"].shape == (2, 53)
     zero = torch.zeros(2, 12)
     for _ in range(25):  # 0.5 s on its PD controllers
         _, rew, dones, _ = env.step(zero)
@@ -309,3 +309,39 @@ def test_missing_reference_robots_skip_locally_and_fail_under_ci(tmp_path, monke
     (missing / "unitree_go2" / "scene.xml").write_text("<mujoco/>")
     monkeypatch.setenv("CI", "true")
     assert require_shared_robots(missing) == missing
+
+
+def test_foot_velocity_is_the_contact_point_of_a_rolling_sphere():
+    """A sphere foot rolling without sliding has a zero contact-point velocity, though its centre moves;
+    a sliding one reports its sliding speed. Checked in MuJoCo: the sensors' world frame, signs and radius."""
+    robot = load_robot(QUADRUPED)
+    m = robot.model
+    assert np.all(robot.foot_radius > 0.01)  # the built-in feet are spheres
+    d = mujoco.MjData(m)
+    mujoco.mj_resetData(m, d)
+    r = robot.foot_radius[0]
+    # spin the whole robot about the world y axis through the FL foot's lowest point: that point is still
+    mujoco.mj_forward(m, d)
+    fid = robot.foot_geom_ids[0]  # the first foot's first collision geom, whose velocity the sensors read
+    pivot = d.geom_xpos[fid] - np.array([0.0, 0.0, r])
+    w = np.array([0.0, 2.0, 0.0])
+    base = d.xpos[robot.base_body_id]
+    d.qvel[robot.base_dof_adr:robot.base_dof_adr + 3] = np.cross(w, base - pivot)  # world linear velocity
+    d.qvel[robot.base_dof_adr + 3:robot.base_dof_adr + 6] = w  # level base: body frame = world frame
+    mujoco.mj_forward(m, d)
+    vel = robot.foot_velocity(d.sensordata[None])[0]
+    centre = d.sensordata[robot.sensors.foot_vel[0]:robot.sensors.foot_vel[0] + 3]
+    assert np.linalg.norm(centre[:2]) == pytest.approx(2.0 * r, rel=1e-6)  # the centre moves at omega x r
+    np.testing.assert_allclose(vel[0], 0.0, atol=1e-9)
+    # pure sliding: the whole robot translates at 0.3 m/s
+    d.qvel[:] = 0.0
+    d.qvel[robot.base_dof_adr] = 0.3
+    mujoco.mj_forward(m, d)
+    np.testing.assert_allclose(robot.foot_velocity(d.sensordata[None])[0][:, 0], 0.3, atol=1e-9)
+
+
+def test_spec_timestep_replaces_the_files_and_is_checked():
+    assert load_robot(QUADRUPED).model.opt.timestep == pytest.approx(0.005)
+    assert load_robot(replace(QUADRUPED, timestep=0.002)).model.opt.timestep == pytest.approx(0.002)
+    with pytest.raises(RobotSpecError, match="timestep = 0.05 s is out of range"):
+        replace(QUADRUPED, timestep=0.05)

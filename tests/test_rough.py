@@ -159,7 +159,7 @@ def test_flat_task_unchanged():
     env = stridelab.make_env(cfg)
     obs = env.get_observations()
     assert set(obs.keys()) == {"policy", "privileged"}
-    assert obs["policy"].shape == (4, 45) and obs["privileged"].shape == (4, 12)
+    assert obs["policy"].shape == (4, 53) and obs["privileged"].shape == (4, 12)
     assert env.robot.terrain is None and (env.robot.model.geom_type == 0).sum() == 1  # the floor plane
     assert not hasattr(env, "terrain_tiles")
 

@@ -59,6 +59,9 @@ def test_mirrored_state_and_actions_give_the_mirrored_next_state():
     env = LocomotionEnv(cfg, robot=robot)
     env.set_commands(np.array([[0.5, 0.3, 0.2], [0.5, -0.3, -0.2]]))
     obs = env.reset_all()
+    clock = env.commands.gait  # mirrored trot clocks: the left and right feet swap, i.e. half a cycle apart
+    clock.phase[:] = [0.1, 0.6]
+    clock.step(0.0)
     rng = np.random.default_rng(0)
     perm, sign = (t.numpy() for t in mirror_maps(env)["action"])
     worst = 0.0

@@ -43,7 +43,7 @@ def test_tensorboard_has_reward_terms_tracking_errors_episode_length_and_lr(tiny
     acc.Reload()
     tags = set(acc.Tags()["scalars"])
     assert "Loss/learning_rate" in tags and "Metrics/lin_vel_error" in tags and "Metrics/ang_vel_error" in tags
-    assert "Episode_Reward/track_lin_vel_xy_exp" in tags and "Episode_Reward/feet_air_time" in tags
+    assert "Episode_Reward/track_lin_vel_xy_exp" in tags and "Episode_Reward/gait_contact_schedule" in tags
     assert "Train/mean_episode_length" in tags or "Episode_Termination/time_out" in tags
 
 

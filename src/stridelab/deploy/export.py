@@ -121,6 +121,7 @@ def metadata(loaded: LoadedPolicy, module: ExportablePolicy, env) -> dict:
         "privileged": env.observations.groups["privileged"].describe() if "privileged" in env.observations.groups
         else None,
         "commands": velocity.ranges() if velocity is not None else {},
+        "gait": env.commands.gait.describe() if env.commands.gait is not None else None,
         "normalizer": "included in the model",
         "recurrent": None if module.rnn is None else {"type": module.rnn_type, "state_shape": list(module.state_shape()),
                                                      "inputs": inputs[1:], "outputs": outputs[1:]},

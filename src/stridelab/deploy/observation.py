@@ -13,6 +13,7 @@ import numpy as np
 from stridelab.deploy.backend import RobotState as RobotSample
 from stridelab.errors import StridelabError
 from stridelab.managers.observation import ObservationGroup
+from stridelab.mdp.commands import gait_clock
 from stridelab.mdp.state import RobotState
 
 
@@ -29,16 +30,22 @@ class ObservationBuilder:
         self.expected_sizes = [int(t["size"]) for t in desc["terms"]]
         self.size = int(desc["size"])
         self.default = np.asarray(meta["default_joint_pos"], dtype=np.float64)
+        # the gait clock, if the policy was trained with one: it starts at phase 0 and ticks once per call
+        self.clock = gait_clock.from_description(meta["gait"]) if meta.get("gait") else None
+        self.control_dt = float(meta["control_dt"])
         self._fresh = True
 
     def reset(self) -> None:
-        """The next call starts a new episode: the history is refilled with its first frame."""
+        """The next call starts a new episode: the history is refilled with its first frame, the clock restarts."""
         self._fresh = True
+        if self.clock is not None:
+            self.clock.resample(np.array([0]))
 
     def state(self, sample: RobotSample, command: np.ndarray, last_action: np.ndarray) -> RobotState:
         """A batch-of-one RobotState from a robot sample, the command and the last (processed) action."""
+        phase = self.clock.command[0] if self.clock is not None else None
         return RobotState.from_signals(sample.base_quat, sample.base_ang_vel, sample.joint_pos, sample.joint_vel,
-                                       self.default, last_action, command, sample.base_lin_vel)
+                                       self.default, last_action, command, sample.base_lin_vel, phase)
 
     def __call__(self, sample: RobotSample, command: np.ndarray, last_action: np.ndarray) -> np.ndarray:
         """The policy input. Shape: (1, size), float32."""
@@ -49,4 +56,6 @@ class ObservationBuilder:
             raise StridelabError(f"the rebuilt observation terms have sizes {self.group.sizes} but policy.json says "
                                  f"{self.expected_sizes}; the robot's joint count or the stridelab version differs.")
         self._fresh = False
+        if self.clock is not None:  # the next control step's phase
+            self.clock.step(self.control_dt)
         return obs.astype(np.float32)

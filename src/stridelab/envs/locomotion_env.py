@@ -73,6 +73,7 @@ class LocomotionEnv(VecEnv):
         self.commands = CommandManager(cfg.commands, self)
         velocity = self.commands.velocity
         self._velocity = velocity.command if velocity is not None else np.zeros((n, 3))
+        self._gait = self.commands.gait
         self.events = EventManager(cfg.events, self)
         self.terminations = TerminationManager(cfg.terminations, self)
         self.rewards = RewardManager(cfg.rewards, self, cfg.only_positive_rewards)
@@ -146,8 +147,11 @@ class LocomotionEnv(VecEnv):
 
     # ---- internals -------------------------------------------------------------------------------
     def _read_state(self) -> RobotState:
-        return read_state(self.sim, self.robot, self.prev_joint_vel, self.dt, self.actions, self.last_actions,
-                          self._velocity, self.default_pose)
+        s = read_state(self.sim, self.robot, self.prev_joint_vel, self.dt, self.actions, self.last_actions,
+                       self._velocity, self.default_pose)
+        if self._gait is not None:
+            s.gait_phase = self._gait.command.copy()
+        return s
 
     def _reset(self, ids: np.ndarray) -> dict[str, float]:
         """Reset ``ids``: curriculum, reset events (parameters, then pose), buffers, commands, terms."""

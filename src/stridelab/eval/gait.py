@@ -6,10 +6,14 @@ that have not fallen:
 
 - duty factor: the share of time in contact;
 - step frequency [Hz]: 1 / (mean stance time + mean swing time), the foot's cycle rate;
-- stance / swing time [s]: mean length of completed contact / flight phases;
+- stance / swing time [s]: mean length of completed contact / flight phases, after debouncing: a
+  change of contact counts only once it has lasted ``min_phase_s`` (0.06 s, 3 control steps at 50 Hz),
+  so a swing foot that scuffs the ground for a step, or a stance foot that chatters, does not split a
+  phase in two (gait analysis likewise ignores phases shorter than a few tens of ms);
 - left/right asymmetry: |a - b| / mean(a, b) of the duty factors of mirrored feet pairs (the largest
   pair), likewise front/rear over the front and rear feet;
-- foot slip [m/s]: planar speed of feet in contact;
+- foot slip [m/s]: planar speed of the contact point (``RobotState.foot_vel``) of feet in stance
+  (debounced, and touching at that step);
 - all feet down at zero command: the share of zero-command steps with every foot in contact.
 """
 
@@ -34,9 +38,11 @@ class GaitCriteria:
 class GaitMetrics:
     """Per env and foot: contact time, touchdowns, completed stance and swing phases."""
 
-    def __init__(self, num_envs: int, num_feet: int, dt: float) -> None:
+    def __init__(self, num_envs: int, num_feet: int, dt: float, min_phase_s: float = 0.06) -> None:
         self.dt = dt
         shape = (num_envs, num_feet)
+        self.confirm_steps = max(1, int(round(min_phase_s / dt)))
+        self.pending = np.zeros(shape, dtype=np.int64)  # steps the raw contact has differed from the debounced one
         self.last = np.zeros(shape, dtype=bool)
         self.primed = False  # the first step only sets the contact state: it is no touchdown
         self.started = np.zeros(shape, dtype=bool)  # a phase boundary was seen: durations count from then
@@ -55,9 +61,14 @@ class GaitMetrics:
     def add(self, measure: np.ndarray, contact: np.ndarray, foot_vel: np.ndarray, zero_command: np.ndarray) -> None:
         """One control step. Shapes: measure (n,) bool (alive and past settling); contact (n, f) bool;
         foot_vel (n, f, 3) [m/s]; zero_command (n,) bool."""
-        contact = np.asarray(contact, dtype=bool)
+        raw = np.asarray(contact, dtype=bool)
         if not self.primed:
-            self.last, self.primed = contact.copy(), True
+            self.last, self.primed = raw.copy(), True
+        # debounce: the contact state flips once the raw contact has differed for confirm_steps steps; both
+        # ends of a phase are delayed alike, so durations are not
+        self.pending = np.where(raw != self.last, self.pending + 1, 0)
+        contact = np.where(self.pending >= self.confirm_steps, raw, self.last)
+        self.pending[contact == raw] = 0
         m = np.asarray(measure, dtype=bool)
         mf = m[:, None]
         down = contact & ~self.last
@@ -73,14 +84,15 @@ class GaitMetrics:
         self.started |= changed & mf
         self.phase = np.where(changed, self.dt, self.phase + self.dt)
         self.last = contact
-        self.contact_time += (contact & mf) * self.dt
+        self.contact_time += (raw & mf) * self.dt  # duty factor: the raw share of time in contact
         self.time += m * self.dt
-        speed = np.linalg.norm(foot_vel[:, :, :2], axis=2) * contact
-        n_contact = contact.sum(axis=1)
+        stance = contact & raw  # debounced stance, and touching now
+        speed = np.linalg.norm(foot_vel[:, :, :2], axis=2) * stance
+        n_contact = stance.sum(axis=1)
         self.slip += m * speed.sum(axis=1) / np.maximum(n_contact, 1)
         self.slip_n += m
         idle = m & zero_command
-        self.idle_all_down += idle & contact.all(axis=1)
+        self.idle_all_down += idle & raw.all(axis=1)  # standing: every foot down at every step
         self.idle_steps += idle
 
     def result(self, moving: np.ndarray, forward_1ms: np.ndarray, feet: tuple[str, ...],

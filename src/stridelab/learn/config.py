@@ -76,7 +76,7 @@ class TrainConfig:
     max_iterations: int = 5000
     max_minutes: float = 20.0
     stop_when_walks: bool = True
-    check_every_s: float = 60.0
+    check_every_s: float = 30.0  # a check costs ~4 s; every 30 s finds the walking policy ~15 s sooner
     check_below_lin_vel_error: float = 0.3
     actor_hidden_dims: tuple[int, ...] = (128, 128, 128)
     critic_hidden_dims: tuple[int, ...] = (128, 128, 128)

@@ -25,6 +25,12 @@ class CommandManager:
         The env puts its command into ``RobotState.commands``; the eval grid and play set it."""
         return next((t for t in self.terms.values() if getattr(t, "role", None) == "velocity"), None)
 
+    @property
+    def gait(self) -> Any:
+        """The gait clock term (its class sets ``role = "gait"``), or None. The env puts its per-foot
+        phases into ``RobotState.gait_phase``."""
+        return next((t for t in self.terms.values() if getattr(t, "role", None) == "gait"), None)
+
     def get(self, name: str) -> np.ndarray:
         """The current command of term ``name``. Shape: (n, k)."""
         if name not in self.terms:

@@ -80,3 +80,101 @@ class velocity_command:  # noqa: N801 - a term, named like the function terms
     def load_state_dict(self, state: dict) -> None:
         self.command[:] = state["command"].numpy()
         self.time_left[:] = state["time_left"].numpy()
+
+
+def alternating_offsets(spec: Any) -> tuple[float, ...] | None:
+    """Clock offsets for the alternating gait of a robot with a feet mirror map (``None`` without one): the
+    feet of each left/right pair are half a cycle apart, and successive pairs (in the order of the robot's
+    feet, front to back) start half a cycle apart. Quadruped (FL, FR, RL, RR): (0, 0.5, 0.5, 0), a trot;
+    biped (left, right): (0, 0.5). Without a mirror map, two or four feet are taken in the conventional
+    order (left, right / FL, FR, RL, RR)."""
+    perm = getattr(spec, "feet_mirror_perm", None)
+    if perm is None:
+        perm = {2: (1, 0), 4: (1, 0, 3, 2)}.get(len(getattr(spec, "feet", ())))
+    if perm is None:
+        return None
+    offsets: list[float | None] = [None] * len(perm)
+    pair = 0
+    for foot, mirror in enumerate(perm):
+        if offsets[foot] is None:
+            offsets[foot] = 0.5 * (pair % 2)
+            if mirror != foot:
+                offsets[mirror] = 0.5 * ((pair + 1) % 2)
+            pair += 1
+    return tuple(offsets)
+
+
+class gait_clock:  # noqa: N801 - a term, named like the function terms
+    """A periodic gait clock: one phase per foot in [0, 1), advancing at ``frequency`` [Hz].
+
+    Foot ``f`` is at phase ``(phase + offsets[f]) mod 1``; a foot is meant to be in stance for the first
+    ``duty`` of its cycle (the reward :func:`stridelab.mdp.rewards.gait_contact_schedule`). Trot for a
+    quadruped with feet (FL, FR, RL, RR): offsets (0, 0.5, 0.5, 0); alternating biped: (0, 0.5). Without
+    ``offsets`` they come from the robot's feet mirror map (:func:`alternating_offsets`).
+    The idea is walk-these-ways' (Margolis & Agrawal 2022) gait command with fixed parameters. The env
+    puts ``command`` into ``RobotState.gait_phase``; ``policy.json`` carries :meth:`describe`, from which
+    the deploy runtime runs the same clock.
+
+    Attributes:
+        command: per-foot phase. Shape: (num_envs, num_feet).
+        phase: the clock's own phase. Shape: (num_envs,).
+    """
+
+    role = "gait"
+
+    def __init__(self, env: Any, frequency: float = 2.0, offsets: tuple[float, ...] | None = None,
+                 duty: float = 0.5, random_start: bool = True) -> None:
+        if offsets is None:
+            offsets = alternating_offsets(env.robot.spec) if env is not None else None
+        if offsets is None:
+            raise ConfigError("gait_clock needs offsets, one phase offset in [0, 1) per foot (e.g. trot: "
+                              "[0, 0.5, 0.5, 0]), or a robot with a feet mirror map to derive them from.")
+        num_feet = env.robot.num_feet if env is not None else len(offsets)
+        if len(offsets) != num_feet:
+            raise ConfigError(f"gait_clock has {len(offsets)} offsets but the robot has {num_feet} feet; give one "
+                              f"offset per foot, in the order of the robot's feet.")
+        if not 0.0 < frequency <= 10.0:
+            raise ConfigError(f"gait_clock frequency = {frequency} Hz must be within (0, 10].")
+        if not 0.0 < duty < 1.0:
+            raise ConfigError(f"gait_clock duty = {duty} must be within (0, 1): the stance fraction of a cycle.")
+        self.frequency, self.duty, self.random_start = float(frequency), float(duty), bool(random_start)
+        self.offsets = np.asarray(offsets, dtype=np.float64)
+        n = env.num_envs if env is not None else 1
+        self.rng = env.rng if env is not None else None
+        self.phase = np.zeros(n)
+        self.command = np.zeros((n, num_feet))
+        self._update()
+
+    def _update(self) -> None:
+        self.command[:] = np.mod(self.phase[:, None] + self.offsets, 1.0)
+
+    def resample(self, env_ids: np.ndarray) -> None:
+        """Restart the clock of ``env_ids`` (at a random phase in training)."""
+        if len(env_ids) == 0:
+            return
+        self.phase[env_ids] = self.rng.random(len(env_ids)) if self.random_start and self.rng is not None else 0.0
+        self._update()
+
+    def step(self, dt: float) -> None:
+        """Advance by ``dt`` [s]."""
+        self.phase = np.mod(self.phase + dt * self.frequency, 1.0)
+        self._update()
+
+    def describe(self) -> dict:
+        """The clock's parameters for ``policy.json`` (a robot runs the same clock from them)."""
+        return {"func": "gait_clock", "frequency": self.frequency, "offsets": self.offsets.tolist(),
+                "duty": self.duty, "phase": "foot phase = (t * frequency + offset) mod 1, t from the start of "
+                                            "the episode; stance while foot phase < duty"}
+
+    @classmethod
+    def from_description(cls, desc: dict) -> gait_clock:
+        """One clock (a batch of one, starting at phase 0) from :meth:`describe` output."""
+        return cls(None, frequency=desc["frequency"], offsets=tuple(desc["offsets"]), duty=desc["duty"],
+                   random_start=False)
+
+    def state_dict(self) -> dict:
+        return {"phase": torch.from_numpy(self.phase.copy())}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.phase[:] = state["phase"].numpy()
+        self._update()

@@ -66,6 +66,24 @@ def foot_contact(s: RobotState) -> np.ndarray:
     return s.foot_contact.astype(np.float64)
 
 
+def _feet_twice(spec: Any, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two blocks of one value per foot (sin, then cos): the feet permutation in each block."""
+    perm, sign = sym.feet(spec, size // 2)
+    return np.concatenate([perm, perm + size // 2]), np.concatenate([sign, sign])
+
+
+@sym.mirrored(_feet_twice)
+def gait_clock(s: RobotState, min_command: float = 0.1) -> np.ndarray:
+    """sin and cos of 2 pi x each foot's gait-clock phase (sin for every foot, then cos); all zero while
+    the velocity command is below ``min_command`` (stand: no gait); unitless."""
+    if s.gait_phase is None:
+        raise ConfigError("observation term gait_clock needs a gait clock; add a 'gait_clock' command to the "
+                          "task's commands (e.g. --env.commands.gait.func gait_clock).")
+    angle = 2.0 * np.pi * s.gait_phase
+    moving = (np.linalg.norm(s.commands[:, :2], axis=1) >= min_command) | (np.abs(s.commands[:, 2]) >= min_command)
+    return np.concatenate([np.sin(angle), np.cos(angle)], axis=1) * moving[:, None]
+
+
 class randomized_parameters:  # noqa: N801 - a term, named like the function terms
     """Every randomized physical quantity of the task (friction, masses, gains, pushes, ...).
 

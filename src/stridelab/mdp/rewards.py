@@ -149,7 +149,7 @@ class feet_air_time:  # noqa: N801 - a term, named like the function terms
 
 
 def feet_slide(s: RobotState) -> np.ndarray:
-    """Isaac Lab's feet_slide: sum over feet in contact of their planar speed [m/s]."""
+    """Isaac Lab's feet_slide: sum over feet in contact of the planar speed of their contact point [m/s]."""
     speed = np.linalg.norm(s.foot_vel[:, :, :2], axis=2)
     return np.sum(speed * s.foot_contact, axis=1)
 
@@ -158,6 +158,40 @@ def stand_still(s: RobotState, min_command: float = 0.1) -> np.ndarray:
     """legged_gym's stand_still: sum of |joint angle - default| [rad] while the command is (nearly) zero."""
     idle = (np.linalg.norm(s.commands[:, :2], axis=1) < min_command) & (np.abs(s.commands[:, 2]) < min_command)
     return np.sum(np.abs(s.joint_pos - s.default_joint_pos), axis=1) * idle
+
+
+def _soft_step(x: np.ndarray) -> np.ndarray:
+    """A smooth 0 -> 1 step (logistic approximation of the normal CDF)."""
+    return 1.0 / (1.0 + np.exp(-1.702 * x))
+
+
+def desired_stance(phase: np.ndarray, duty: float = 0.5, kappa: float = 0.07) -> np.ndarray:
+    """How much each foot should be in stance at gait-clock ``phase`` (Shape: (n, f), in [0, 1)): 1 for
+    ``phase < duty``, 0 after, smoothed over about ``kappa`` of a cycle at both edges (walk-these-ways'
+    smoothing of the contact schedule, Margolis & Agrawal 2022). Shape: (n, f), in [0, 1]."""
+    in_cycle = _soft_step(phase / kappa) * (1.0 - _soft_step((phase - duty) / kappa))
+    next_cycle = _soft_step((phase - 1.0) / kappa) * (1.0 - _soft_step((phase - 1.0 - duty) / kappa))
+    return in_cycle + next_cycle
+
+
+def _commanded(s: RobotState, min_command: float = 0.1) -> np.ndarray:
+    """Envs given a planar or yaw command of at least ``min_command``. Shape: (n,), bool."""
+    return (np.linalg.norm(s.commands[:, :2], axis=1) >= min_command) | (np.abs(s.commands[:, 2]) >= min_command)
+
+
+def gait_contact_schedule(s: RobotState, duty: float = 0.5, kappa: float = 0.07,
+                          min_command: float = 0.1) -> np.ndarray:
+    """walk-these-ways' contact-schedule tracking, with contact flags instead of forces: the mean over feet
+    of [stance wanted and foot down] + [swing wanted and foot up], in [0, 1], while a command is given;
+    at zero command, the fraction of feet on the ground (stand on all of them). Needs a ``gait_clock``
+    command (``RobotState.gait_phase``)."""
+    if s.gait_phase is None:
+        raise ConfigError("reward term gait_contact_schedule needs a gait clock; add a 'gait_clock' command to the "
+                          "task's commands.")
+    stance = desired_stance(s.gait_phase, duty, kappa)
+    down = s.foot_contact.astype(np.float64)
+    match = np.mean(stance * down + (1.0 - stance) * (1.0 - down), axis=1)
+    return np.where(_commanded(s, min_command), match, np.mean(down, axis=1))
 
 
 class FootPhases:
@@ -263,10 +297,7 @@ class feet_stumble:  # noqa: N801 - a term, named like the function terms
         if margin < 0:
             raise ConfigError(f"feet_stumble margin = {margin} must be >= 0 m.")
         robot = env.robot
-        first = np.unique(robot.foot_of_geom, return_index=True)[1]
-        geoms = robot.foot_geom_ids[first]
-        sphere = robot.model.geom_type[geoms] == 2  # mjGEOM_SPHERE: the centre is one radius above the ground
-        self.radius = np.where(sphere, robot.model.geom_size[geoms, 0], 0.0)
+        self.radius = robot.foot_radius  # a sphere foot's centre is one radius above the ground
         self.terrain = getattr(robot, "terrain", None)
         self.margin = float(margin)
 

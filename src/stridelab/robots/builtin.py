@@ -55,6 +55,7 @@ GO2 = RobotSpec(
     init_height=0.33,
     base_height_target=0.27,
     limit_collisions=True,
+    timestep=0.005,  # the file uses MuJoCo's default 0.002 s; 0.005 s x 4 = the tasks' 50 Hz policy
 )
 
 register_robot(QUADRUPED, replace_existing=True)

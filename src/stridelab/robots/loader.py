@@ -49,6 +49,7 @@ class SensorSlices:
     foot_contact: tuple[int, int]
     foot_pos: tuple[int, int]
     foot_vel: tuple[int, int]
+    foot_ang_vel: tuple[int, int]
     terminate_contact: tuple[int, int]
     penalize_contact: tuple[int, int]
 
@@ -69,6 +70,7 @@ class LoadedRobot:
         base_dof_adr: qvel address of the base free joint (6 values: world lin vel, local ang vel).
         foot_geom_ids: collision geoms of all feet. Shape: (num_foot_geoms,).
         foot_of_geom: the foot (index into ``spec.feet``) of each of them. Shape: (num_foot_geoms,).
+        foot_radius: radius of each foot's first collision geom if it is a sphere, else 0 [m]. Shape: (num_feet,).
         sensors: sensordata slices of the added sensors.
         terrain: the terrain in the model (``None``: the flat floor plane at z = 0).
     """
@@ -85,11 +87,26 @@ class LoadedRobot:
     foot_geom_ids: np.ndarray
     foot_of_geom: np.ndarray
     sensors: SensorSlices
+    foot_radius: np.ndarray
     terrain: Any = None  # stridelab.sim.terrain.Terrain | None
 
     @property
     def num_feet(self) -> int:
         return len(self.spec.feet)
+
+    def foot_velocity(self, sensordata: np.ndarray) -> np.ndarray:
+        """World velocity of each foot's lowest point, where it touches flat ground [m/s]. Shape: (n, f, 3).
+
+        For a sphere foot this is the centre's velocity plus omega x (0, 0, -radius): zero while the foot
+        rolls without sliding, whereas its centre moves at radius x rolling rate. ``sensordata``
+        Shape: (n, nsensordata).
+        """
+        s, nf = self.sensors, self.num_feet
+        vel = sensordata[:, s.foot_vel[0]:s.foot_vel[1]].reshape(-1, nf, 3).copy()
+        ang = sensordata[:, s.foot_ang_vel[0]:s.foot_ang_vel[1]].reshape(-1, nf, 3)
+        vel[..., 0] -= self.foot_radius * ang[..., 1]
+        vel[..., 1] += self.foot_radius * ang[..., 0]
+        return vel
 
 
 def resolve_source(source: str) -> Path:
@@ -215,6 +232,8 @@ def build_mjspec(spec: RobotSpec) -> tuple[mujoco.MjSpec, Path, dict[str, list[P
     if not any(g.type in (mujoco.mjtGeom.mjGEOM_PLANE, mujoco.mjtGeom.mjGEOM_HFIELD) for g in mjspec.worldbody.geoms):
         _add_floor(mjspec)
     _add_sensors(mjspec, parts)
+    if spec.timestep is not None:
+        mjspec.option.timestep = spec.timestep
     return mjspec, path, parts
 
 
@@ -301,6 +320,9 @@ def _add_sensors(mjspec: mujoco.MjSpec, parts: dict[str, list[Part]]) -> None:
     for i, foot in enumerate(feet):
         mjspec.add_sensor(name=f"sl_vel_{i}", type=mujoco.mjtSensor.mjSENS_FRAMELINVEL, objtype=geom_obj,
                           objname=foot.geoms[0])
+    for i, foot in enumerate(feet):
+        mjspec.add_sensor(name=f"sl_angvel_{i}", type=mujoco.mjtSensor.mjSENS_FRAMEANGVEL, objtype=geom_obj,
+                          objname=foot.geoms[0])
     for prefix in ("terminate", "penalize"):
         for i, part in enumerate(parts[prefix]):
             mjspec.add_sensor(name=f"sl_{prefix}_{i}", type=contact, objtype=part.objtype, objname=part.name,
@@ -360,6 +382,7 @@ def load_robot(spec: RobotSpec, terrain: TerrainConfig | Terrain | None = None) 
         foot_contact=_sensor_range(model, [f"sl_contact_{i}" for i in range(nf)]),
         foot_pos=_sensor_range(model, [f"sl_pos_{i}" for i in range(nf)]),
         foot_vel=_sensor_range(model, [f"sl_vel_{i}" for i in range(nf)]),
+        foot_ang_vel=_sensor_range(model, [f"sl_angvel_{i}" for i in range(nf)]),
         terminate_contact=_sensor_range(model, [f"sl_terminate_{i}" for i in range(len(parts["terminate"]))]),
         penalize_contact=_sensor_range(model, [f"sl_penalize_{i}" for i in range(len(parts["penalize"]))]),
     )
@@ -377,5 +400,8 @@ def load_robot(spec: RobotSpec, terrain: TerrainConfig | Terrain | None = None) 
         foot_geom_ids=np.array([g for g, _ in foot_geoms]),
         foot_of_geom=np.array([i for _, i in foot_geoms]),
         sensors=sensors,
+        foot_radius=np.array([model.geom_size[model.geom(foot.geoms[0]).id, 0]
+                              if model.geom_type[model.geom(foot.geoms[0]).id] == mujoco.mjtGeom.mjGEOM_SPHERE
+                              else 0.0 for foot in parts["feet"]]),
         terrain=terrain,
     )

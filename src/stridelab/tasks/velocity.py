@@ -49,8 +49,8 @@ def velocity_rewards() -> dict[str, RewardTermCfg]:
         "joint_pos_limits": RewardTermCfg("joint_pos_limits", weight=-10.0, params={"soft_ratio": 0.9}),
         # paid once per fall, after the clip at zero (legged_gym), so that falling always costs
         "termination": RewardTermCfg("is_terminated", weight=-20.0, after_clip=True),
-        # gait terms, off by default (docs/benchmarks.md, runs E-G: none lowered the step frequency to
-        # 1.5-3.5 Hz without costing tracking); turn on with e.g. --env.rewards.feet-slide.weight -0.1
+        # gait terms, off here; with_gait_clock turns feet_slide and stand_still on (the others: runs D-G in
+        # docs/benchmarks.md); turn on with e.g. --env.rewards.spot-air-time.weight 1.0
         "feet_slide": RewardTermCfg("feet_slide", weight=0.0),  # Isaac Lab
         "stand_still": RewardTermCfg("stand_still", weight=0.0, params={"min_command": 0.1}),  # legged_gym
         "spot_air_time": RewardTermCfg("spot_air_time", weight=0.0, params={"mode_time": 0.2}),  # Isaac Lab Spot
@@ -85,6 +85,36 @@ def velocity_commands() -> dict[str, TermCfg]:
     return {"velocity": TermCfg("velocity_command", params={
         "resample_s": 10.0, "lin_vel_x": (-1.0, 1.0), "lin_vel_y": (-0.5, 0.5), "ang_vel_yaw": (-1.0, 1.0),
         "standing_fraction": 0.05, "min_lin_vel": 0.1})}
+
+
+def with_gait_clock(cfg: EnvConfig, offsets: tuple[float, ...] | None = None, frequency: float = 2.0,
+                    weight: float = 2.0, duty: float = 0.5, standing_fraction: float = 0.15) -> EnvConfig:
+    """``cfg`` with a natural, clocked gait (docs/benchmarks.md, runs X1-X6):
+
+    - the ``gait`` command (walk-these-ways' gait clock, fixed frequency and offsets) and its sin/cos in
+      the policy observation (zero at zero command); ``offsets=None`` derives an alternating gait (a trot
+      for a quadruped) from the robot's feet mirror map;
+    - walk-these-ways' contact-schedule reward in place of legged_gym's air-time reward, whose 0.5 s
+      threshold would penalize every step of a 2 Hz gait;
+    - Isaac Lab's ``feet_slide`` (-0.25) and legged_gym's ``stand_still`` (-1.0), with ``standing_fraction``
+      of the commands zero, so that the robot stands on all feet when told to.
+    """
+    from dataclasses import replace
+
+    policy = cfg.observations["policy"]
+    observations = {**cfg.observations, "policy": replace(policy, terms={
+        **policy.terms, "gait_clock": ObsTermCfg("gait_clock")})}
+    rewards = {**cfg.rewards,
+               "feet_air_time": replace(cfg.rewards["feet_air_time"], weight=0.0),
+               "feet_slide": replace(cfg.rewards["feet_slide"], weight=-0.25),
+               "stand_still": replace(cfg.rewards["stand_still"], weight=-1.0),
+               "gait_contact_schedule": RewardTermCfg("gait_contact_schedule", weight=weight, params={"duty": duty})}
+    velocity = cfg.commands["velocity"]
+    commands = {**cfg.commands,
+                "velocity": replace(velocity, params={**velocity.params, "standing_fraction": standing_fraction}),
+                "gait": TermCfg("gait_clock", params={
+                    "frequency": frequency, "duty": duty, **({} if offsets is None else {"offsets": tuple(offsets)})})}
+    return replace(cfg, observations=observations, rewards=rewards, commands=commands)
 
 
 def flat_velocity_task(task: str, robot: str) -> EnvConfig:
