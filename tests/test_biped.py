@@ -130,3 +130,20 @@ def test_flat_task_runs_on_the_biped():
         assert np.all(state.foot_contact)
     finally:
         env.close()
+
+
+def test_biped_flat_task_alternates_its_feet_on_a_clock():
+    env = stridelab.make("biped-flat", num_envs=2, num_threads=1, seed=0)
+    try:
+        clock = env.commands.gait
+        assert clock.frequency == 1.5 and clock.duty == 0.6 and clock.offsets.tolist() == [0.0, 0.5]
+        assert env.get_observations()["policy"].shape == (2, 9 + 3 * 10 + 2 * 2)
+        low, high = env.commands.velocity.low, env.commands.velocity.high
+        assert low[0] == 0.0 and high[0] == 1.0  # forward walking
+        assert env.cfg.terminations["bad_orientation"].params == {"max_tilt": 0.8}
+        env.set_commands(np.zeros(3))
+        for _ in range(20):
+            _, _, dones, _ = env.step(torch.zeros(2, 10))
+            assert not dones.any()
+    finally:
+        env.close()

@@ -39,7 +39,8 @@ class TaskEntry:
 
 TASKS: dict[str, TaskEntry] = {}
 ROBOTS: dict[str, Any] = {}
-_BUILTIN_MODULES = ("stridelab.robots.builtin", "stridelab.tasks.quadruped", "stridelab.tasks.rough")
+_BUILTIN_MODULES = ("stridelab.robots.builtin", "stridelab.tasks.quadruped", "stridelab.tasks.rough",
+                    "stridelab.tasks.biped")
 
 
 def _load_builtins() -> None:
