@@ -183,7 +183,7 @@ def test_default_reward_table_weights_and_parameters(make_env):
     assert rewards["joint_pos_limits"].params == {"soft_ratio": 0.9}
     # the gait clock's recipe: contact schedule instead of air time, slide and stand-still penalties
     assert rewards["gait_contact_schedule"].weight == 2.0 and rewards["feet_air_time"].weight == 0.0
-    assert rewards["feet_slide"].weight == -0.25 and rewards["stand_still"].weight == -1.0
+    assert rewards["feet_slide"].weight == -0.5 and rewards["stand_still"].weight == -1.0
     term = rewards["termination"]
     assert term.func == "is_terminated" and term.weight == -20.0 and term.after_clip
     assert [name for name, r in rewards.items() if r.after_clip] == ["termination"]

@@ -176,8 +176,8 @@ def _stochastic_tracking(trainer, steps: int = 50) -> tuple[float, float]:
 def test_ppo_raises_the_tracking_reward(tmp_path):
     """About three minutes of PPO on quadruped-flat raise the velocity-tracking reward of the policy it trains.
 
-    (The deterministic policy needs longer: it passes the walk criteria after ~10 minutes, see
-    docs/benchmarks.md, so this test measures the training policy.)
+    (The deterministic policy needs longer: it passes the walk criteria after ~3-3.5 minutes with the
+    gait-clock defaults, see docs/benchmarks.md, so this test measures the training policy.)
     """
     env_cfg = make_env_cfg("quadruped-flat", seed=0)
     trainer = Trainer(env_cfg, TrainConfig(max_iterations=80), tmp_path / "slow", seed=0)

@@ -96,7 +96,7 @@ def with_gait_clock(cfg: EnvConfig, offsets: tuple[float, ...] | None = None, fr
       for a quadruped) from the robot's feet mirror map;
     - walk-these-ways' contact-schedule reward in place of legged_gym's air-time reward, whose 0.5 s
       threshold would penalize every step of a 2 Hz gait;
-    - Isaac Lab's ``feet_slide`` (-0.25) and legged_gym's ``stand_still`` (-1.0), with ``standing_fraction``
+    - Isaac Lab's ``feet_slide`` (-0.5) and legged_gym's ``stand_still`` (-1.0), with ``standing_fraction``
       of the commands zero, so that the robot stands on all feet when told to.
     """
     from dataclasses import replace
@@ -106,7 +106,7 @@ def with_gait_clock(cfg: EnvConfig, offsets: tuple[float, ...] | None = None, fr
         **policy.terms, "gait_clock": ObsTermCfg("gait_clock")})}
     rewards = {**cfg.rewards,
                "feet_air_time": replace(cfg.rewards["feet_air_time"], weight=0.0),
-               "feet_slide": replace(cfg.rewards["feet_slide"], weight=-0.25),
+               "feet_slide": replace(cfg.rewards["feet_slide"], weight=-0.5),
                "stand_still": replace(cfg.rewards["stand_still"], weight=-1.0),
                "gait_contact_schedule": RewardTermCfg("gait_contact_schedule", weight=weight, params={"duty": duty})}
     velocity = cfg.commands["velocity"]
