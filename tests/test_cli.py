@@ -271,3 +271,14 @@ def test_resume_continues_training(one_iteration_run):
     assert cli.main(["train", "--resume", str(one_iteration_run), "--max-iterations", "2", "--no-eval"]) == 0
     names = sorted(p.name for p in (one_iteration_run / "checkpoints").glob("model_*.pt"))
     assert names == ["model_000001.pt", "model_000002.pt"]
+
+
+def test_train_prints_the_walk_and_gait_verdicts(tmp_path, capsys):
+    from conftest import TINY_TRAIN
+    from stridelab.cli import main
+
+    assert main(["train", "quadruped-flat", "--max-iterations", "1", "--log-dir", str(tmp_path), *TINY_TRAIN]) == 0
+    out = capsys.readouterr().out
+    assert "eval: lin vel error" in out and "does not walk yet" in out
+    gait = next(line for line in out.splitlines() if line.startswith("gait: "))
+    assert "not natural: " in gait and "(see gait_eval.png)" in gait  # an untrained policy's gait is not natural

@@ -253,6 +253,14 @@ def cmd_train(opts: TrainArgs, given: dict[str, str] | None = None, task_given: 
     print(f"eval: lin vel error {report['lin_vel_error']:.3f} m/s, yaw rate error {report['yaw_rate_error']:.3f} rad/s, "
           f"falls {100 * report['fall_rate']:.1f}% -> the policy {verdict} "
           f"(criteria: <= 0.15 m/s, <= 0.2 rad/s, <= 2% falls); results in {run_dir}")
+    gait = report.get("gait")
+    if gait:
+        missed = [name for name, ok in gait["checks"].items() if not ok]
+        print(f"gait: {gait['step_frequency_hz_at_1ms']:.2f} Hz at 1 m/s, duty factors "
+              f"{', '.join(f'{d:.2f}' for d in gait['duty_factor'])}, left/right asymmetry "
+              f"{100 * gait['left_right_asymmetry']:.0f}%, all feet down at zero command "
+              f"{100 * gait['all_feet_down_at_zero_command']:.0f}%, slip {gait['foot_slip']:.2f} m/s -> "
+              + ("natural" if gait["natural"] else "not natural: " + ", ".join(missed)) + " (see gait_eval.png)")
     return 0
 
 
