@@ -20,6 +20,15 @@ def _merge(base: dict, new: dict) -> dict:
     return out
 
 
+def steps_until(interval_s: float, dt: float) -> int:
+    """The control step at which a timer of ``interval_s`` runs out (the managers' own float arithmetic)."""
+    left, k = interval_s, 0
+    while left > 0.0:
+        left -= dt
+        k += 1
+    return k
+
+
 @pytest.fixture
 def make_env():
     """Factory for a small quadruped-flat env: 4 envs, 1 thread, seed 0, unless overridden."""

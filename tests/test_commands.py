@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from stridelab.errors import ConfigError
+from conftest import steps_until
 
 CLEAN = {"policy": {"noise": 0.0}}
 CMD = slice(6, 9)  # velocity_commands in the policy frame
@@ -16,15 +17,6 @@ SCALE = np.array([2.0, 2.0, 0.25])
 
 def velocity(**params) -> dict:
     return {"velocity": {"params": params}}
-
-
-def steps_until(interval_s: float, dt: float) -> int:
-    """The control step at which a timer of ``interval_s`` runs out (the term's own float arithmetic)."""
-    left, k = interval_s, 0
-    while left > 0.0:
-        left -= dt
-        k += 1
-    return k
 
 
 def command(env) -> np.ndarray:

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from stridelab.errors import ConfigError
+from conftest import steps_until
 
 N = 16
 GAINS = {"actuator_gains": {"params": {"kp_factor": (0.5, 1.5)}}}
@@ -22,15 +23,6 @@ def random_steps(env, steps: int, seed: int = 0, std: float = 1.0):
         a = torch.from_numpy(rng.normal(0.0, std, size=(env.num_envs, env.num_actions)).astype(np.float32))
         obs, _, dones, _ = env.step(a)
     return obs, dones
-
-
-def steps_until(interval_s: float, dt: float) -> int:
-    """The control step at which a timer of ``interval_s`` runs out (the managers' own float arithmetic)."""
-    left, k = interval_s, 0
-    while left > 0.0:
-        left -= dt
-        k += 1
-    return k
 
 
 def flip(env, i: int) -> None:

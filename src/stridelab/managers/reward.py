@@ -8,15 +8,13 @@ is a term of its own (``only_positive_clip``, >= 0), and an unstable simulation'
 
 from __future__ import annotations
 
-import inspect
-
 from typing import Any
 
 import numpy as np
 import torch
 
 from stridelab.config import RewardTermCfg
-from stridelab.managers.terms import build_term, check_params, load_term_state, resolve, term_state
+from stridelab.managers.terms import build_term, check_term, load_term_state, term_state
 
 CLIP_TERM = "only_positive_clip"
 
@@ -28,9 +26,7 @@ class RewardManager:
         active = {name: cfg for name, cfg in cfgs.items() if cfg.weight != 0.0}
         for name, cfg in cfgs.items():  # a term that is off is not built, but a typo in it is still an error
             if name not in active:
-                target = resolve(cfg.func, "rewards")
-                check_params(target.__init__ if inspect.isclass(target) else target, dict(cfg.params),
-                             2 if inspect.isclass(target) else 1, "rewards", name)
+                check_term(name, cfg, "rewards", 1)
         self.names = list(active)
         self.weights = np.array([cfg.weight for cfg in active.values()], dtype=np.float64)
         self.after_clip = np.array([cfg.after_clip for cfg in active.values()], dtype=bool)

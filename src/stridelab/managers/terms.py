@@ -81,6 +81,17 @@ def check_params(target: Callable, params: dict[str, Any], num_leading: int, kin
         raise ConfigError(f"{kind} term {name!r}: {hint}; its parameters are: {', '.join(names) or 'none'}.") from None
 
 
+def check_term(name: str, cfg: TermCfg, kind: str, num_call_args: int) -> Callable:
+    """Resolve a term and check its params against its signature (a class: ``__init__(self, env, ...)``);
+    returns the function or class. A term that is switched off is checked too, so a typo never hides."""
+    target = resolve(cfg.func, kind)
+    if inspect.isclass(target):
+        check_params(target.__init__, dict(cfg.params), 2, kind, name)  # self, env
+    else:
+        check_params(target, dict(cfg.params), num_call_args, kind, name)
+    return target
+
+
 def build_term(name: str, cfg: TermCfg, kind: str, env: Any, num_call_args: int) -> Any:
     """Build one term: a class becomes ``Class(env, **params)``; a function is bound to its params.
 
@@ -88,13 +99,9 @@ def build_term(name: str, cfg: TermCfg, kind: str, env: Any, num_call_args: int)
         num_call_args: positional arguments the manager passes to a function term (checked against
             its signature together with the params).
     """
-    target = resolve(cfg.func, kind)
+    target = check_term(name, cfg, kind, num_call_args)
     params = dict(cfg.params)
-    if inspect.isclass(target):
-        check_params(target.__init__, params, 2, kind, name)  # self, env
-        return target(env, **params)
-    check_params(target, params, num_call_args, kind, name)
-    return FunctionTerm(target, params)
+    return target(env, **params) if inspect.isclass(target) else FunctionTerm(target, params)
 
 
 def term_state(term: Any) -> dict:

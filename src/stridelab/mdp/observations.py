@@ -15,7 +15,7 @@ import numpy as np
 from stridelab.errors import ConfigError
 
 from stridelab.mdp import symmetry as sym
-from stridelab.mdp.state import RobotState
+from stridelab.mdp.state import RobotState, commanded
 
 
 @sym.mirrored(sym.vector(1, -1, 1))
@@ -80,8 +80,7 @@ def gait_clock(s: RobotState, min_command: float = 0.1) -> np.ndarray:
         raise ConfigError("observation term gait_clock needs a gait clock; add a 'gait_clock' command to the "
                           "task's commands (e.g. --env.commands.gait.func gait_clock).")
     angle = 2.0 * np.pi * s.gait_phase
-    moving = (np.linalg.norm(s.commands[:, :2], axis=1) >= min_command) | (np.abs(s.commands[:, 2]) >= min_command)
-    return np.concatenate([np.sin(angle), np.cos(angle)], axis=1) * moving[:, None]
+    return np.concatenate([np.sin(angle), np.cos(angle)], axis=1) * commanded(s, min_command)[:, None]
 
 
 class randomized_parameters:  # noqa: N801 - a term, named like the function terms

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from stridelab.errors import ConfigError
-from stridelab.mdp.state import RobotState
+from stridelab.mdp.state import RobotState, commanded
 
 
 def track_lin_vel_xy_exp(s: RobotState, std: float = 0.5) -> np.ndarray:
@@ -156,7 +156,7 @@ def feet_slide(s: RobotState) -> np.ndarray:
 
 def stand_still(s: RobotState, min_command: float = 0.1) -> np.ndarray:
     """legged_gym's stand_still: sum of |joint angle - default| [rad] while the command is (nearly) zero."""
-    idle = (np.linalg.norm(s.commands[:, :2], axis=1) < min_command) & (np.abs(s.commands[:, 2]) < min_command)
+    idle = ~commanded(s, min_command)
     return np.sum(np.abs(s.joint_pos - s.default_joint_pos), axis=1) * idle
 
 
@@ -174,11 +174,6 @@ def desired_stance(phase: np.ndarray, duty: float = 0.5, kappa: float = 0.07) ->
     return in_cycle + next_cycle
 
 
-def _commanded(s: RobotState, min_command: float = 0.1) -> np.ndarray:
-    """Envs given a planar or yaw command of at least ``min_command``. Shape: (n,), bool."""
-    return (np.linalg.norm(s.commands[:, :2], axis=1) >= min_command) | (np.abs(s.commands[:, 2]) >= min_command)
-
-
 def gait_contact_schedule(s: RobotState, duty: float = 0.5, kappa: float = 0.07,
                           min_command: float = 0.1) -> np.ndarray:
     """walk-these-ways' contact-schedule tracking, with contact flags instead of forces: the mean over feet
@@ -191,7 +186,7 @@ def gait_contact_schedule(s: RobotState, duty: float = 0.5, kappa: float = 0.07,
     stance = desired_stance(s.gait_phase, duty, kappa)
     down = s.foot_contact.astype(np.float64)
     match = np.mean(stance * down + (1.0 - stance) * (1.0 - down), axis=1)
-    return np.where(_commanded(s, min_command), match, np.mean(down, axis=1))
+    return np.where(commanded(s, min_command), match, np.mean(down, axis=1))
 
 
 class FootPhases:
@@ -279,8 +274,8 @@ class spot_air_time(_PhaseTerm):  # noqa: N801
         t_max = np.maximum(p.air, p.contact)
         moving_reward = np.where(t_max < self.mode_time, np.minimum(t_max, self.mode_time), 0.0)
         stance_reward = np.clip(p.contact - p.air, -self.mode_time, self.mode_time)
-        commanded = np.any(s.commands != 0.0, axis=1)[:, None]
-        return np.sum(np.where(commanded, moving_reward, stance_reward), axis=1)
+        given = np.any(s.commands != 0.0, axis=1)[:, None]
+        return np.sum(np.where(given, moving_reward, stance_reward), axis=1)
 
 
 class feet_stumble:  # noqa: N801 - a term, named like the function terms

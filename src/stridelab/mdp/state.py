@@ -83,6 +83,12 @@ class RobotState:
         )
 
 
+def commanded(s: RobotState, min_command: float = 0.1) -> np.ndarray:
+    """Envs of ``s`` given a planar speed [m/s] or yaw rate [rad/s] of at least ``min_command``; the others
+    are told to stand. Shape: (n,), bool."""
+    return (np.linalg.norm(s.commands[:, :2], axis=1) >= min_command) | (np.abs(s.commands[:, 2]) >= min_command)
+
+
 def read_state(sim, robot, prev_joint_vel: np.ndarray, dt: float, actions: np.ndarray,
                last_actions: np.ndarray, commands: np.ndarray, default_joint_pos: np.ndarray) -> RobotState:
     """Gather a :class:`RobotState` from a :class:`~stridelab.sim.simulator.BatchSimulator`."""

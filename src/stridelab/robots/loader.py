@@ -329,6 +329,12 @@ def _add_sensors(mjspec: mujoco.MjSpec, parts: dict[str, list[Part]]) -> None:
                               intprm=[_CONTACT_FOUND, 0, 1])
 
 
+def _sphere_radius(model: mujoco.MjModel, geom_ids: list[int]) -> np.ndarray:
+    """Radius of each geom that is a sphere, 0 for any other shape [m]. Shape: (len(geom_ids),)."""
+    ids = np.asarray(geom_ids, dtype=np.int64)
+    return np.where(model.geom_type[ids] == mujoco.mjtGeom.mjGEOM_SPHERE, model.geom_size[ids, 0], 0.0)
+
+
 def _sensor_range(model: mujoco.MjModel, names: list[str]) -> tuple[int, int]:
     if not names:
         return (0, 0)
@@ -400,8 +406,6 @@ def load_robot(spec: RobotSpec, terrain: TerrainConfig | Terrain | None = None) 
         foot_geom_ids=np.array([g for g, _ in foot_geoms]),
         foot_of_geom=np.array([i for _, i in foot_geoms]),
         sensors=sensors,
-        foot_radius=np.array([model.geom_size[model.geom(foot.geoms[0]).id, 0]
-                              if model.geom_type[model.geom(foot.geoms[0]).id] == mujoco.mjtGeom.mjGEOM_SPHERE
-                              else 0.0 for foot in parts["feet"]]),
+        foot_radius=_sphere_radius(model, [model.geom(foot.geoms[0]).id for foot in parts["feet"]]),
         terrain=terrain,
     )
