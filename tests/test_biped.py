@@ -137,7 +137,7 @@ def test_biped_flat_task_alternates_its_feet_on_a_clock():
     try:
         clock = env.commands.gait
         assert clock.frequency == 1.5 and clock.duty == 0.6 and clock.offsets.tolist() == [0.0, 0.5]
-        assert env.get_observations()["policy"].shape == (2, 9 + 3 * 10 + 2 * 2)
+        assert env.get_observations()["policy"].shape == (2, 9 + 3 * 10 + 2 * 2 + 1)  # + the frequency command
         low, high = env.commands.velocity.low, env.commands.velocity.high
         assert low[0] == 0.0 and high[0] == 1.0  # forward walking
         assert env.cfg.terminations["bad_orientation"].params == {"max_tilt": 0.8}

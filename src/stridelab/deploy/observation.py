@@ -44,8 +44,14 @@ class ObservationBuilder:
     def state(self, sample: RobotSample, command: np.ndarray, last_action: np.ndarray) -> RobotState:
         """A batch-of-one RobotState from a robot sample, the command and the last (processed) action."""
         phase = self.clock.command[0] if self.clock is not None else None
+        frequency = self.clock.frequencies[0] if self.clock is not None else None
         return RobotState.from_signals(sample.base_quat, sample.base_ang_vel, sample.joint_pos, sample.joint_vel,
-                                       self.default, last_action, command, sample.base_lin_vel, phase)
+                                       self.default, last_action, command, sample.base_lin_vel, phase, frequency)
+
+    def set_gait_frequency(self, frequency: float | None) -> None:
+        """Step at ``frequency`` [Hz] (clipped to the trained range), or ``None`` for the trained nominal one."""
+        if self.clock is not None:
+            self.clock.set_frequency(self.clock.frequency if frequency is None else frequency)
 
     def __call__(self, sample: RobotSample, command: np.ndarray, last_action: np.ndarray) -> np.ndarray:
         """The policy input. Shape: (1, size), float32."""

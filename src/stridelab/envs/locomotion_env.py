@@ -151,6 +151,7 @@ class LocomotionEnv(VecEnv):
                        self._velocity, self.default_pose)
         if self._gait is not None:
             s.gait_phase = self._gait.command.copy()
+            s.gait_frequency = self._gait.frequencies.copy()
         return s
 
     def _reset(self, ids: np.ndarray) -> dict[str, float]:

@@ -115,15 +115,20 @@ class gait_clock:  # noqa: N801 - a term, named like the function terms
     puts ``command`` into ``RobotState.gait_phase``; ``policy.json`` carries :meth:`describe`, from which
     the deploy runtime runs the same clock.
 
+    With ``frequency_range`` the stepping frequency is a command too (apex's ``phase_add``): each env draws
+    one in the range at every restart, the observation term ``gait_frequency`` shows it to the policy, and
+    :meth:`set_frequency` fixes it (play, eval, the deploy runtime).
+
     Attributes:
         command: per-foot phase. Shape: (num_envs, num_feet).
         phase: the clock's own phase. Shape: (num_envs,).
+        frequencies: each env's stepping frequency [Hz]. Shape: (num_envs,).
     """
 
     role = "gait"
 
     def __init__(self, env: Any, frequency: float = 2.0, offsets: tuple[float, ...] | None = None,
-                 duty: float = 0.5, random_start: bool = True) -> None:
+                 duty: float = 0.5, random_start: bool = True, frequency_range: Range | None = None) -> None:
         if offsets is None:
             offsets = alternating_offsets(env.robot.spec) if env is not None else None
         if offsets is None:
@@ -135,6 +140,10 @@ class gait_clock:  # noqa: N801 - a term, named like the function terms
                               f"offset per foot, in the order of the robot's feet.")
         if not 0.0 < frequency <= 10.0:
             raise ConfigError(f"gait_clock frequency = {frequency} Hz must be within (0, 10].")
+        if frequency_range is not None and (not isinstance(frequency_range, (tuple, list)) or len(frequency_range) != 2
+                                            or not 0.0 < frequency_range[0] <= frequency_range[1] <= 10.0):
+            raise ConfigError(f"gait_clock frequency_range = {frequency_range!r} is not a valid range; give (low, "
+                              f"high) in Hz with 0 < low <= high <= 10, or leave it out for a fixed frequency.")
         if not 0.0 < duty < 1.0:
             raise ConfigError(f"gait_clock duty = {duty} must be within (0, 1): the stance fraction of a cycle.")
         self.frequency, self.duty, self.random_start = float(frequency), float(duty), bool(random_start)
@@ -142,6 +151,10 @@ class gait_clock:  # noqa: N801 - a term, named like the function terms
         n = env.num_envs if env is not None else 1
         self.rng = env.rng if env is not None else None
         self.phase = np.zeros(n)
+        self.frequency_range = None if frequency_range is None else (float(frequency_range[0]),
+                                                                     float(frequency_range[1]))
+        self.frequencies = np.full(n, self.frequency)  # per env [Hz]; sampled at each restart with a range
+        self.fixed_frequency: float | None = None
         self.command = np.zeros((n, num_feet))
         self._update()
 
@@ -153,28 +166,45 @@ class gait_clock:  # noqa: N801 - a term, named like the function terms
         if len(env_ids) == 0:
             return
         self.phase[env_ids] = self.rng.random(len(env_ids)) if self.random_start and self.rng is not None else 0.0
+        if self.fixed_frequency is not None:
+            self.frequencies[env_ids] = self.fixed_frequency
+        elif self.frequency_range is not None and self.rng is not None:
+            self.frequencies[env_ids] = self.rng.uniform(*self.frequency_range, size=len(env_ids))
         self._update()
+
+    def set_frequency(self, frequency: float | None) -> None:
+        """Step at ``frequency`` [Hz] in every env from now on (play, eval, a robot's operator), or ``None``
+        to sample again at each restart. Apex's ``phase_add`` as a command."""
+        if frequency is not None:
+            low, high = self.frequency_range or (self.frequency, self.frequency)
+            self.fixed_frequency = float(np.clip(frequency, low, high))
+            self.frequencies[:] = self.fixed_frequency
+        else:
+            self.fixed_frequency = None
 
     def step(self, dt: float) -> None:
         """Advance by ``dt`` [s]."""
-        self.phase = np.mod(self.phase + dt * self.frequency, 1.0)
+        self.phase = np.mod(self.phase + dt * self.frequencies, 1.0)
         self._update()
 
     def describe(self) -> dict:
         """The clock's parameters for ``policy.json`` (a robot runs the same clock from them)."""
         return {"func": "gait_clock", "frequency": self.frequency, "offsets": self.offsets.tolist(),
-                "duty": self.duty, "phase": "foot phase = (t * frequency + offset) mod 1, t from the start of "
+                "duty": self.duty,
+                "frequency_range": None if self.frequency_range is None else list(self.frequency_range), "phase": "foot phase = (t * frequency + offset) mod 1, t from the start of "
                                             "the episode; stance while foot phase < duty"}
 
     @classmethod
     def from_description(cls, desc: dict) -> gait_clock:
         """One clock (a batch of one, starting at phase 0) from :meth:`describe` output."""
         return cls(None, frequency=desc["frequency"], offsets=tuple(desc["offsets"]), duty=desc["duty"],
-                   random_start=False)
+                   random_start=False, frequency_range=desc.get("frequency_range"))
 
     def state_dict(self) -> dict:
-        return {"phase": torch.from_numpy(self.phase.copy())}
+        return {"phase": torch.from_numpy(self.phase.copy()), "frequencies": torch.from_numpy(self.frequencies.copy())}
 
     def load_state_dict(self, state: dict) -> None:
         self.phase[:] = state["phase"].numpy()
+        if "frequencies" in state:
+            self.frequencies[:] = state["frequencies"].numpy()
         self._update()

@@ -83,6 +83,16 @@ def gait_clock(s: RobotState, min_command: float = 0.1) -> np.ndarray:
     return np.concatenate([np.sin(angle), np.cos(angle)], axis=1) * commanded(s, min_command)[:, None]
 
 
+@sym.mirrored(sym.scalar)
+def gait_frequency(s: RobotState, nominal: float = 0.0) -> np.ndarray:
+    """The gait clock's stepping frequency minus ``nominal`` [Hz] (a command: apex's ``phase_add``).
+    Shape: (n, 1)."""
+    if s.gait_frequency is None:
+        raise ConfigError("observation term gait_frequency needs a gait clock; add a 'gait_clock' command to the "
+                          "task's commands.")
+    return (s.gait_frequency - nominal)[:, None]
+
+
 class randomized_parameters:  # noqa: N801 - a term, named like the function terms
     """Every randomized physical quantity of the task (friction, masses, gains, pushes, ...).
 

@@ -27,12 +27,14 @@ class RobotState:
         commands: velocity command (vx [m/s], vy [m/s], yaw rate [rad/s]). Shape: (n, 3).
         gait_phase: per-foot phase of the gait clock in [0, 1), if the task has one (the controller's own
             clock, so it exists on a robot too). Shape: (n, f).
+        gait_frequency: the gait clock's stepping frequency [Hz], if the task has a clock. Shape: (n,).
         base_pos: world position [m]. Shape: (n, 3).
         base_lin_vel: linear velocity in the base frame [m/s]. Shape: (n, 3).
         joint_acc: finite difference of joint_vel over the control period [rad/s^2]. Shape: (n, j).
         torques: actuator torques of the last substep [N m]. Shape: (n, j).
         foot_contact: whether each foot touches anything. Shape: (n, f), bool.
         foot_pos: world position of the feet [m]. Shape: (n, f, 3).
+        foot_force: net contact force on each foot, world frame [N]. Shape: (n, f, 3).
         foot_vel: world velocity of each foot's lowest point (where it meets flat ground; a rolling sphere
             foot's is zero) [m/s]. Shape: (n, f, 3).
         terminate_contact: contact of bodies whose contact ends the episode. Shape: (n, t), bool.
@@ -50,12 +52,14 @@ class RobotState:
     actions: np.ndarray
     commands: np.ndarray
     gait_phase: np.ndarray | None = None
+    gait_frequency: np.ndarray | None = None
     base_pos: np.ndarray | None = None
     base_lin_vel: np.ndarray | None = None
     joint_acc: np.ndarray | None = None
     torques: np.ndarray | None = None
     foot_contact: np.ndarray | None = None
     foot_pos: np.ndarray | None = None
+    foot_force: np.ndarray | None = None
     foot_vel: np.ndarray | None = None
     terminate_contact: np.ndarray | None = None
     penalize_contact: np.ndarray | None = None
@@ -66,7 +70,7 @@ class RobotState:
     def from_signals(cls, base_quat: np.ndarray, base_ang_vel: np.ndarray, joint_pos: np.ndarray,
                      joint_vel: np.ndarray, default_joint_pos: np.ndarray, last_action: np.ndarray,
                      command: np.ndarray, base_lin_vel: np.ndarray | None = None,
-                     gait_phase: np.ndarray | None = None) -> RobotState:
+                     gait_phase: np.ndarray | None = None, gait_frequency: float | None = None) -> RobotState:
         """A batch of one from a robot's measurements (IMU quaternion and gyro, encoders) and the command."""
         quat = np.asarray(base_quat, dtype=np.float64).reshape(1, 4)
         return cls(
@@ -80,6 +84,7 @@ class RobotState:
             commands=np.asarray(command, dtype=np.float64).reshape(1, 3),
             base_lin_vel=None if base_lin_vel is None else np.asarray(base_lin_vel, dtype=np.float64).reshape(1, 3),
             gait_phase=None if gait_phase is None else np.asarray(gait_phase, dtype=np.float64).reshape(1, -1),
+            gait_frequency=None if gait_frequency is None else np.array([float(gait_frequency)]),
         )
 
 
@@ -112,6 +117,7 @@ def read_state(sim, robot, prev_joint_vel: np.ndarray, dt: float, actions: np.nd
         foot_contact=sd[:, s.foot_contact[0]:s.foot_contact[1]] > 0,
         foot_pos=sd[:, s.foot_pos[0]:s.foot_pos[1]].reshape(-1, nf, 3).copy(),
         foot_vel=robot.foot_velocity(sd),
+        foot_force=robot.foot_force(sd),
         terminate_contact=sd[:, s.terminate_contact[0]:s.terminate_contact[1]] > 0,
         penalize_contact=sd[:, s.penalize_contact[0]:s.penalize_contact[1]] > 0,
         actions=actions,

@@ -40,6 +40,8 @@ ROBOT_GROUP = 2
 ASSETS = Path(__file__).parent / "assets"
 
 _CONTACT_FOUND = 1  # contact sensor dataspec bit for "found" (see mjtConDataType)
+_CONTACT_FORCE = 2  # dataspec bit for "force" (mjCONDATA_FORCE)
+_REDUCE_NETFORCE = 3  # contact sensor reduction: the sum of all matching contacts' forces, world frame
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class SensorSlices:
     foot_pos: tuple[int, int]
     foot_vel: tuple[int, int]
     foot_ang_vel: tuple[int, int]
+    foot_force: tuple[int, int]
     terminate_contact: tuple[int, int]
     penalize_contact: tuple[int, int]
 
@@ -93,6 +96,13 @@ class LoadedRobot:
     @property
     def num_feet(self) -> int:
         return len(self.spec.feet)
+
+    def foot_force(self, sensordata: np.ndarray) -> np.ndarray:
+        """Net contact force the surroundings exert on each foot, world frame [N] (standing on flat ground,
+        +z, about the robot's weight summed over the feet). Shape: (n, f, 3)."""
+        s = self.sensors
+        # MuJoCo's netforce reduction reports the force the foot exerts on what it touches: flip the sign
+        return -sensordata[:, s.foot_force[0]:s.foot_force[1]].reshape(-1, self.num_feet, 3)
 
     def foot_velocity(self, sensordata: np.ndarray) -> np.ndarray:
         """World velocity of each foot's lowest point, where it touches flat ground [m/s]. Shape: (n, f, 3).
@@ -307,8 +317,8 @@ def _limit_collisions(mjspec: mujoco.MjSpec, spec: RobotSpec, parts: dict[str, l
 
 
 def _add_sensors(mjspec: mujoco.MjSpec, parts: dict[str, list[Part]]) -> None:
-    """Contact of each foot (its body or geom), position and velocity of its first collision geom, and
-    contact of each terminate / penalize part. Sensor names are indexed, not derived from part names."""
+    """Contact of each foot (its body or geom), position and velocity of its first collision geom, its net
+    contact force, and contact of each terminate / penalize part. Sensor names are indexed, not derived from part names."""
     contact, geom_obj = mujoco.mjtSensor.mjSENS_CONTACT, mujoco.mjtObj.mjOBJ_GEOM
     feet = parts["feet"]
     for i, foot in enumerate(feet):
@@ -323,6 +333,9 @@ def _add_sensors(mjspec: mujoco.MjSpec, parts: dict[str, list[Part]]) -> None:
     for i, foot in enumerate(feet):
         mjspec.add_sensor(name=f"sl_angvel_{i}", type=mujoco.mjtSensor.mjSENS_FRAMEANGVEL, objtype=geom_obj,
                           objname=foot.geoms[0])
+    for i, foot in enumerate(feet):
+        mjspec.add_sensor(name=f"sl_force_{i}", type=contact, objtype=foot.objtype, objname=foot.name,
+                          intprm=[_CONTACT_FORCE, _REDUCE_NETFORCE, 1])
     for prefix in ("terminate", "penalize"):
         for i, part in enumerate(parts[prefix]):
             mjspec.add_sensor(name=f"sl_{prefix}_{i}", type=contact, objtype=part.objtype, objname=part.name,
@@ -389,6 +402,7 @@ def load_robot(spec: RobotSpec, terrain: TerrainConfig | Terrain | None = None) 
         foot_pos=_sensor_range(model, [f"sl_pos_{i}" for i in range(nf)]),
         foot_vel=_sensor_range(model, [f"sl_vel_{i}" for i in range(nf)]),
         foot_ang_vel=_sensor_range(model, [f"sl_angvel_{i}" for i in range(nf)]),
+        foot_force=_sensor_range(model, [f"sl_force_{i}" for i in range(nf)]),
         terminate_contact=_sensor_range(model, [f"sl_terminate_{i}" for i in range(len(parts["terminate"]))]),
         penalize_contact=_sensor_range(model, [f"sl_penalize_{i}" for i in range(len(parts["penalize"]))]),
     )
