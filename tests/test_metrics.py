@@ -141,3 +141,21 @@ def test_command_grid():
     np.testing.assert_array_equal(np.unique(g[:, 0]), [-1.0, -0.5, 0.0, 0.5, 1.0])
     np.testing.assert_array_equal(np.unique(g[:, 1]), [-0.5, 0.0, 0.5])
     np.testing.assert_array_equal(np.unique(g[:, 2]), [-1.0, 0.0, 1.0])
+
+
+def test_command_grid_spans_the_tasks_own_command_ranges():
+    from stridelab.eval.metrics import command_ranges
+
+    from stridelab.registry import make_env_cfg
+
+    biped = command_ranges(make_env_cfg("biped-flat"))
+    assert biped == {"lin_vel_x": (0.0, 1.0), "lin_vel_y": (-0.3, 0.3), "ang_vel_yaw": (-0.5, 0.5)}
+    g = command_grid(biped)
+    assert g.shape == (45, 3) and g[:, 0].min() == 0.0  # no backward commands for a forward-walking task
+    np.testing.assert_array_equal(np.unique(g[:, 0]), [0.0, 0.25, 0.5, 0.75, 1.0])
+    np.testing.assert_array_equal(np.unique(g[:, 1]), [-0.3, 0.0, 0.3])
+    # the quadruped's ranges give the quadruped's grid; a degenerate range drops duplicates
+    quad = command_ranges(make_env_cfg("quadruped-flat"))
+    np.testing.assert_array_equal(command_grid(quad), command_grid())
+    assert command_grid({"lin_vel_x": (0.5, 0.5), "lin_vel_y": (0.0, 0.0), "ang_vel_yaw": (0.0, 0.0)}).tolist() \
+        == [[0.5, 0.0, 0.0]]

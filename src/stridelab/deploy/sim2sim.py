@@ -27,7 +27,8 @@ def run_sim2sim(policy_path: Path, out_dir: Path, repeats: int = 2, duration_s: 
     """Run every grid command ``repeats`` times (different headings and noise seeds); write the report."""
     policy = OnnxPolicy(policy_path)
     robot = robot_of(policy.meta)
-    grid = command_grid() if commands is None else np.asarray(commands, dtype=np.float64)
+    ranges = policy.meta.get("commands") or None  # the trained command ranges, as eval uses them
+    grid = command_grid(ranges) if commands is None else np.asarray(commands, dtype=np.float64)
     metrics = GridMetrics(grid, repeats)
     for env_id, cmd in enumerate(metrics.commands):
         cfg = replace(backend_cfg, seed=backend_cfg.seed + 1000 * (env_id // repeats) + env_id % repeats)

@@ -17,7 +17,7 @@ import torch
 
 from stridelab.config import EnvConfig, override
 from stridelab.eval.gait import GaitMetrics
-from stridelab.eval.metrics import GridMetrics, WalkCriteria, command_grid
+from stridelab.eval.metrics import GridMetrics, WalkCriteria, command_grid, command_ranges
 from stridelab.sim.math import quat_rotate_inverse
 
 
@@ -43,7 +43,7 @@ def evaluate(policy: Callable, env_cfg: EnvConfig, envs_per_command: int = 4, du
     """
     from stridelab.registry import make_env
 
-    grid = command_grid() if commands is None else np.asarray(commands, dtype=np.float64)
+    grid = command_grid(command_ranges(env_cfg)) if commands is None else np.asarray(commands, dtype=np.float64)
     metrics = GridMetrics(grid, envs_per_command)
     n = len(metrics.commands)
     env = (env_factory or make_env)(eval_env_cfg(env_cfg, n, duration_s, seed))

@@ -34,9 +34,35 @@ class WalkCriteria:
                 "max_fall_rate": self.max_fall_rate}
 
 
-def command_grid() -> np.ndarray:
-    """The 45 evaluation commands. Shape: (45, 3); [m/s, m/s, rad/s]."""
-    return np.array(list(itertools.product(GRID_VX, GRID_VY, GRID_YAW)), dtype=np.float64)
+def command_grid(ranges: dict | None = None) -> np.ndarray:
+    """The evaluation commands: every combination of 5 forward speeds, 3 lateral speeds and 3 yaw rates.
+
+    With the task's command ``ranges`` (``velocity_command.ranges()``: lin_vel_x, lin_vel_y, ang_vel_yaw as
+    (low, high)) the values span them: vx evenly in 5 steps, vy and yaw at (low, 0, high), duplicates
+    dropped. Without, the quadruped's ranges (+-1 m/s, +-0.5 m/s, +-1 rad/s). Shape: (k <= 45, 3);
+    [m/s, m/s, rad/s]."""
+    if ranges is None:
+        axes = (GRID_VX, GRID_VY, GRID_YAW)
+    else:
+        (x0, x1), (y0, y1), (w0, w1) = (ranges[k] for k in ("lin_vel_x", "lin_vel_y", "ang_vel_yaw"))
+        axes = (np.unique(np.linspace(x0, x1, 5)), np.unique([y0, np.clip(0.0, y0, y1), y1]),
+                np.unique([w0, np.clip(0.0, w0, w1), w1]))
+    return np.array(list(itertools.product(*axes)), dtype=np.float64)
+
+
+def command_ranges(env_cfg) -> dict | None:
+    """The (low, high) ranges of the task's ``velocity_command`` term (its params over its defaults), or
+    ``None`` if the task has none."""
+    import inspect
+
+    from stridelab.mdp.commands import velocity_command
+
+    term = next((t for t in env_cfg.commands.values() if t.func in ("velocity_command", "stridelab.mdp.commands:"
+                                                                     "velocity_command")), None)
+    if term is None:
+        return None
+    defaults = {k: p.default for k, p in inspect.signature(velocity_command).parameters.items()}
+    return {k: tuple(term.params.get(k, defaults[k])) for k in ("lin_vel_x", "lin_vel_y", "ang_vel_yaw")}
 
 
 class GridMetrics:
