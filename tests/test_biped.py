@@ -147,3 +147,17 @@ def test_biped_flat_task_alternates_its_feet_on_a_clock():
             assert not dones.any()
     finally:
         env.close()
+
+
+def test_biped_play_tour_stays_in_its_command_ranges_and_plots_forces(tmp_path):
+    from stridelab.eval.rollout import DEFAULT_SCHEDULE, record
+    from stridelab.registry import make_env_cfg
+    from stridelab.viz.plots import plot_trajectory
+
+    schedule = tuple((0.2, *c) for _, *c in DEFAULT_SCHEDULE)  # the quadruped's tour, 0.2 s per command
+    traj = record(lambda obs: torch.zeros(1, 10), make_env_cfg("biped-flat"), schedule=schedule)
+    assert traj.commands[:, 0].min() >= 0.0 and traj.commands[:, 2].min() >= -0.5  # clipped to the task's ranges
+    assert traj.foot_force.shape == (len(traj.time), 2, 3) and traj.raw_actions.shape == (len(traj.time), 10)
+    assert np.all(traj.base_height > 0.3) and np.all(traj.foot_height < 0.3)
+    paths = plot_trajectory(traj, tmp_path)
+    assert (tmp_path / "locomotion.png") in paths and (tmp_path / "locomotion.png").stat().st_size > 20000

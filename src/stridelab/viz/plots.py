@@ -70,7 +70,39 @@ def plot_trajectory(traj, out_dir: Path) -> list[Path]:
     fig.suptitle("Base velocity against command (base frame)")
     fig.tight_layout()
     paths.append(_save(fig, out_dir / "base_velocity.png"))
+    if traj.foot_force is not None:
+        paths.append(plot_locomotion(traj, out_dir))
     return paths
+
+
+def plot_locomotion(traj, out_dir: Path) -> Path:
+    """apex's panel of a walking robot (locomotion.png): base height and forward speed, foot heights,
+    vertical ground reaction force per foot, and the policy's raw actions."""
+    t = traj.time
+    fig, axes = plt.subplots(4, 1, figsize=(10, 10), sharex=True)
+    ax = axes[0]
+    ax.plot(t, traj.base_height, color="C0", lw=1.2, label="base height")
+    ax.set_ylabel("base height [m]", color="C0")
+    speed = ax.twinx()
+    speed.plot(t, traj.base_lin_vel[:, 0], color="C1", lw=1.0, label="forward speed")
+    speed.plot(t, traj.commands[:, 0], color="k", lw=1.0, ls="--", label="command")
+    speed.set_ylabel("forward speed [m/s]", color="C1")
+    speed.legend(fontsize=8, loc="upper right")
+    for k, foot in enumerate(traj.feet):
+        axes[1].plot(t, traj.foot_height[:, k], lw=1.0, label=foot, color=f"C{k}")
+        axes[2].plot(t, traj.foot_force[:, k, 2], lw=1.0, label=foot, color=f"C{k}")
+    axes[1].set_ylabel("foot height [m]")
+    axes[1].legend(fontsize=8, ncol=len(traj.feet), loc="upper right")
+    axes[2].set_ylabel("vertical ground\nreaction force [N]")
+    axes[2].legend(fontsize=8, ncol=len(traj.feet), loc="upper right")
+    for i, name in enumerate(traj.joint_names):
+        axes[3].plot(t, traj.raw_actions[:, i], lw=0.8, label=name)
+    axes[3].set_ylabel("raw action [-]")
+    axes[3].legend(fontsize=6, ncol=5, loc="upper right")
+    axes[3].set_xlabel("time [s]")
+    fig.suptitle("Base, feet, ground reaction forces and raw actions")
+    fig.tight_layout()
+    return _save(fig, Path(out_dir) / "locomotion.png")
 
 
 def plot_eval(result: dict, out_dir: Path) -> Path:
