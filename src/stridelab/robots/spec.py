@@ -45,6 +45,10 @@ class RobotSpec:
         timestep: physics time step [s] replacing the model file's (``None``: the file's). Many published
             files use MuJoCo's default 0.002 s; with the task's 4 substeps that is a 125 Hz policy, not
             the 50 Hz (0.005 s x 4) the tasks are tuned for.
+        fixed_joints: joints held rigidly at an angle [rad] (or position [m]), e.g. a humanoid's upper body
+            while its legs walk: joint-name patterns (as for ``kp``), each with its angle, or a list of
+            patterns held at 0 (the model's reference pose). They are removed from the model, so they cost
+            nothing; a fixed joint cannot also be in ``joint_names``.
     """
 
     name: str
@@ -67,6 +71,7 @@ class RobotSpec:
     limit_collisions: bool = False
     mesh_dir: str | None = None
     timestep: float | None = None
+    fixed_joints: tuple[tuple[str, float], ...] = ()
     extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -96,6 +101,7 @@ class RobotSpec:
         if self.timestep is not None and not 0.0 < self.timestep <= 0.02:
             raise RobotSpecError(f"robot {self.name!r}: timestep = {self.timestep} s is out of range; use a physics "
                                  f"step in (0, 0.02] s, e.g. 0.005.")
+        object.__setattr__(self, "fixed_joints", _fixed_joint_pairs(self.fixed_joints, self.name))
         if any(k < 0 for k in self.kp) or any(k < 0 for k in self.kd):
             raise RobotSpecError(f"robot {self.name!r}: kp and kd must be non-negative; fix the gains.")
 
@@ -133,6 +139,22 @@ def per_joint_values(value, joint_names: tuple[str, ...], field_name: str, robot
     except (TypeError, ValueError):
         raise RobotSpecError(f"robot {robot!r}: {field_name} = {value!r} is not a number, a list of numbers or a "
                              f"mapping of joint patterns to numbers.") from None
+
+
+def _fixed_joint_pairs(value, robot: str) -> tuple[tuple[str, float], ...]:
+    """``fixed_joints`` as (pattern, value) pairs from a mapping, a list of patterns (held at 0) or pairs."""
+    items = value.items() if isinstance(value, dict) else [(v, 0.0) if isinstance(v, str) else v for v in value]
+    try:
+        return tuple((str(k), float(v)) for k, v in items)
+    except (TypeError, ValueError):
+        raise RobotSpecError(f"robot {robot!r}: fixed_joints = {value!r} is not a list of joint patterns or a "
+                             f"mapping of joint patterns to angles; fix it.") from None
+
+
+def joint_matches(pattern: str, joint: str) -> bool:
+    """Whether a per-joint ``pattern`` (a plain word contained in the name, or a regular expression that
+    matches the whole name) selects ``joint``."""
+    return _matches(pattern, joint)
 
 
 def _matches(pattern: str, joint: str) -> bool:
