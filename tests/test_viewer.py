@@ -34,3 +34,17 @@ def test_viewer_without_display_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with pytest.raises(StridelabError, match="needs a display"):
         run_viewer(tmp_path)
+
+
+def test_brackets_change_the_stepping_frequency_within_the_clocks_range():
+    from stridelab.viz.viewer import frequency_after_key
+
+    f = 1.5
+    for _ in range(3):
+        f = frequency_after_key(f, 93, (1.25, 2.0))  # ]
+    assert f == 1.8
+    for _ in range(10):
+        f = frequency_after_key(f, 91, (1.25, 2.0))  # [
+    assert f == 1.25
+    assert frequency_after_key(2.0, 93, None) == 2.0  # a fixed-frequency clock ignores the keys
+    assert frequency_after_key(1.5, 65, (1.25, 2.0)) == 1.5

@@ -1,7 +1,8 @@
 """Interactive MuJoCo viewer driven by a trained policy; arrow keys change the velocity command.
 
 Keys: Up/Down change vx by 0.25 m/s, Left/Right change the yaw rate by 0.5 rad/s, ``,``/``.`` change
-vy by 0.25 m/s, Space stops. Needs a display (``mujoco.viewer``); offscreen, use ``stridelab play``.
+vy by 0.25 m/s, Space stops; ``[``/``]`` lower/raise the stepping frequency by 0.1 Hz (tasks whose gait clock
+takes a frequency command). Needs a display (``mujoco.viewer``); offscreen, use ``stridelab play``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 
 # GLFW key codes
 _KEY_RIGHT, _KEY_LEFT, _KEY_DOWN, _KEY_UP, _KEY_SPACE, _KEY_COMMA, _KEY_PERIOD = 262, 263, 264, 265, 32, 44, 46
+_KEY_LEFT_BRACKET, _KEY_RIGHT_BRACKET = 91, 93
 
 
 def command_after_key(command: np.ndarray, key: int, limits: np.ndarray) -> np.ndarray:
@@ -33,6 +35,15 @@ def command_after_key(command: np.ndarray, key: int, limits: np.ndarray) -> np.n
     return np.clip(command + np.array(step[key]), limits[:, 0], limits[:, 1])
 
 
+def frequency_after_key(frequency: float, key: int, limits: tuple[float, float] | None) -> float:
+    """The stepping frequency [Hz] after a key press (``[`` lower, ``]`` raise by 0.1 Hz), within ``limits``
+    (the clock's frequency range; ``None``: the clock has a fixed frequency). Pure, for testing."""
+    if limits is None or key not in (_KEY_LEFT_BRACKET, _KEY_RIGHT_BRACKET):
+        return frequency
+    step = 0.1 if key == _KEY_RIGHT_BRACKET else -0.1
+    return float(np.clip(round(frequency + step, 3), *limits))
+
+
 def follow_base(camera, base_body_id: int, distance: float = 1.5) -> None:
     """Make the viewer camera track the robot's base, so that it never walks out of view."""
     import mujoco
@@ -43,12 +54,14 @@ def follow_base(camera, base_body_id: int, distance: float = 1.5) -> None:
     camera.elevation = -20.0
 
 
-def command_text(command: np.ndarray, state) -> tuple[str, str]:
-    """The overlay: the command and the measured base velocity (labels, values)."""
+def command_text(command: np.ndarray, state, frequency: float | None = None) -> tuple[str, str]:
+    """The overlay: the command (and stepping frequency) and the measured base velocity (labels, values)."""
     v, w = state.base_lin_vel[0], state.base_ang_vel[0]
     labels = "command vx\ncommand vy\ncommand yaw rate\nmeasured vx\nmeasured vy\nmeasured yaw rate"
     values = (f"{command[0]:+.2f} m/s\n{command[1]:+.2f} m/s\n{command[2]:+.2f} rad/s\n"
               f"{v[0]:+.2f} m/s\n{v[1]:+.2f} m/s\n{w[2]:+.2f} rad/s")
+    if frequency is not None:
+        labels, values = labels + "\nstep frequency", values + f"\n{frequency:.2f} Hz"
     return labels, values
 
 
@@ -70,6 +83,11 @@ def run_viewer(target: Path) -> int:
     limits = np.array(list(env.commands.velocity.ranges().values()))
     command = np.zeros(3)
     env.set_commands(command)
+    clock = env.commands.gait
+    frequency = clock.frequency if clock is not None else None
+    frequency_limits = clock.frequency_range if clock is not None else None
+    if clock is not None:
+        clock.set_frequency(frequency)
     obs = env.reset_all()
     model, data = env.robot.model, mujoco.MjData(env.robot.model)
     pending: list[int] = []
@@ -79,6 +97,9 @@ def run_viewer(target: Path) -> int:
             start = time.monotonic()
             for key in pending:
                 command = command_after_key(command, key, limits)
+                if clock is not None:
+                    frequency = frequency_after_key(frequency, key, frequency_limits)
+                    clock.set_frequency(frequency)
                 log.info("command vx %.2f m/s, vy %.2f m/s, yaw rate %.2f rad/s", *command)
             pending.clear()
             env.set_commands(command)
@@ -86,7 +107,7 @@ def run_viewer(target: Path) -> int:
                 obs, *_ = env.step(loaded.policy(obs))
             env.sim.batch.get_data(0, data)
             mujoco.mj_kinematics(model, data)
-            viewer.set_texts((None, mujoco.mjtGridPos.mjGRID_TOPLEFT, *command_text(command, env.state)))
+            viewer.set_texts((None, mujoco.mjtGridPos.mjGRID_TOPLEFT, *command_text(command, env.state, frequency)))
             viewer.sync()
             time.sleep(max(0.0, env.dt - (time.monotonic() - start)))
     return 0
