@@ -245,6 +245,8 @@ def build_mjspec(spec: RobotSpec) -> tuple[mujoco.MjSpec, Path, dict[str, list[P
     _add_sensors(mjspec, parts)
     if spec.timestep is not None:
         mjspec.option.timestep = spec.timestep
+    for name, value in spec.option:
+        setattr(mjspec.option, name, value)
     return mjspec, path, parts
 
 

@@ -45,6 +45,9 @@ class RobotSpec:
         timestep: physics time step [s] replacing the model file's (``None``: the file's). Many published
             files use MuJoCo's default 0.002 s; with the task's 4 substeps that is a 125 Hz policy, not
             the 50 Hz (0.005 s x 4) the tasks are tuned for.
+        option: MuJoCo ``<option>`` settings replacing the model file's, by name (``{"cone": "pyramidal",
+            "impratio": 1, "iterations": 10}``); enums by their MJCF names. For speed: many published files
+            use elliptic friction cones with a high impratio, about twice as costly per step as pyramidal.
         fixed_joints: joints held rigidly at an angle [rad] (or position [m]), e.g. a humanoid's upper body
             while its legs walk: joint-name patterns (as for ``kp``), each with its angle, or a list of
             patterns held at 0 (the model's reference pose). They are removed from the model, so they cost
@@ -72,6 +75,7 @@ class RobotSpec:
     mesh_dir: str | None = None
     timestep: float | None = None
     fixed_joints: tuple[tuple[str, float], ...] = ()
+    option: tuple[tuple[str, object], ...] = ()
     extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -102,6 +106,7 @@ class RobotSpec:
             raise RobotSpecError(f"robot {self.name!r}: timestep = {self.timestep} s is out of range; use a physics "
                                  f"step in (0, 0.02] s, e.g. 0.005.")
         object.__setattr__(self, "fixed_joints", _fixed_joint_pairs(self.fixed_joints, self.name))
+        object.__setattr__(self, "option", _option_pairs(self.option, self.name))
         if any(k < 0 for k in self.kp) or any(k < 0 for k in self.kd):
             raise RobotSpecError(f"robot {self.name!r}: kp and kd must be non-negative; fix the gains.")
 
@@ -149,6 +154,35 @@ def _fixed_joint_pairs(value, robot: str) -> tuple[tuple[str, float], ...]:
     except (TypeError, ValueError):
         raise RobotSpecError(f"robot {robot!r}: fixed_joints = {value!r} is not a list of joint patterns or a "
                              f"mapping of joint patterns to angles; fix it.") from None
+
+
+_OPTION_ENUMS = {"cone": ("pyramidal", "elliptic"), "integrator": ("Euler", "RK4", "implicit", "implicitfast"),
+                 "solver": ("PGS", "CG", "Newton"), "jacobian": ("dense", "sparse", "auto")}
+_OPTION_NUMBERS = ("impratio", "iterations", "ls_iterations", "tolerance", "ls_tolerance", "noslip_iterations",
+                   "noslip_tolerance", "ccd_iterations", "ccd_tolerance")
+
+
+def _option_pairs(value, robot: str) -> tuple[tuple[str, object], ...]:
+    """``option`` as sorted (name, value) pairs, enums as their index; unknown names or values are errors."""
+    items = value.items() if isinstance(value, dict) else value
+    out = []
+    for name, v in items:
+        if name in _OPTION_ENUMS:
+            names = _OPTION_ENUMS[name]
+            if isinstance(v, str) and v in names:
+                v = names.index(v)
+            elif not (isinstance(v, int) and 0 <= v < len(names)):
+                raise RobotSpecError(f"robot {robot!r}: option {name} = {v!r} is unknown; use one of "
+                                     f"{', '.join(names)}.")
+        elif name in _OPTION_NUMBERS:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+                raise RobotSpecError(f"robot {robot!r}: option {name} = {v!r} must be a number >= 0.")
+        else:
+            raise RobotSpecError(f"robot {robot!r}: option {name!r} is not supported; use one of "
+                                 f"{', '.join(sorted((*_OPTION_ENUMS, *_OPTION_NUMBERS)))} (the timestep has "
+                                 f"its own field).")
+        out.append((str(name), v))
+    return tuple(sorted(out))
 
 
 def joint_matches(pattern: str, joint: str) -> bool:

@@ -1,5 +1,6 @@
-"""Joints held fixed (a humanoid's upper body): removed from the model, their bodies where the held angle puts
-them; and the Unitree H1 set up for the biped task with a YAML spec alone."""
+"""Robot spec fields for published files: joints held fixed (a humanoid's upper body), removed from the model
+with their bodies where the held angle puts them; MuJoCo option overrides; and the Unitree H1 set up for the
+biped task with a YAML spec alone."""
 
 from __future__ import annotations
 
@@ -79,3 +80,15 @@ def test_h1_biped_task_builds_from_its_yaml_spec(shared_robots, tmp_path):
         assert spec.mirror_perm == (5, 6, 7, 8, 9, 0, 1, 2, 3, 4)
     finally:
         env.close()
+
+
+def test_option_overrides_reach_the_model_and_bad_ones_are_one_sentence(tmp_path):
+    from stridelab.robots import load_robot
+
+    source = toy_with_arm(tmp_path)
+    m = load_robot(toy_spec(source, option={"cone": "elliptic", "impratio": 10, "iterations": 7})).model
+    assert m.opt.cone == mujoco.mjtCone.mjCONE_ELLIPTIC and m.opt.impratio == 10 and m.opt.iterations == 7
+    for option, words in (({"cone": "round"}, "cone = 'round' is unknown"), ({"gravity": 1}, "not supported"),
+                          ({"impratio": -1}, "must be a number")):
+        with pytest.raises(RobotSpecError, match=words):
+            toy_spec(source, option=option)
