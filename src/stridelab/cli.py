@@ -1,4 +1,4 @@
-"""The ``stridelab`` command: list | bench | train | eval | play | export | deploy | robot | terrain.
+"""The ``stridelab`` command: list | bench | train | eval | play | export | deploy | robot | terrain | etg.
 
 Every command is a frozen dataclass of options parsed by tyro (``stridelab COMMAND --help``); the
 implementations live in :mod:`stridelab.commands` and import their heavy modules when they run, so
@@ -258,9 +258,88 @@ class TerrainArgs:
         _check(10 <= self.dpi <= 1000, f"--dpi {self.dpi} is out of range; use 10 to 1000.")
 
 
+@dataclasses.dataclass(frozen=True)
+class EtgArgs:
+    """ETG-RL: a gait generator evolved by ES, with a PPO residual on top (docs/etg.md).
+
+    `stridelab etg TASK` trains both, alternating ES and PPO phases; `stridelab etg pretrain TASK` evolves
+    the generator alone; `stridelab etg export RUN` exports the policy with the generator as a .npy table.
+
+    Attributes:
+        what: a quadruped task (dual training), `pretrain` or `export`.
+        target: the task for `pretrain`, the run directory (or checkpoint) for `export`.
+        etg_path: the generator to start from: generator.json (or a run directory holding one), or `none` for
+            the fit of the prior trajectory.
+        alg: evolution strategy: cma (CMA-ES), openai-es, pgpe, snes or cem (EvoTorch).
+        act_bound: bound of the policy's residual [rad]: target = generator + act-bound * clip(action, -1, 1).
+        popsize: ES candidates per generation.
+        sigma: initial ES step [m of foot offset].
+        envs_per_member: envs each candidate is evaluated in.
+        es_episode_s: length of an ES evaluation episode [s].
+        es_generations: ES generations per ES phase (dual training).
+        rl_iterations: PPO iterations per RL phase (dual training).
+        generations: ES generations of `pretrain`.
+        gait: trot, pace or bound.
+        frequency: gait frequency [Hz].
+        num_rbf: RBF centres of the generator (with --etg-path none).
+        step_length: step length of the prior trajectory [m] (with --etg-path none).
+        foot_height: foot clearance of the prior trajectory [m] (with --etg-path none).
+        seed: seed of the env, the learner and the ES.
+        num_envs: PPO envs (default: the task's).
+        max_iterations: PPO iteration budget (default: the task's).
+        max_minutes: wall-clock budget in minutes, ES included (default: the task's; 0: none).
+        log_dir: root of the run directories.
+        eval: evaluate on the command grid after training.
+        out: export directory (default: RUN/export).
+        table_size: rows of the lookup table (phase grid) written by export (default: the run's).
+    """
+
+    what: Annotated[tyro.conf.Positional[str], tyro.conf.arg(metavar="TASK|pretrain|export")]
+    target: Annotated[tyro.conf.Positional[str | None], tyro.conf.arg(metavar="TASK|RUN")] = None
+    etg_path: str = "none"
+    alg: str = "cma"
+    act_bound: float = 0.5
+    popsize: int = 16
+    sigma: float = 0.01
+    envs_per_member: int = 4
+    es_episode_s: float = 5.0
+    es_generations: int = 5
+    rl_iterations: int = 50
+    generations: int = 30
+    gait: str = "trot"
+    frequency: float = 2.0
+    num_rbf: int = 12
+    step_length: float = 0.05
+    foot_height: float = 0.08
+    seed: int = 0
+    num_envs: int | None = None
+    max_iterations: int | None = None
+    max_minutes: float | None = None
+    log_dir: str = "runs"
+    eval: bool = True
+    out: Annotated[str | None, tyro.conf.arg(metavar="DIR")] = None
+    table_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.what in ("pretrain", "export"):
+            _check(self.target is not None, f"`stridelab etg {self.what}` needs a "
+                   f"{'task' if self.what == 'pretrain' else 'run directory'}: stridelab etg {self.what} "
+                   f"{'TASK' if self.what == 'pretrain' else 'RUN'}.")
+        else:
+            _check(self.target is None, f"`stridelab etg {self.what} {self.target}` has one argument too many; give "
+                   f"`stridelab etg TASK`, `stridelab etg pretrain TASK` or `stridelab etg export RUN`.")
+        _check(self.generations >= 1, f"--generations {self.generations} is out of range; use 1 or more.")
+        _check(self.num_envs is None or self.num_envs >= 1,
+               f"--num-envs {self.num_envs} is out of range; give 1 or more environments.")
+        _check(self.max_iterations is None or self.max_iterations >= 0,
+               f"--max-iterations {self.max_iterations} is out of range; give 0 or more iterations.")
+        _check(self.max_minutes is None or self.max_minutes >= 0,
+               f"--max-minutes {self.max_minutes} is out of range; give 0 (no limit) or more minutes.")
+
+
 COMMANDS: dict[str, type] = {"list": ListArgs, "bench": BenchArgs, "train": TrainArgs, "eval": EvalArgs,
                              "play": PlayArgs, "export": ExportArgs, "deploy": DeployArgs, "robot": RobotArgs,
-                             "terrain": TerrainArgs}
+                             "terrain": TerrainArgs, "etg": EtgArgs}
 
 
 # ---- finding the task and the options given ------------------------------------------------------
@@ -443,7 +522,7 @@ def _run(parsed: Parsed) -> int:
         return commands.cmd_train(opts, parsed.given, parsed.task_given)
     run = {ListArgs: commands.cmd_list, BenchArgs: commands.cmd_bench, EvalArgs: commands.cmd_eval,
            PlayArgs: commands.cmd_play, ExportArgs: commands.cmd_export, DeployArgs: commands.cmd_deploy,
-           RobotArgs: commands.cmd_robot, TerrainArgs: commands.cmd_terrain}
+           RobotArgs: commands.cmd_robot, TerrainArgs: commands.cmd_terrain, EtgArgs: commands.cmd_etg}
     return run[type(opts)](opts)
 
 

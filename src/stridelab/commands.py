@@ -19,8 +19,8 @@ from stridelab.config import EnvConfig, override, save_yaml
 from stridelab.errors import ConfigError, StridelabError
 
 if TYPE_CHECKING:
-    from stridelab.cli import (BenchArgs, DeployArgs, EvalArgs, ExportArgs, ListArgs, PlayArgs, RobotArgs, TerrainArgs,
-                               TrainArgs)
+    from stridelab.cli import (BenchArgs, DeployArgs, EtgArgs, EvalArgs, ExportArgs, ListArgs, PlayArgs, RobotArgs,
+                               TerrainArgs, TrainArgs)
     from stridelab.learn.config import TrainConfig
 
 log = logging.getLogger("stridelab")
@@ -418,3 +418,10 @@ def cmd_deploy(opts: DeployArgs) -> int:
     summary["safety_events"] = [dataclasses.asdict(e) for e in loop.safety.events]
     print(json.dumps(summary, indent=2))
     return 0
+
+
+def cmd_etg(opts: EtgArgs) -> int:
+    """``stridelab etg TASK | pretrain TASK | export RUN`` (implemented in :mod:`stridelab.etg.commands`)."""
+    from stridelab.etg.commands import run_etg
+
+    return run_etg(opts)

@@ -163,6 +163,9 @@ def export_policy(target: Path | str, out_dir: Path | str | None = None) -> Path
         (out / ".policy.pt.tmp").replace(out / "policy.pt")
     meta["onnx_opset"] = opset
     write_robot_xml(env.robot.spec, out)
+    if hasattr(env.action_term, "export_files"):  # files its description names (ETG's lookup table)
+        for path in env.action_term.export_files(out):
+            log.info("wrote %s", path)
     meta["robot"]["model_file"] = "robot.xml"
     (out / ".policy.json.tmp").write_text(json.dumps(meta, indent=2))
     (out / ".policy.json.tmp").replace(out / "policy.json")

@@ -33,6 +33,7 @@ class ObservationBuilder:
         # the gait clock, if the policy was trained with one: it starts at phase 0 and ticks once per call
         self.clock = gait_clock.from_description(meta["gait"]) if meta.get("gait") else None
         self.control_dt = float(meta["control_dt"])
+        self.last_state: RobotState | None = None  # the state of the last observation (what the policy acts on)
         self._fresh = True
 
     def reset(self) -> None:
@@ -43,7 +44,7 @@ class ObservationBuilder:
 
     def state(self, sample: RobotSample, command: np.ndarray, last_action: np.ndarray) -> RobotState:
         """A batch-of-one RobotState from a robot sample, the command and the last (processed) action."""
-        phase = self.clock.command[0] if self.clock is not None else None
+        phase = self.clock.command[0].copy() if self.clock is not None else None  # the clock ticks in place
         frequency = self.clock.frequencies[0] if self.clock is not None else None
         return RobotState.from_signals(sample.base_quat, sample.base_ang_vel, sample.joint_pos, sample.joint_vel,
                                        self.default, last_action, command, sample.base_lin_vel, phase, frequency)
@@ -55,7 +56,7 @@ class ObservationBuilder:
 
     def __call__(self, sample: RobotSample, command: np.ndarray, last_action: np.ndarray) -> np.ndarray:
         """The policy input. Shape: (1, size), float32."""
-        s = self.state(sample, command, last_action)
+        s = self.last_state = self.state(sample, command, last_action)
         reset_ids = np.array([0]) if self._fresh else np.zeros(0, dtype=np.int64)
         obs = self.group.compute(s, reset_ids, noise=False)
         if self._fresh and self.group.sizes != self.expected_sizes:

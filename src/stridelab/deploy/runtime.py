@@ -33,6 +33,7 @@ class OnnxPolicy:
             raise StridelabError(f"need policy.onnx and policy.json side by side at {str(path)!r}; create them with "
                                  f"`stridelab export RUN_DIR`.")
         self.meta = json.loads(meta_path.read_text())
+        self.directory = meta_path.parent  # files the description names (an ETG lookup table) lie here
         try:
             self.session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
         except Exception as exc:
@@ -84,7 +85,14 @@ class ControlLoop:
         self.realtime = realtime
         self.safety = SafetyLayer(self.meta, safety)
         self.builder = ObservationBuilder(self.meta)
-        self.action_term = action_from_description(self.meta["action"])
+        self.action_term = action_from_description(self.meta["action"], getattr(policy, "directory", None))
+        # an action term that reads the observed state (ETG's generator: the gait phases and the command) gets
+        # the builder's; observation terms that read the action term (ETG's target) get the rebuilt one
+        if hasattr(self.action_term, "bind_state"):
+            self.action_term.bind_state(lambda: self.builder.last_state)
+        for term in self.builder.group.terms:
+            if hasattr(term, "bind_action"):
+                term.bind_action(self.action_term)
         self.dt = float(self.meta["control_dt"])
         self.default = np.asarray(self.meta["default_joint_pos"])
         self.kp = np.asarray(self.meta["kp"])

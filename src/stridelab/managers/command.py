@@ -63,9 +63,15 @@ def build_action(cfg: TermCfg, env: Any) -> Any:
     return cls.from_env(env, **cfg.params)
 
 
-def action_from_description(desc: dict) -> Any:
-    """Rebuild an action term from its ``policy.json`` section (``func`` and resolved ``params``)."""
-    return resolve(desc["func"], "actions")(**desc["params"])
+def action_from_description(desc: dict, base_dir: Any = None) -> Any:
+    """Rebuild an action term from its ``policy.json`` section (``func`` and resolved ``params``).
+
+    A class with ``from_description(desc, base_dir)`` builds itself (e.g. ETG's lookup-table term, whose table
+    file lies beside ``policy.json`` in ``base_dir``); any other is ``Class(**params)``."""
+    cls = resolve(desc["func"], "actions")
+    if hasattr(cls, "from_description"):
+        return cls.from_description(desc, base_dir)
+    return cls(**desc["params"])
 
 
 class CurriculumManager:
