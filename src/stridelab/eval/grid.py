@@ -18,7 +18,7 @@ import torch
 from stridelab.config import EnvConfig, override
 from stridelab.eval.gait import GaitMetrics
 from stridelab.eval.metrics import GridMetrics, WalkCriteria, command_grid, command_ranges
-from stridelab.sim.math import quat_rotate_inverse
+from stridelab.sim.math import quat_rotate_inverse, yaw_of
 
 
 def eval_env_cfg(env_cfg: EnvConfig, num_envs: int, duration_s: float, seed: int) -> EnvConfig:
@@ -67,7 +67,8 @@ def evaluate(policy: Callable, env_cfg: EnvConfig, envs_per_command: int = 4, du
             fell = dones.numpy() & ~extras["time_outs"].numpy()
             metrics.add(ids, fell, t >= settle, s.base_lin_vel, s.base_ang_vel, s.torques, s.joint_vel,
                         s.foot_contact, s.foot_vel)
-            gait.add(metrics.alive & (t >= settle), s.foot_contact, s.foot_vel, zero)
+            gait.add(metrics.alive & (t >= settle), s.foot_contact, s.foot_vel, zero, s.foot_pos,
+                     yaw_of(s.base_quat), env.robot.spec.feet_mirror_perm)
     result = metrics.result(criteria)
     spec = env.robot.spec
     moving = np.linalg.norm(metrics.commands[:, :2], axis=1) > 0

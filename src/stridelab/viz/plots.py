@@ -136,7 +136,7 @@ def plot_gait(gait: dict, out_dir: Path) -> Path:
     checks of a natural gait (gait_eval.png)."""
     feet = gait["feet"]
     x = np.arange(len(feet))
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.8))
     duty = np.asarray(gait["duty_factor"])
     axes[0].bar(x, duty, color=[f"C{i}" for i in x])
     axes[0].axhline(duty.mean(), color="k", ls="--", lw=1, label="mean foot")
@@ -154,6 +154,12 @@ def plot_gait(gait: dict, out_dir: Path) -> Path:
     axes[2].set_xticks(x, feet)
     axes[2].set_ylabel("mean phase length [s]")
     axes[2].legend(fontsize=8)
+    steps = [np.nan if v is None else v for v in gait.get("step_length_m_at_1ms", [None] * len(feet))]
+    axes[3].bar(x, steps, color=[f"C{i}" for i in x])
+    axes[3].set_xticks(x, feet)
+    axes[3].set_ylabel("step length at 1 m/s [m]\n(ahead of the mirror foot)")
+    axes[3].set_title(f"L/R asymmetry: step length {100 * gait.get('left_right_step_length_asymmetry', np.nan):.0f} %, "
+                      f"stance {100 * gait.get('left_right_stance_time_asymmetry', np.nan):.0f} %", fontsize=8)
     checks = ", ".join(f"{k} {'ok' if v else 'NO'}" for k, v in gait["checks"].items())
     fig.suptitle(f"Gait: {gait['step_frequency_hz_at_1ms']:.2f} Hz at 1 m/s, left/right asymmetry "
                  f"{100 * gait['left_right_asymmetry']:.0f} %, slip {gait['foot_slip']:.2f} m/s, all feet down at zero "
