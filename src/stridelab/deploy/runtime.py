@@ -99,6 +99,11 @@ class ControlLoop:
         self.last_action[:] = 0.0
         self.stats = LoopStats()
 
+    def set_gait_frequency(self, frequency: float | None) -> None:
+        """Step at ``frequency`` [Hz] from the next tick (policies trained with a stepping-frequency command;
+        clipped to the trained range), or ``None`` for the nominal frequency. Others ignore it."""
+        self.builder.set_gait_frequency(frequency)
+
     def tick(self, command: np.ndarray) -> RobotState:
         """One control step: read, check, infer, filter, write. Returns the state it acted on."""
         now = self.backend.time()
