@@ -42,8 +42,8 @@ class PPOConfig:
     entropy_coef: float = 0.005
     max_grad_norm: float = 1.0
     use_clipped_value_loss: bool = True
-    max_kl: float = 0.0
-    kl_line_search_steps: int = 10
+    max_kl: float = 0.0  # hard limit on KL(old || new) of one iteration's update (actor step halving); 0: off
+    kl_line_search_steps: int = 10  # step halvings before the actor keeps its old weights
 
     def __post_init__(self) -> None:
         if not self.class_name:
