@@ -33,7 +33,9 @@ RESUME_SAFE = frozenset({
     "train.save_interval", "train.stop_when_walks", "train.check_every_s", "train.check_below_lin_vel_error"})
 # shortcuts of `stridelab train` and the config field each one sets
 SHORTCUTS = {"seed": "env.seed", "num_envs": "env.num_envs", "max_iterations": "train.max_iterations",
-             "max_minutes": "train.max_minutes"}
+             "max_minutes": "train.max_minutes", "policy": "train.rnn_type"}
+# `stridelab train --policy` and the train.rnn_type it sets
+RNN_TYPE_OF_POLICY = {"mlp": "none", "lstm": "lstm", "gru": "gru"}
 
 
 def cmd_list(opts: ListArgs) -> int:
@@ -94,8 +96,9 @@ def train_configs(opts: TrainArgs, given: dict[str, str]) -> tuple[EnvConfig, Tr
     """The env and train configs of a new run: the task's, the options given, and the shortcuts.
 
     ``--seed`` sets the env and learner seed (``env.seed``); without it ``--env.seed`` (or the task's
-    seed) is used. ``--num-envs``, ``--max-iterations`` and ``--max-minutes`` set ``env.num_envs``,
-    ``train.max_iterations`` and ``train.max_minutes`` likewise.
+    seed) is used. ``--num-envs``, ``--max-iterations``, ``--max-minutes`` and ``--policy`` set
+    ``env.num_envs``, ``train.max_iterations``, ``train.max_minutes`` and ``train.rnn_type`` likewise
+    (``--policy mlp`` is ``rnn_type none``).
 
     Raises:
         ConfigError: a shortcut and its field are both given with different values, or ``--env.task``
@@ -108,9 +111,11 @@ def train_configs(opts: TrainArgs, given: dict[str, str]) -> tuple[EnvConfig, Tr
     env_cfg = override(env_cfg, task=opts.task,
                        seed=_merged(given, "seed", opts.seed, env_cfg.seed),
                        num_envs=_merged(given, "num_envs", opts.num_envs, env_cfg.num_envs))
+    rnn_type = None if opts.policy is None else RNN_TYPE_OF_POLICY[opts.policy]
     train_cfg = override(train_cfg,
                          max_iterations=_merged(given, "max_iterations", opts.max_iterations, train_cfg.max_iterations),
-                         max_minutes=_merged(given, "max_minutes", opts.max_minutes, train_cfg.max_minutes))
+                         max_minutes=_merged(given, "max_minutes", opts.max_minutes, train_cfg.max_minutes),
+                         rnn_type=_merged(given, "policy", rnn_type, train_cfg.rnn_type))
     return env_cfg, train_cfg
 
 
@@ -144,6 +149,8 @@ def resume_configs(opts: TrainArgs, given: dict[str, str], task_given: bool) -> 
             continue
         field = SHORTCUTS.get(name, name)
         mine, theirs = parsed.get(name), stored.get(field, "not set")
+        if name == "policy" and RNN_TYPE_OF_POLICY.get(mine) == theirs:
+            continue
         if mine is None or _shown(mine) != _shown(theirs):
             value = "" if isinstance(mine, bool) or mine is None else f" {_shown(mine)}"
             refused.append(f"{spelling}{value} (stored: {_shown(theirs)})")
@@ -228,6 +235,8 @@ def cmd_train(opts: TrainArgs, given: dict[str, str] | None = None, task_given: 
         run_dir = reserve_run_dir(parent)
         try:
             trainer = Trainer(env_cfg, train_cfg, run_dir, seed=env_cfg.seed, walk_check=walk_check)
+            if opts.init_from:
+                trainer.init_from(Path(opts.init_from))
         except BaseException:
             _remove_empty(run_dir.absolute(), keep)
             raise
@@ -289,16 +298,23 @@ def run_eval(target: Path, envs_per_command: int = 4, duration_s: float = 10.0, 
     return report
 
 
-def run_play(target: Path, out: Path | None = None, video: bool = True, width: int = 320, height: int = 240,
-             fps: int = 25, duration_s: float = 15.0) -> Path:
-    """Record the policy through a command tour of ``duration_s``: video.mp4 and plots/*.png."""
+def run_play(target: Path | list[Path], out: Path | None = None, video: bool = True, width: int = 320,
+             height: int = 240, fps: int = 25, duration_s: float = 15.0) -> Path:
+    """Record the policy through a command tour of ``duration_s``: video.mp4 and plots/*.png.
+
+    Several targets play as one ensemble (their actions averaged) in the first one's task, by default into
+    the first run's ``ensemble/`` folder.
+    """
     from stridelab.eval.rollout import DEFAULT_SCHEDULE, record
     from stridelab.learn.checkpoint import run_dir_of
-    from stridelab.learn.policy import load_policy
+    from stridelab.learn.ensemble import load_policies
     from stridelab.viz.plots import plot_trajectory
 
-    loaded = load_policy(target)
+    targets = list(target) if isinstance(target, (list, tuple)) else [target]
+    loaded = load_policies(targets)
     out_dir = Path(out) if out else run_dir_of(loaded.checkpoint)
+    if out is None and len(targets) > 1:
+        out_dir = out_dir / "ensemble"
     holder: dict = {}
 
     def make_video(env):
@@ -329,12 +345,17 @@ def cmd_eval(opts: EvalArgs) -> int:
 
 def cmd_play(opts: PlayArgs) -> int:
     """Record video and plots of a run, or open the interactive viewer."""
+    targets = [Path(t) for t in (opts.target, *opts.ensemble)]
     if opts.viewer:
         from stridelab.viz.viewer import run_viewer
 
-        return run_viewer(Path(opts.target))
-    out = run_play(Path(opts.target), Path(opts.out) if opts.out else None, video=opts.video, duration_s=opts.duration)
-    print(f"wrote plots{' and video.mp4' if opts.video else ''} to {out}")
+        if len(targets) > 1:
+            raise ConfigError("--viewer plays one policy; give one run, or drop --viewer to record the ensemble's "
+                              "video and plots.")
+        return run_viewer(targets[0])
+    out = run_play(targets, Path(opts.out) if opts.out else None, video=opts.video, duration_s=opts.duration)
+    what = f"the ensemble of {len(targets)} policies" if len(targets) > 1 else "the policy"
+    print(f"wrote plots{' and video.mp4' if opts.video else ''} of {what} to {out}")
     return 0
 
 
@@ -371,9 +392,12 @@ def cmd_export(opts: ExportArgs) -> int:
     """Export a run's policy and check torch/onnxruntime parity."""
     from stridelab.deploy.export import check_parity, export_policy
 
-    out = export_policy(Path(opts.target), Path(opts.out) if opts.out else None)
+    targets = [Path(t) for t in (opts.target, *opts.ensemble)]
+    out = export_policy(targets if len(targets) > 1 else targets[0], Path(opts.out) if opts.out else None)
     err = check_parity(out)
-    print(f"exported policy.onnx, policy.pt and policy.json to {out} (torch/onnxruntime max difference {err:.1e})")
+    what = f" (an ensemble of {len(targets)} policies)" if len(targets) > 1 else ""
+    print(f"exported policy.onnx, policy.pt and policy.json{what} to {out} (torch/onnxruntime max difference "
+          f"{err:.1e})")
     return 0
 
 
