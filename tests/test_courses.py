@@ -173,8 +173,8 @@ def test_lanes_have_their_own_seeds():
     assert 0 < np.abs(a[0] - exact.heights[b:b + n]).max() <= 0.02 + 1e-6
 
 
-def test_course_command_steers_to_the_lane(course_envs):
-    env = course_envs["stairstair"]
+def test_course_command_steers_to_the_lane():
+    env = stridelab.make("quadruped-stairstair", num_envs=4, num_threads=1, seed=0)
     term = env.commands.velocity
     assert isinstance(term, course_command)
     # hand-computed: w = clip(1.0 * wrap(-atan(1.0 * dy) - yaw), -1, 1)
@@ -194,7 +194,6 @@ def test_course_command_steers_to_the_lane(course_envs):
     term.set_fixed(np.array([0.5, 0.0, 0.3]))  # a fixed command (the tracking grid, play) is held as given
     term.step(env.dt)
     np.testing.assert_array_equal(term.command, np.tile([0.5, 0.0, 0.3], (4, 1)))
-    term.set_fixed(None)
 
 
 def test_crossing_the_finish_line_is_a_time_out():
@@ -250,6 +249,9 @@ def test_unknown_course_and_task_names_are_one_sentence(capsys):
         stridelab.make("quadruped-galop")
     with pytest.raises(ConfigError, match="num_rows .* one fixed level"):
         TerrainConfig(course="cave", num_rows=3)
+    with pytest.raises(ConfigError, match="course 'slopeslope' needs a slope between 0 and 60 degrees"):
+        TerrainConfig(course="slopeslope", num_rows=1, slope_deg=(0.0, 20.0))  # its level is levels[0] = 0
+    assert TerrainConfig(course="gallop", num_rows=1, slope_deg=(0.0, 20.0)).course == "gallop"  # unused figure
     assert main(["terrain", "--preview", "x.png", "--task", "quadruped-highstairs"]) == 2
     err = capsys.readouterr().err
     assert "unknown task 'quadruped-highstairs'" in err and "did you mean 'quadruped-highstair'" in err

@@ -1,10 +1,10 @@
 """Deterministic evaluation of a policy over the command grid in the training simulator.
 
 Grid (see :mod:`stridelab.eval.metrics`): vx in {-1, -0.5, 0, 0.5, 1} m/s x vy in {-0.5, 0, 0.5} m/s x
-yaw rate in {-1, 0, 1} rad/s (45 commands; on an obstacle course, a one-way track, forward at 0.5 and 1 m/s), each held for ``duration_s`` from a standing start,
-``envs_per_command`` envs each. Errors are averaged over the time after ``settle_s`` (the robot needs a
-moment to accelerate) and over envs until they fall; an env that terminates before the end counts as
-a fall.
+yaw rate in {-1, 0, 1} rad/s (45 commands; on an obstacle course, a one-way track, forward at 0.5 and
+1 m/s), each held for ``duration_s`` from a standing start, ``envs_per_command`` envs each. Errors are
+averaged over the time after ``settle_s`` (the robot needs a moment to accelerate) and over envs until
+they fall; an env that terminates before the end counts as a fall.
 """
 
 from __future__ import annotations

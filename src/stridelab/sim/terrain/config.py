@@ -260,12 +260,15 @@ def _validate_course(c: TerrainConfig) -> None:
             _fail(name, v, "give a pair of numbers >= 0: (at level 0, at level 1)")
     if not 0 <= c.levels[0] <= c.levels[1] <= 1:
         _fail("levels", c.levels, "give (first row, last row) with 0 <= first <= last <= 1")
-    level = c.levels[0]
-    if not 0 < lerp(c.slope_deg, level) < 60:
-        _fail("slope_deg", c.slope_deg, "a course's slope must be between 0 and 60 degrees")
-    for name in ("gap_width", "beam_width", "ceiling_clearance"):
-        if lerp(getattr(c, name), level) < c.horizontal_scale / 2:
-            _fail(name, getattr(c, name), f"it must be at least half a sample ({c.horizontal_scale / 2:g} m)")
+    level = c.levels[0]  # the figures the course uses, at its one level
+    if "slope" in c.course and not 0 < lerp(c.slope_deg, level) < 60:
+        _fail("slope_deg", c.slope_deg, f"course {c.course!r} needs a slope between 0 and 60 degrees")
+    if "stair" in c.course and lerp(c.step_height, level) < c.vertical_scale:
+        _fail("step_height", c.step_height, f"course {c.course!r} needs risers of at least vertical_scale = "
+              f"{c.vertical_scale:g} m")
+    used = {"gallop": "gap_width", "balancebeam": "beam_width", "cave": "ceiling_clearance"}.get(c.course)
+    if used and lerp(getattr(c, used), level) < c.horizontal_scale / 2:
+        _fail(used, getattr(c, used), f"it must be at least half a sample ({c.horizontal_scale / 2:g} m)")
     samples = (c.num_cols * c.tile_samples + 2 * c.border_samples) * (round((c.course_length + 10.0)
                                                                             / c.horizontal_scale)
                                                                       + 2 * c.border_samples)
