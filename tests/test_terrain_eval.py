@@ -167,7 +167,7 @@ def test_eval_json_of_a_course(untrained_runs, capsys):
     assert t["kind"] == "course" and t["types"] == ["gallop"] and len(t["cells"]) == 1
     assert t["cells"][0]["trials"] == 4 and t["duration_s"] == pytest.approx(9.5 / 5.0)
     assert t["course"]["summary"].startswith("gallop: 8 gaps of 0.50 m")
-    assert [r["vx"] for r in report["rows"]] == [0.5, 1.0]  # a course's tracking grid: forward only
+    assert [r["vx"] for r in report["rows"]] == [0.0, 0.5, 1.0]  # a course's tracking grid: standing, forward
     assert (run / "terrain_success.png").is_file()
     assert "crossed the finish line" in capsys.readouterr().out
 

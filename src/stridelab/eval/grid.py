@@ -1,8 +1,8 @@
 """Deterministic evaluation of a policy over the command grid in the training simulator.
 
 Grid (see :mod:`stridelab.eval.metrics`): vx in {-1, -0.5, 0, 0.5, 1} m/s x vy in {-0.5, 0, 0.5} m/s x
-yaw rate in {-1, 0, 1} rad/s (45 commands; on an obstacle course, a one-way track, forward at 0.5 and
-1 m/s), each held for ``duration_s`` from a standing start, ``envs_per_command`` envs each. Errors are
+yaw rate in {-1, 0, 1} rad/s (45 commands; on an obstacle course, a one-way track, standing and forward
+at 0.5 and 1 m/s), each held for ``duration_s`` from a standing start, ``envs_per_command`` envs each. Errors are
 averaged over the time after ``settle_s`` (the robot needs a moment to accelerate) and over envs until
 they fall; an env that terminates before the end counts as a fall.
 """
@@ -21,8 +21,8 @@ from stridelab.eval.metrics import GridMetrics, WalkCriteria, command_grid
 from stridelab.sim.math import quat_rotate_inverse
 
 
-#: the tracking grid of an obstacle course, a one-way track: forward only, within its command range
-COURSE_GRID = ((0.5, 0.0, 0.0), (1.0, 0.0, 0.0))
+#: the tracking grid of an obstacle course, a one-way track: standing and forward, within its command range
+COURSE_GRID = ((0.0, 0.0, 0.0), (0.5, 0.0, 0.0), (1.0, 0.0, 0.0))
 
 
 def default_commands(env_cfg: EnvConfig) -> np.ndarray:
