@@ -132,23 +132,36 @@ class TrainArgs:
 
 @dataclasses.dataclass(frozen=True)
 class EvalArgs:
-    """Evaluate a run on the command grid; writes eval.json and eval_grid.png.
+    """Evaluate a run on the command grid; writes eval.json and eval_grid.png. On a task with terrain
+    (quadruped-rough, the ETG-RL courses) also the success per terrain type and level (eval.json's
+    "terrain", terrain_success.png; see docs/terrain.md).
 
     Attributes:
         target: run directory or checkpoint file.
         envs_per_command: envs per grid command.
-        duration: seconds each command is held.
+        duration: seconds each command is held (and each terrain-grid trial lasts).
         out: output directory (default: the run directory).
+        terrain_trials: trials per terrain type and level.
+        terrain_speed: forward command of the terrain trials [m/s].
+        terrain_fraction: share of the commanded distance a terrain trial must walk (legged_gym's 0.5);
+            a course's trial must cross the finish line within distance / (fraction x speed) seconds.
     """
 
     target: Annotated[tyro.conf.Positional[str], tyro.conf.arg(metavar="RUN")]
     envs_per_command: int = 4
     duration: float = 10.0
     out: Annotated[str | None, tyro.conf.arg(metavar="DIR")] = None
+    terrain_trials: int = 8
+    terrain_speed: float = 0.5
+    terrain_fraction: float = 0.5
 
     def __post_init__(self) -> None:
         _check(self.envs_per_command >= 1,
                f"--envs-per-command {self.envs_per_command} is out of range; use 1 or more.")
+        _check(self.terrain_trials >= 1, f"--terrain-trials {self.terrain_trials} is out of range; use 1 or more.")
+        _check(self.terrain_speed > 0, f"--terrain-speed {self.terrain_speed} is out of range; give a speed > 0 m/s.")
+        _check(0 < self.terrain_fraction <= 1,
+               f"--terrain-fraction {self.terrain_fraction} is out of range; give a share in (0, 1].")
         _check(self.duration > 0, f"--duration {self.duration} is out of range; give a positive number of seconds.")
 
 
@@ -258,7 +271,8 @@ class RobotArgs:
 
 @dataclasses.dataclass(frozen=True)
 class TerrainArgs:
-    """Draw a task's terrain grid top-down (types, levels, key figures, spawn origins) to a PNG.
+    """Draw a task's terrain to a PNG: a grid top-down (types, levels, key figures, spawn origins), or a
+    course's side elevation (key figures, spawn, finish line) over its lanes seen from above.
 
     Attributes:
         preview: the PNG to write.

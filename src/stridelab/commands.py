@@ -45,10 +45,10 @@ def cmd_list(opts: ListArgs) -> int:
 
     print("tasks:")
     for task in list_tasks():
-        print(f"  {task.name:<18} {task.description}")
+        print(f"  {task.name:<22} {task.description}")
     print("robots:")
     for name, spec in sorted(ROBOTS.items()):
-        print(f"  {name:<18} {spec.source}")
+        print(f"  {name:<22} {spec.source}")
     return 0
 
 
@@ -270,21 +270,31 @@ def cmd_train(opts: TrainArgs, given: dict[str, str] | None = None, task_given: 
               f"{100 * gait['left_right_asymmetry']:.0f}%, all feet down at zero command "
               f"{100 * gait['all_feet_down_at_zero_command']:.0f}%, slip {gait['foot_slip']:.2f} m/s -> "
               + ("natural" if gait["natural"] else "not natural: " + ", ".join(missed)) + " (see gait_eval.png)")
+    if "terrain" in report:
+        print("\n".join(terrain_lines(report["terrain"])) + " (see terrain_success.png)")
     return 0
 
 
 # ---- eval, play, export, deploy ------------------------------------------------------------------
 
-def run_eval(target: Path, envs_per_command: int = 4, duration_s: float = 10.0, out: Path | None = None) -> dict:
-    """Evaluate a run or checkpoint on the command grid; write eval.json and eval_grid.png."""
+def run_eval(target: Path, envs_per_command: int = 4, duration_s: float = 10.0, out: Path | None = None,
+             terrain_trials: int = 8, terrain_speed: float = 0.5, terrain_fraction: float = 0.5) -> dict:
+    """Evaluate a run or checkpoint on the command grid; write eval.json and eval_grid.png. With terrain,
+    also the success per terrain type and level (``report["terrain"]``, terrain_success.png)."""
     from stridelab.eval.grid import evaluate
     from stridelab.learn.checkpoint import run_dir_of
     from stridelab.learn.policy import load_policy
-    from stridelab.viz.plots import plot_eval
+    from stridelab.viz.plots import plot_eval, plot_terrain_success
 
     loaded = load_policy(target)
     report = evaluate(loaded.policy, loaded.env_cfg, envs_per_command=envs_per_command, duration_s=duration_s,
                       seed=loaded.env_cfg.seed + 1000)
+    if loaded.env_cfg.terrain is not None:
+        from stridelab.eval.terrain import evaluate_terrain
+
+        report["terrain"] = evaluate_terrain(loaded.policy, loaded.env_cfg, trials=terrain_trials, speed=terrain_speed,
+                                             fraction=terrain_fraction, duration_s=duration_s,
+                                             seed=loaded.env_cfg.seed + 2000)
     report["checkpoint"] = str(loaded.checkpoint)
     report["iteration"] = int(loaded.data.get("iteration", 0))
     report["env_steps"] = int(loaded.data.get("env_steps", 0))
@@ -295,7 +305,25 @@ def run_eval(target: Path, envs_per_command: int = 4, duration_s: float = 10.0, 
     tmp.write_text(json.dumps(report, indent=2))
     tmp.replace(out_dir / "eval.json")
     plot_eval(report, out_dir)
+    if "terrain" in report:
+        plot_terrain_success(report["terrain"], out_dir)
     return report
+
+
+def terrain_lines(terrain: dict) -> list[str]:
+    """Success per terrain type (and level) of an evaluation, one line per type, for the terminal."""
+    lines = [f"terrain success ({terrain['kind']}, {terrain['trials_per_cell']} trials per type and level, forward "
+             f"{terrain['speed']:g} m/s): {100 * terrain['overall_success_rate']:.0f}% overall"]
+    if terrain["kind"] == "course":
+        (cell,) = terrain["cells"]
+        lines.append(f"  {terrain['course']['summary']}: {cell['successes']}/{cell['trials']} crossed the finish line, "
+                     f"{100 * cell['fall_rate']:.0f}% fell, mean progress {cell['mean_distance']:.2f} m")
+        return lines
+    for t, name in enumerate(terrain["types"]):
+        by_level = ", ".join(f"{lv:.2f}: {'-' if row[t] is None else f'{100 * row[t]:.0f}%'}"
+                             for lv, row in zip(terrain["levels"], terrain["success_rate"]))
+        lines.append(f"  {name:<16} {100 * terrain['success_rate_by_type'][name]:.0f}%  (by level {by_level})")
+    return lines
 
 
 def run_play(target: Path | list[Path], out: Path | None = None, video: bool = True, width: int = 320,
@@ -324,8 +352,11 @@ def run_play(target: Path | list[Path], out: Path | None = None, video: bool = T
         return holder["rec"]
 
     every = fps  # frames per second: record() turns it into a control-step stride
-    total = sum(step[0] for step in DEFAULT_SCHEDULE)
-    schedule = tuple((d * duration_s / total, *c) for d, *c in DEFAULT_SCHEDULE)
+    tour = DEFAULT_SCHEDULE
+    if loaded.env_cfg.terrain is not None and loaded.env_cfg.terrain.course:
+        tour = ((1.0, 0.0, 0.0, 0.0), (14.0, 0.6, 0.0, 0.0))  # a course is one way: stand, then walk it forward
+    total = sum(step[0] for step in tour)
+    schedule = tuple((d * duration_s / total, *c) for d, *c in tour)
     traj = record(loaded.policy, loaded.env_cfg, schedule=schedule, video=make_video if video else None,
                   video_fps=every)
     plot_trajectory(traj, out_dir / "plots")
@@ -337,9 +368,13 @@ def run_play(target: Path | list[Path], out: Path | None = None, video: bool = T
 
 def cmd_eval(opts: EvalArgs) -> int:
     """Evaluate a run; print the headline metrics as JSON."""
-    report = run_eval(Path(opts.target), opts.envs_per_command, opts.duration, Path(opts.out) if opts.out else None)
+    report = run_eval(Path(opts.target), opts.envs_per_command, opts.duration, Path(opts.out) if opts.out else None,
+                      terrain_trials=opts.terrain_trials, terrain_speed=opts.terrain_speed,
+                      terrain_fraction=opts.terrain_fraction)
     print(json.dumps({k: report[k] for k in ("lin_vel_error", "yaw_rate_error", "fall_rate", "power", "foot_slip",
                                              "walks")}, indent=2))
+    if "terrain" in report:
+        print("\n".join(terrain_lines(report["terrain"])))
     return 0
 
 
@@ -369,7 +404,7 @@ def cmd_robot(opts: RobotArgs) -> int:
 
 
 def cmd_terrain(opts: TerrainArgs) -> int:
-    """``stridelab terrain --preview out.png [--task TASK]``: write the task's terrain picture."""
+    """``stridelab terrain --preview out.png [--task TASK]``: write the task's terrain picture (a grid or a course)."""
     from stridelab.sim.terrain import build_terrain, preview
     from stridelab.tasks import make_env_cfg
 
@@ -383,6 +418,10 @@ def cmd_terrain(opts: TerrainArgs) -> int:
     terrain = build_terrain(cfg.terrain)
     path = preview(terrain, out, dpi=opts.dpi)
     c = cfg.terrain
+    course = getattr(terrain, "course", None)
+    if course is not None:
+        print(f"wrote {path}: course {course.summary()}; {c.num_cols} lanes of {c.tile_size:g} m")
+        return 0
     print(f"wrote {path}: {c.num_rows} levels x {c.num_cols} columns of {c.tile_size:g} m tiles "
           f"({', '.join(dict.fromkeys(terrain.column_types))})")
     return 0
