@@ -84,3 +84,25 @@ def test_contact_flicker_shorter_than_a_phase_does_not_split_steps():
     assert freq[0] == pytest.approx(1 / (26 * DT), rel=0.01)
     assert freq[1] == pytest.approx(freq[0], rel=0.01)  # flicker ignored
     assert freq[2] == pytest.approx(2 * freq[0], rel=0.05)  # a 4-step touch is a step of its own
+
+
+def test_step_lengths_and_their_left_right_asymmetry():
+    """A biped at 1 m/s: left lands 0.3 m ahead of the right foot, right 0.2 m ahead of the left (a limp
+    in step length that duty factors cannot see); both feet 16 of 26 steps down."""
+    period, steps = 26, 520
+    left, right = pattern(16, 10, 0, steps), pattern(16, 10, 13, steps)
+    g = GaitMetrics(1, 2, DT)
+    x_left = x_right = 0.0
+    for t in range(steps):
+        if t % period == 0:
+            x_left = x_right + 0.3
+        if t % period == 13:
+            x_right = x_left + 0.2
+        pos = np.array([[[x_left, 0.1, 0.0], [x_right, -0.1, 0.0]]])
+        g.add(np.array([True]), np.stack([left[t], right[t]])[None], np.zeros((1, 2, 3)), np.array([False]),
+              pos, np.zeros(1), (1, 0))
+    r = g.result(np.array([True]), np.array([True]), ("left", "right"), (1, 0), np.array([False, False]))
+    np.testing.assert_allclose(r["step_length_m_at_1ms"], [0.3, 0.2], atol=1e-9)
+    assert r["left_right_step_length_asymmetry"] == pytest.approx(0.1 / 0.25)
+    assert r["left_right_stance_time_asymmetry"] == pytest.approx(0.0, abs=1e-9)
+    assert r["left_right_asymmetry"] == pytest.approx(0.0, abs=0.01)

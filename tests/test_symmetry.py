@@ -99,6 +99,7 @@ def test_trainer_resolves_symmetry(tmp_path):
     result = trainer.train(show_progress=False)
     assert result.iterations == 1
     lstm = Trainer(env_cfg, override(TrainConfig(num_steps_per_env=4), rnn_type="lstm"), tmp_path / "b", seed=0)
-    assert lstm.symmetry == "off" and lstm.runner.alg.symmetry is None
+    # rsl-rl refuses its Symmetry extension with a recurrent actor: auto selects the sequence mirror loss
+    assert lstm.symmetry == "loss" and type(lstm.runner.alg.symmetry).__name__ == "RecurrentMirrorLoss"
     with pytest.raises(ConfigError, match="recurrent"):
         TrainConfig(rnn_type="gru", symmetry="augment")

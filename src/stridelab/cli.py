@@ -84,9 +84,13 @@ class TrainArgs:
         num_envs: parallel environments (sets env.num_envs).
         max_iterations: iteration budget (sets train.max_iterations).
         max_minutes: wall-clock budget in minutes, 0 for none (sets train.max_minutes).
+        policy: the actor network: mlp, or a recurrent lstm or gru (sets train.rnn_type; sizes with
+            --train.rnn-hidden-dim and --train.rnn-num-layers, the MLP after it with --train.actor-hidden-dims).
         log_dir: root of the run directories.
         resume: run directory (or checkpoint) to continue exactly where it stopped, with its stored
             configs; only budgets, the save interval and the final evaluation may change.
+        init_from: run directory (or checkpoint) whose trained policy a new run starts from (fine-tuning:
+            its actor and, when it fits, its critic; a fresh optimizer); see --train.algorithm.max-kl.
         eval: evaluate, plot and render after training (--no-eval skips it).
         eval_envs_per_command: envs per grid command in the final evaluation.
         eval_duration_s: seconds each grid command is held in the final evaluation.
@@ -101,8 +105,10 @@ class TrainArgs:
     num_envs: int | None = None
     max_iterations: int | None = None
     max_minutes: float | None = None
+    policy: Literal["mlp", "lstm", "gru"] | None = None
     log_dir: str = "runs"
     resume: Annotated[str | None, tyro.conf.arg(metavar="RUN")] = None
+    init_from: Annotated[str | None, tyro.conf.arg(metavar="RUN")] = None
     eval: bool = True
     eval_envs_per_command: int = 4
     eval_duration_s: float = 10.0
@@ -126,23 +132,36 @@ class TrainArgs:
 
 @dataclasses.dataclass(frozen=True)
 class EvalArgs:
-    """Evaluate a run on the command grid; writes eval.json and eval_grid.png.
+    """Evaluate a run on the command grid; writes eval.json and eval_grid.png. On a task with terrain
+    (quadruped-rough, the ETG-RL courses) also the success per terrain type and level (eval.json's
+    "terrain", terrain_success.png; see docs/terrain.md).
 
     Attributes:
         target: run directory or checkpoint file.
         envs_per_command: envs per grid command.
-        duration: seconds each command is held.
+        duration: seconds each command is held (and each terrain-grid trial lasts).
         out: output directory (default: the run directory).
+        terrain_trials: trials per terrain type and level.
+        terrain_speed: forward command of the terrain trials [m/s].
+        terrain_fraction: share of the commanded distance a terrain trial must walk (legged_gym's 0.5);
+            a course's trial must cross the finish line within distance / (fraction x speed) seconds.
     """
 
     target: Annotated[tyro.conf.Positional[str], tyro.conf.arg(metavar="RUN")]
     envs_per_command: int = 4
     duration: float = 10.0
     out: Annotated[str | None, tyro.conf.arg(metavar="DIR")] = None
+    terrain_trials: int = 8
+    terrain_speed: float = 0.5
+    terrain_fraction: float = 0.5
 
     def __post_init__(self) -> None:
         _check(self.envs_per_command >= 1,
                f"--envs-per-command {self.envs_per_command} is out of range; use 1 or more.")
+        _check(self.terrain_trials >= 1, f"--terrain-trials {self.terrain_trials} is out of range; use 1 or more.")
+        _check(self.terrain_speed > 0, f"--terrain-speed {self.terrain_speed} is out of range; give a speed > 0 m/s.")
+        _check(0 < self.terrain_fraction <= 1,
+               f"--terrain-fraction {self.terrain_fraction} is out of range; give a share in (0, 1].")
         _check(self.duration > 0, f"--duration {self.duration} is out of range; give a positive number of seconds.")
 
 
@@ -150,12 +169,16 @@ class EvalArgs:
 class PlayArgs:
     """Render an mp4 and plots of a run through a command tour; --viewer for the interactive viewer.
 
+    Several runs play as one ensemble: the mean of their policies' actions.
+
     Attributes:
         target: run directory or checkpoint file.
-        out: output directory (default: the run directory).
+        out: output directory (default: the run directory; for an ensemble its ensemble/ folder).
         video: render video.mp4 (--no-video: plots only).
         duration: length of the command tour [s].
         viewer: open the interactive MuJoCo viewer instead (needs a display).
+        ensemble: further runs or checkpoints: play the ensemble of all the policies given (their actions
+            averaged; they must read the same observations).
     """
 
     target: Annotated[tyro.conf.Positional[str], tyro.conf.arg(metavar="RUN")]
@@ -163,6 +186,7 @@ class PlayArgs:
     video: bool = True
     duration: float = 15.0
     viewer: bool = False
+    ensemble: Annotated[tyro.conf.Positional[tuple[str, ...]], tyro.conf.arg(metavar="[RUN ...]")] = ()
 
     def __post_init__(self) -> None:
         _check(self.duration > 0, f"--duration {self.duration} is out of range; give a positive number of seconds.")
@@ -172,13 +196,18 @@ class PlayArgs:
 class ExportArgs:
     """Write policy.onnx, policy.pt and policy.json (and robot.xml) for a robot.
 
+    Several runs export as one ensemble: one model averaging their policies' actions.
+
     Attributes:
         target: run directory or checkpoint file.
-        out: output directory (default: RUN_DIR/export).
+        out: output directory (default: RUN_DIR/export, for an ensemble RUN_DIR/export_ensemble).
+        ensemble: further runs or checkpoints: export the ensemble of all the policies given (they must read
+            the same observations; recurrent members carry their own state).
     """
 
     target: Annotated[tyro.conf.Positional[str], tyro.conf.arg(metavar="RUN")]
     out: Annotated[str | None, tyro.conf.arg(metavar="DIR")] = None
+    ensemble: Annotated[tyro.conf.Positional[tuple[str, ...]], tyro.conf.arg(metavar="[RUN ...]")] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -242,7 +271,8 @@ class RobotArgs:
 
 @dataclasses.dataclass(frozen=True)
 class TerrainArgs:
-    """Draw a task's terrain grid top-down (types, levels, key figures, spawn origins) to a PNG.
+    """Draw a task's terrain to a PNG: a grid top-down (types, levels, key figures, spawn origins), or a
+    course's side elevation (key figures, spawn, finish line) over its lanes seen from above.
 
     Attributes:
         preview: the PNG to write.

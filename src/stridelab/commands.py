@@ -33,7 +33,9 @@ RESUME_SAFE = frozenset({
     "train.save_interval", "train.stop_when_walks", "train.check_every_s", "train.check_below_lin_vel_error"})
 # shortcuts of `stridelab train` and the config field each one sets
 SHORTCUTS = {"seed": "env.seed", "num_envs": "env.num_envs", "max_iterations": "train.max_iterations",
-             "max_minutes": "train.max_minutes"}
+             "max_minutes": "train.max_minutes", "policy": "train.rnn_type"}
+# `stridelab train --policy` and the train.rnn_type it sets
+RNN_TYPE_OF_POLICY = {"mlp": "none", "lstm": "lstm", "gru": "gru"}
 
 
 def cmd_list(opts: ListArgs) -> int:
@@ -43,10 +45,10 @@ def cmd_list(opts: ListArgs) -> int:
 
     print("tasks:")
     for task in list_tasks():
-        print(f"  {task.name:<18} {task.description}")
+        print(f"  {task.name:<22} {task.description}")
     print("robots:")
     for name, spec in sorted(ROBOTS.items()):
-        print(f"  {name:<18} {spec.source}")
+        print(f"  {name:<22} {spec.source}")
     return 0
 
 
@@ -94,8 +96,9 @@ def train_configs(opts: TrainArgs, given: dict[str, str]) -> tuple[EnvConfig, Tr
     """The env and train configs of a new run: the task's, the options given, and the shortcuts.
 
     ``--seed`` sets the env and learner seed (``env.seed``); without it ``--env.seed`` (or the task's
-    seed) is used. ``--num-envs``, ``--max-iterations`` and ``--max-minutes`` set ``env.num_envs``,
-    ``train.max_iterations`` and ``train.max_minutes`` likewise.
+    seed) is used. ``--num-envs``, ``--max-iterations``, ``--max-minutes`` and ``--policy`` set
+    ``env.num_envs``, ``train.max_iterations``, ``train.max_minutes`` and ``train.rnn_type`` likewise
+    (``--policy mlp`` is ``rnn_type none``).
 
     Raises:
         ConfigError: a shortcut and its field are both given with different values, or ``--env.task``
@@ -108,9 +111,11 @@ def train_configs(opts: TrainArgs, given: dict[str, str]) -> tuple[EnvConfig, Tr
     env_cfg = override(env_cfg, task=opts.task,
                        seed=_merged(given, "seed", opts.seed, env_cfg.seed),
                        num_envs=_merged(given, "num_envs", opts.num_envs, env_cfg.num_envs))
+    rnn_type = None if opts.policy is None else RNN_TYPE_OF_POLICY[opts.policy]
     train_cfg = override(train_cfg,
                          max_iterations=_merged(given, "max_iterations", opts.max_iterations, train_cfg.max_iterations),
-                         max_minutes=_merged(given, "max_minutes", opts.max_minutes, train_cfg.max_minutes))
+                         max_minutes=_merged(given, "max_minutes", opts.max_minutes, train_cfg.max_minutes),
+                         rnn_type=_merged(given, "policy", rnn_type, train_cfg.rnn_type))
     return env_cfg, train_cfg
 
 
@@ -144,6 +149,8 @@ def resume_configs(opts: TrainArgs, given: dict[str, str], task_given: bool) -> 
             continue
         field = SHORTCUTS.get(name, name)
         mine, theirs = parsed.get(name), stored.get(field, "not set")
+        if name == "policy" and RNN_TYPE_OF_POLICY.get(mine) == theirs:
+            continue
         if mine is None or _shown(mine) != _shown(theirs):
             value = "" if isinstance(mine, bool) or mine is None else f" {_shown(mine)}"
             refused.append(f"{spelling}{value} (stored: {_shown(theirs)})")
@@ -228,6 +235,8 @@ def cmd_train(opts: TrainArgs, given: dict[str, str] | None = None, task_given: 
         run_dir = reserve_run_dir(parent)
         try:
             trainer = Trainer(env_cfg, train_cfg, run_dir, seed=env_cfg.seed, walk_check=walk_check)
+            if opts.init_from:
+                trainer.init_from(Path(opts.init_from))
         except BaseException:
             _remove_empty(run_dir.absolute(), keep)
             raise
@@ -261,21 +270,31 @@ def cmd_train(opts: TrainArgs, given: dict[str, str] | None = None, task_given: 
               f"{100 * gait['left_right_asymmetry']:.0f}%, all feet down at zero command "
               f"{100 * gait['all_feet_down_at_zero_command']:.0f}%, slip {gait['foot_slip']:.2f} m/s -> "
               + ("natural" if gait["natural"] else "not natural: " + ", ".join(missed)) + " (see gait_eval.png)")
+    if "terrain" in report:
+        print("\n".join(terrain_lines(report["terrain"])) + " (see terrain_success.png)")
     return 0
 
 
 # ---- eval, play, export, deploy ------------------------------------------------------------------
 
-def run_eval(target: Path, envs_per_command: int = 4, duration_s: float = 10.0, out: Path | None = None) -> dict:
-    """Evaluate a run or checkpoint on the command grid; write eval.json and eval_grid.png."""
+def run_eval(target: Path, envs_per_command: int = 4, duration_s: float = 10.0, out: Path | None = None,
+             terrain_trials: int = 8, terrain_speed: float = 0.5, terrain_fraction: float = 0.5) -> dict:
+    """Evaluate a run or checkpoint on the command grid; write eval.json and eval_grid.png. With terrain,
+    also the success per terrain type and level (``report["terrain"]``, terrain_success.png)."""
     from stridelab.eval.grid import evaluate
     from stridelab.learn.checkpoint import run_dir_of
     from stridelab.learn.policy import load_policy
-    from stridelab.viz.plots import plot_eval
+    from stridelab.viz.plots import plot_eval, plot_terrain_success
 
     loaded = load_policy(target)
     report = evaluate(loaded.policy, loaded.env_cfg, envs_per_command=envs_per_command, duration_s=duration_s,
                       seed=loaded.env_cfg.seed + 1000)
+    if loaded.env_cfg.terrain is not None:
+        from stridelab.eval.terrain import evaluate_terrain
+
+        report["terrain"] = evaluate_terrain(loaded.policy, loaded.env_cfg, trials=terrain_trials, speed=terrain_speed,
+                                             fraction=terrain_fraction, duration_s=duration_s,
+                                             seed=loaded.env_cfg.seed + 2000)
     report["checkpoint"] = str(loaded.checkpoint)
     report["iteration"] = int(loaded.data.get("iteration", 0))
     report["env_steps"] = int(loaded.data.get("env_steps", 0))
@@ -286,19 +305,44 @@ def run_eval(target: Path, envs_per_command: int = 4, duration_s: float = 10.0, 
     tmp.write_text(json.dumps(report, indent=2))
     tmp.replace(out_dir / "eval.json")
     plot_eval(report, out_dir)
+    if "terrain" in report:
+        plot_terrain_success(report["terrain"], out_dir)
     return report
 
 
-def run_play(target: Path, out: Path | None = None, video: bool = True, width: int = 320, height: int = 240,
-             fps: int = 25, duration_s: float = 15.0) -> Path:
-    """Record the policy through a command tour of ``duration_s``: video.mp4 and plots/*.png."""
+def terrain_lines(terrain: dict) -> list[str]:
+    """Success per terrain type (and level) of an evaluation, one line per type, for the terminal."""
+    lines = [f"terrain success ({terrain['kind']}, {terrain['trials_per_cell']} trials per type and level, forward "
+             f"{terrain['speed']:g} m/s): {100 * terrain['overall_success_rate']:.0f}% overall"]
+    if terrain["kind"] == "course":
+        (cell,) = terrain["cells"]
+        lines.append(f"  {terrain['course']['summary']}: {cell['successes']}/{cell['trials']} crossed the finish line, "
+                     f"{100 * cell['fall_rate']:.0f}% fell, mean progress {cell['mean_distance']:.2f} m")
+        return lines
+    for t, name in enumerate(terrain["types"]):
+        by_level = ", ".join(f"{lv:.2f}: {'-' if row[t] is None else f'{100 * row[t]:.0f}%'}"
+                             for lv, row in zip(terrain["levels"], terrain["success_rate"]))
+        lines.append(f"  {name:<16} {100 * terrain['success_rate_by_type'][name]:.0f}%  (by level {by_level})")
+    return lines
+
+
+def run_play(target: Path | list[Path], out: Path | None = None, video: bool = True, width: int = 320,
+             height: int = 240, fps: int = 25, duration_s: float = 15.0) -> Path:
+    """Record the policy through a command tour of ``duration_s``: video.mp4 and plots/*.png.
+
+    Several targets play as one ensemble (their actions averaged) in the first one's task, by default into
+    the first run's ``ensemble/`` folder.
+    """
     from stridelab.eval.rollout import DEFAULT_SCHEDULE, record
     from stridelab.learn.checkpoint import run_dir_of
-    from stridelab.learn.policy import load_policy
+    from stridelab.learn.ensemble import load_policies
     from stridelab.viz.plots import plot_trajectory
 
-    loaded = load_policy(target)
+    targets = list(target) if isinstance(target, (list, tuple)) else [target]
+    loaded = load_policies(targets)
     out_dir = Path(out) if out else run_dir_of(loaded.checkpoint)
+    if out is None and len(targets) > 1:
+        out_dir = out_dir / "ensemble"
     holder: dict = {}
 
     def make_video(env):
@@ -308,8 +352,11 @@ def run_play(target: Path, out: Path | None = None, video: bool = True, width: i
         return holder["rec"]
 
     every = fps  # frames per second: record() turns it into a control-step stride
-    total = sum(step[0] for step in DEFAULT_SCHEDULE)
-    schedule = tuple((d * duration_s / total, *c) for d, *c in DEFAULT_SCHEDULE)
+    tour = DEFAULT_SCHEDULE
+    if loaded.env_cfg.terrain is not None and loaded.env_cfg.terrain.course:
+        tour = ((1.0, 0.0, 0.0, 0.0), (14.0, 0.6, 0.0, 0.0))  # a course is one way: stand, then walk it forward
+    total = sum(step[0] for step in tour)
+    schedule = tuple((d * duration_s / total, *c) for d, *c in tour)
     traj = record(loaded.policy, loaded.env_cfg, schedule=schedule, video=make_video if video else None,
                   video_fps=every)
     plot_trajectory(traj, out_dir / "plots")
@@ -321,20 +368,29 @@ def run_play(target: Path, out: Path | None = None, video: bool = True, width: i
 
 def cmd_eval(opts: EvalArgs) -> int:
     """Evaluate a run; print the headline metrics as JSON."""
-    report = run_eval(Path(opts.target), opts.envs_per_command, opts.duration, Path(opts.out) if opts.out else None)
+    report = run_eval(Path(opts.target), opts.envs_per_command, opts.duration, Path(opts.out) if opts.out else None,
+                      terrain_trials=opts.terrain_trials, terrain_speed=opts.terrain_speed,
+                      terrain_fraction=opts.terrain_fraction)
     print(json.dumps({k: report[k] for k in ("lin_vel_error", "yaw_rate_error", "fall_rate", "power", "foot_slip",
                                              "walks")}, indent=2))
+    if "terrain" in report:
+        print("\n".join(terrain_lines(report["terrain"])))
     return 0
 
 
 def cmd_play(opts: PlayArgs) -> int:
     """Record video and plots of a run, or open the interactive viewer."""
+    targets = [Path(t) for t in (opts.target, *opts.ensemble)]
     if opts.viewer:
         from stridelab.viz.viewer import run_viewer
 
-        return run_viewer(Path(opts.target))
-    out = run_play(Path(opts.target), Path(opts.out) if opts.out else None, video=opts.video, duration_s=opts.duration)
-    print(f"wrote plots{' and video.mp4' if opts.video else ''} to {out}")
+        if len(targets) > 1:
+            raise ConfigError("--viewer plays one policy; give one run, or drop --viewer to record the ensemble's "
+                              "video and plots.")
+        return run_viewer(targets[0])
+    out = run_play(targets, Path(opts.out) if opts.out else None, video=opts.video, duration_s=opts.duration)
+    what = f"the ensemble of {len(targets)} policies" if len(targets) > 1 else "the policy"
+    print(f"wrote plots{' and video.mp4' if opts.video else ''} of {what} to {out}")
     return 0
 
 
@@ -348,7 +404,7 @@ def cmd_robot(opts: RobotArgs) -> int:
 
 
 def cmd_terrain(opts: TerrainArgs) -> int:
-    """``stridelab terrain --preview out.png [--task TASK]``: write the task's terrain picture."""
+    """``stridelab terrain --preview out.png [--task TASK]``: write the task's terrain picture (a grid or a course)."""
     from stridelab.sim.terrain import build_terrain, preview
     from stridelab.tasks import make_env_cfg
 
@@ -362,6 +418,10 @@ def cmd_terrain(opts: TerrainArgs) -> int:
     terrain = build_terrain(cfg.terrain)
     path = preview(terrain, out, dpi=opts.dpi)
     c = cfg.terrain
+    course = getattr(terrain, "course", None)
+    if course is not None:
+        print(f"wrote {path}: course {course.summary()}; {c.num_cols} lanes of {c.tile_size:g} m")
+        return 0
     print(f"wrote {path}: {c.num_rows} levels x {c.num_cols} columns of {c.tile_size:g} m tiles "
           f"({', '.join(dict.fromkeys(terrain.column_types))})")
     return 0
@@ -371,9 +431,12 @@ def cmd_export(opts: ExportArgs) -> int:
     """Export a run's policy and check torch/onnxruntime parity."""
     from stridelab.deploy.export import check_parity, export_policy
 
-    out = export_policy(Path(opts.target), Path(opts.out) if opts.out else None)
+    targets = [Path(t) for t in (opts.target, *opts.ensemble)]
+    out = export_policy(targets if len(targets) > 1 else targets[0], Path(opts.out) if opts.out else None)
     err = check_parity(out)
-    print(f"exported policy.onnx, policy.pt and policy.json to {out} (torch/onnxruntime max difference {err:.1e})")
+    what = f" (an ensemble of {len(targets)} policies)" if len(targets) > 1 else ""
+    print(f"exported policy.onnx, policy.pt and policy.json{what} to {out} (torch/onnxruntime max difference "
+          f"{err:.1e})")
     return 0
 
 

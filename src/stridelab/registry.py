@@ -40,7 +40,7 @@ class TaskEntry:
 TASKS: dict[str, TaskEntry] = {}
 ROBOTS: dict[str, Any] = {}
 _BUILTIN_MODULES = ("stridelab.robots.builtin", "stridelab.tasks.quadruped", "stridelab.tasks.rough",
-                    "stridelab.tasks.biped")
+                    "stridelab.tasks.biped", "stridelab.tasks.courses")
 
 
 def _load_builtins() -> None:

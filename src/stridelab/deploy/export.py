@@ -5,7 +5,11 @@ Inputs and outputs (both formats):
   MLP policy:  actions = f(obs)
   LSTM policy: actions, h_out, c_out = f(obs, h_in, c_in)    h, c: (layers, 1, hidden)
   GRU policy:  actions, h_out = f(obs, h_in)
-``obs`` is the policy observation vector described by ``policy.json["observation"]`` (batch first).
+  ensemble:    actions, <states out> = f(obs, <states in>): the mean of the members' deterministic actions;
+               recurrent member i takes h_in_i (and c_in_i) and returns h_out_i (and c_out_i)
+``obs`` is the policy observation vector described by ``policy.json["observation"]`` (batch first);
+``policy.json["recurrent"]`` lists the state inputs and outputs with their shapes (``state_shapes``),
+``policy.json["ensemble"]`` the members of an ensemble.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import json
 import logging
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +30,7 @@ import stridelab
 from stridelab.config import override
 from stridelab.errors import CheckpointError
 from stridelab.learn.checkpoint import run_dir_of
+from stridelab.learn.ensemble import check_members, policy_interface
 from stridelab.registry import make_env
 from stridelab.deploy.robot_xml import write_robot_xml
 from stridelab.learn.policy import LoadedPolicy, load_policy
@@ -66,12 +72,69 @@ class ExportablePolicy(nn.Module):
         state = torch.zeros(self.state_shape())
         return (obs, state, state.clone()) if self.rnn_type == "lstm" else (obs, state)
 
-    def io_names(self) -> tuple[list[str], list[str]]:
+    def io_names(self, suffix: str = "") -> tuple[list[str], list[str]]:
+        """Input and output names; ``suffix`` is appended to the state names (an ensemble member's index)."""
         if self.rnn is None:
             return ["obs"], ["actions"]
-        if self.rnn_type == "lstm":
-            return ["obs", "h_in", "c_in"], ["actions", "h_out", "c_out"]
-        return ["obs", "h_in"], ["actions", "h_out"]
+        names = ["h", "c"] if self.rnn_type == "lstm" else ["h"]
+        return ["obs", *(f"{n}_in{suffix}" for n in names)], ["actions", *(f"{n}_out{suffix}" for n in names)]
+
+    def state_shapes(self) -> list[tuple[int, int, int]]:
+        """The shape of each state input, in order (none for an MLP)."""
+        return [] if self.rnn is None else [self.state_shape()] * (2 if self.rnn_type == "lstm" else 1)
+
+
+class EnsembleExport(nn.Module):
+    """The mean of several exported policies' deterministic actions; recurrent members carry their own state.
+
+    ``forward(obs, *states_in) -> actions`` or ``(actions, *states_out)``: ``obs`` (1, obs_dim) feeds every
+    member; the states are those of the recurrent members in member order (LSTM: h, c; GRU: h), each
+    (layers, 1, hidden).
+    """
+
+    def __init__(self, members: Sequence[ExportablePolicy]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.obs_dim = members[0].obs_dim
+        self.rnn_type = "ensemble"
+        self._counts = [len(m.state_shapes()) for m in members]
+
+    def forward(self, obs: torch.Tensor, *states: torch.Tensor):
+        actions, states_out, k = [], [], 0
+        for member, n in zip(self.members, self._counts):
+            out = member(obs, *states[k:k + n])
+            k += n
+            if n:
+                actions.append(out[0])
+                states_out.extend(out[1:])
+            else:
+                actions.append(out)
+        mean = torch.stack(actions).mean(dim=0)
+        return (mean, *states_out) if states_out else mean
+
+    def state_shapes(self) -> list[tuple[int, int, int]]:
+        return [shape for m in self.members for shape in m.state_shapes()]
+
+    def io_names(self) -> tuple[list[str], list[str]]:
+        inputs, outputs = ["obs"], ["actions"]
+        for i, member in enumerate(self.members):
+            ins, outs = member.io_names(f"_{i}")
+            inputs += ins[1:]
+            outputs += outs[1:]
+        return inputs, outputs
+
+    def dummy_inputs(self) -> tuple[torch.Tensor, ...]:
+        return (torch.zeros(1, self.obs_dim), *(torch.zeros(s) for s in self.state_shapes()))
+
+
+def recurrent_metadata(module: ExportablePolicy | EnsembleExport) -> dict | None:
+    """``policy.json["recurrent"]``: the state inputs and outputs with their shapes (None without state)."""
+    shapes = module.state_shapes()
+    if not shapes:
+        return None
+    inputs, outputs = module.io_names()
+    return {"type": module.rnn_type, "state_shape": list(shapes[0]), "state_shapes": [list(s) for s in shapes],
+            "inputs": inputs[1:], "outputs": outputs[1:]}
 
 
 def git_sha() -> str:
@@ -85,7 +148,7 @@ def git_sha() -> str:
         return "unknown"
 
 
-def metadata(loaded: LoadedPolicy, module: ExportablePolicy, env) -> dict:
+def metadata(loaded: LoadedPolicy, module: ExportablePolicy | EnsembleExport, env) -> dict:
     """Everything a robot needs to run the policy without stridelab's task code.
 
     The ``observation`` and ``action`` sections are the env's own descriptions of its policy group
@@ -123,8 +186,7 @@ def metadata(loaded: LoadedPolicy, module: ExportablePolicy, env) -> dict:
         "commands": velocity.ranges() if velocity is not None else {},
         "gait": env.commands.gait.describe() if env.commands.gait is not None else None,
         "normalizer": "included in the model",
-        "recurrent": None if module.rnn is None else {"type": module.rnn_type, "state_shape": list(module.state_shape()),
-                                                     "inputs": inputs[1:], "outputs": outputs[1:]},
+        "recurrent": recurrent_metadata(module),
         "inputs": inputs,
         "outputs": outputs,
         "checkpoint": str(loaded.checkpoint),
@@ -132,9 +194,9 @@ def metadata(loaded: LoadedPolicy, module: ExportablePolicy, env) -> dict:
     }
 
 
-def _export_onnx(module: ExportablePolicy, path: Path) -> int:
+def _export_onnx(module: ExportablePolicy | EnsembleExport, path: Path) -> int:
     inputs, outputs = module.io_names()
-    dynamic = {"obs": {0: "batch"}, "actions": {0: "batch"}} if module.rnn is None else None
+    dynamic = {"obs": {0: "batch"}, "actions": {0: "batch"}} if not module.state_shapes() else None
     last_error = None
     for opset in (20, 18, 17):
         try:
@@ -146,15 +208,31 @@ def _export_onnx(module: ExportablePolicy, path: Path) -> int:
     raise RuntimeError(f"ONNX export failed: {last_error}")
 
 
-def export_policy(target: Path | str, out_dir: Path | str | None = None) -> Path:
-    """Write policy.onnx, policy.pt and policy.json (and the run's eval.json) to ``out_dir``."""
-    loaded = load_policy(target)
+def export_policy(target: Path | str | Sequence[Path | str], out_dir: Path | str | None = None) -> Path:
+    """Write policy.onnx, policy.pt and policy.json (and the run's eval.json) to ``out_dir``.
+
+    ``target``: a run directory or checkpoint, or several: their ensemble (:class:`EnsembleExport`; default
+    ``out_dir``: the first run's ``export_ensemble``), whose members must read the same observations
+    (:func:`stridelab.learn.ensemble.check_members`).
+    """
+    targets = [target] if isinstance(target, (str, Path)) else list(target)
+    members = [load_policy(t) for t in targets]
+    loaded = members[0]
     run_dir = run_dir_of(loaded.checkpoint)
-    out = Path(out_dir) if out_dir else run_dir / "export"
-    out.mkdir(parents=True, exist_ok=True)
-    module = ExportablePolicy(getattr(loaded, "actor", loaded.policy)).eval()
+    ensemble = len(members) > 1
+    out = Path(out_dir) if out_dir else run_dir / ("export_ensemble" if ensemble else "export")
     env = make_env(override(loaded.env_cfg, num_envs=1, num_threads=1))
+    if ensemble:
+        check_members(members, [policy_interface(loaded, env), *(policy_interface(m) for m in members[1:])])
+    parts = [ExportablePolicy(m.actor).eval() for m in members]
+    module = EnsembleExport(parts).eval() if ensemble else parts[0]
     meta = metadata(loaded, module, env)
+    if ensemble:
+        meta["ensemble"] = {"combine": "mean of the members' deterministic actions", "members": [
+            {"checkpoint": str(m.checkpoint), "iteration": int(m.data.get("iteration", 0)), "task": m.env_cfg.task,
+             "policy": part.rnn_type if part.rnn is not None else "mlp", "recurrent": recurrent_metadata(part)}
+            for m, part in zip(members, parts)]}
+    out.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
         opset = _export_onnx(module, out / ".policy.onnx.tmp")
         (out / ".policy.onnx.tmp").replace(out / "policy.onnx")
@@ -169,9 +247,9 @@ def export_policy(target: Path | str, out_dir: Path | str | None = None) -> Path
     meta["robot"]["model_file"] = "robot.xml"
     (out / ".policy.json.tmp").write_text(json.dumps(meta, indent=2))
     (out / ".policy.json.tmp").replace(out / "policy.json")
-    if (run_dir / "eval.json").exists():
+    if not ensemble and (run_dir / "eval.json").exists():
         shutil.copy(run_dir / "eval.json", out / "train_eval.json")
-    log.info("exported %s (ONNX opset %d) to %s", loaded.checkpoint.name, opset, out)
+    log.info("exported %s (ONNX opset %d) to %s", ", ".join(m.checkpoint.name for m in members), opset, out)
     return out
 
 
@@ -191,9 +269,9 @@ def check_parity(out_dir: Path, num_samples: int = 64, seed: int = 0) -> float:
         a_onnx = sess.run(None, {"obs": obs})[0]
         a_ts = ts(torch.from_numpy(obs)).detach().numpy()
         return float(np.abs(a_onnx - a_ts).max())
-    shape = meta["recurrent"]["state_shape"]
-    state = [np.zeros(shape, np.float32) for _ in meta["recurrent"]["inputs"]]
-    state_t = [torch.zeros(shape) for _ in meta["recurrent"]["inputs"]]
+    shapes = state_shapes(meta)
+    state = [np.zeros(shape, np.float32) for shape in shapes]
+    state_t = [torch.zeros(shape) for shape in shapes]
     for _ in range(num_samples):
         obs = rng.normal(0, 1, size=(1, size)).astype(np.float32)
         res = sess.run(None, {"obs": obs, **dict(zip(meta["recurrent"]["inputs"], state))})
@@ -201,3 +279,11 @@ def check_parity(out_dir: Path, num_samples: int = 64, seed: int = 0) -> float:
         worst = max(worst, float(np.abs(res[0] - res_t[0].detach().numpy()).max()))
         state, state_t = res[1:], [r.detach() for r in res_t[1:]]
     return worst
+
+
+def state_shapes(meta: dict) -> list[list[int]]:
+    """The shape of each recurrent state input of an exported policy (``policy.json``), in input order."""
+    rec = meta.get("recurrent")
+    if not rec:
+        return []
+    return rec.get("state_shapes") or [rec["state_shape"]] * len(rec["inputs"])

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 class OnnxPolicy:
-    """An exported policy run by onnxruntime; recurrent state is carried between calls."""
+    """An exported policy (or ensemble) run by onnxruntime; recurrent state is carried between calls."""
 
     def __init__(self, path: Path | str) -> None:
         import onnxruntime as ort
@@ -41,11 +41,13 @@ class OnnxPolicy:
                                  f"re-export the policy.") from None
         rec = self.meta.get("recurrent")
         self.state_names = rec["inputs"] if rec else []
-        self.state_shape = tuple(rec["state_shape"]) if rec else None
+        # one shape per state input (an ensemble's members may differ); older files give one shape for all
+        shapes = (rec.get("state_shapes") or [rec["state_shape"]] * len(rec["inputs"])) if rec else []
+        self.state_shapes = [tuple(shape) for shape in shapes]
         self.reset()
 
     def reset(self) -> None:
-        self.state = [np.zeros(self.state_shape, np.float32) for _ in self.state_names]
+        self.state = [np.zeros(shape, np.float32) for shape in self.state_shapes]
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         """Actions for one observation. obs Shape: (1, size) float32; returns (num_joints,)."""
@@ -106,6 +108,11 @@ class ControlLoop:
         self.safety.reset()
         self.last_action[:] = 0.0
         self.stats = LoopStats()
+
+    def set_gait_frequency(self, frequency: float | None) -> None:
+        """Step at ``frequency`` [Hz] from the next tick (policies trained with a stepping-frequency command;
+        clipped to the trained range), or ``None`` for the nominal frequency. Others ignore it."""
+        self.builder.set_gait_frequency(frequency)
 
     def tick(self, command: np.ndarray) -> RobotState:
         """One control step: read, check, infer, filter, write. Returns the state it acted on."""

@@ -4,7 +4,8 @@ The env knows no term by name: the task config's term tables become managers, an
 them in this fixed order for all envs at once (no Python loop over environments):
 
 1. action term: policy output -> processed actions (clip) -> PD joint targets;
-2. physics: one ``Batch.step(nstep=decimation)`` call (PD inside every substep);
+2. physics: one ``Batch.step(nstep=decimation)`` call (PD inside every substep; with action latency one
+   ``Batch.rollout`` call applying each env's delayed targets substep by substep);
 3. commands advance their timers; interval events (pushes) fire;
 4. the state is read once (:class:`~stridelab.mdp.state.RobotState`);
 5. terminations, then rewards (the failure flag is visible to the termination penalty);
@@ -158,7 +159,7 @@ class LocomotionEnv(VecEnv):
         """Reset ``ids``: curriculum, reset events (parameters, then pose), buffers, commands, terms."""
         info = self.curriculum.reset(ids)
         self.events.reset(ids)
-        self.sim.ctrl[ids] = self.action_term.targets(np.zeros((len(ids), self.num_actions)))
+        self.sim.hold(ids, self.action_term.targets(np.zeros((len(ids), self.num_actions))))
         self.episode_length[ids] = 0
         self.actions[ids] = 0.0
         self.last_actions[ids] = 0.0

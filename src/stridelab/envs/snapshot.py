@@ -37,6 +37,7 @@ def env_state_dict(env) -> dict:
         "num_envs": env.num_envs,
         "sim_state": _t(batch.state),
         "warn_count": _t(env.sim._warn_count),
+        "sim": {k: _t(v) for k, v in env.sim.state_dict().items()},
         "expanded": expanded,
         "episode_length": _t(env.episode_length),
         "actions": _t(env.actions),
@@ -63,8 +64,9 @@ def load_env_state(env, state: dict) -> None:
     env.sim._warn_count[:] = state["warn_count"].numpy()
     for name, values in state["expanded"].items():
         batch.expand(name)[:] = values.numpy()
-    if {"body_mass", "body_ipos", "body_inertia"} & set(state["expanded"]):
+    if {"body_mass", "body_ipos", "body_inertia", "dof_armature", "opt.gravity"} & set(state["expanded"]):
         env.sim.set_const(np.arange(env.num_envs))
+    env.sim.load_state_dict({k: v.numpy() for k, v in state.get("sim", {}).items()})
     env.episode_length[:] = state["episode_length"].numpy()
     env.actions[:] = state["actions"].numpy()
     env.last_actions[:] = state["last_actions"].numpy()

@@ -14,7 +14,10 @@ that have not fallen:
   pair), likewise front/rear over the front and rear feet;
 - foot slip [m/s]: planar speed of the contact point (``RobotState.foot_vel``) of feet in stance
   (debounced, and touching at that step);
-- all feet down at zero command: the share of zero-command steps with every foot in contact.
+- all feet down at zero command: the share of zero-command steps with every foot in contact;
+- step length [m] (with foot positions): at each touchdown of a foot, how far ahead of its mirror foot
+  (the other foot of its left/right pair) it lands, along the base's heading; reported at 1 m/s, with
+  the left/right asymmetry of step length and of stance time (|a - b| / mean(a, b), largest pair).
 """
 
 from __future__ import annotations
@@ -57,10 +60,17 @@ class GaitMetrics:
         self.slip_n = np.zeros(num_envs)
         self.idle_all_down = np.zeros(num_envs)
         self.idle_steps = np.zeros(num_envs)
+        self.step_length = np.zeros(shape)
+        self.step_n = np.zeros(shape)
+        self.raw_last = np.zeros(shape, dtype=bool)
+        self.landing = np.zeros(shape)  # how far ahead of its mirror foot each foot last touched down [m]
 
-    def add(self, measure: np.ndarray, contact: np.ndarray, foot_vel: np.ndarray, zero_command: np.ndarray) -> None:
+    def add(self, measure: np.ndarray, contact: np.ndarray, foot_vel: np.ndarray, zero_command: np.ndarray,
+            foot_pos: np.ndarray | None = None, heading: np.ndarray | None = None,
+            feet_mirror_perm: tuple[int, ...] | None = None) -> None:
         """One control step. Shapes: measure (n,) bool (alive and past settling); contact (n, f) bool;
-        foot_vel (n, f, 3) [m/s]; zero_command (n,) bool."""
+        foot_vel (n, f, 3) [m/s]; zero_command (n,) bool; optional foot_pos (n, f, 3) [m] and heading (n,)
+        [rad] (the base's yaw) with the feet's mirror permutation, for step lengths."""
         raw = np.asarray(contact, dtype=bool)
         if not self.primed:
             self.last, self.primed = raw.copy(), True
@@ -76,6 +86,15 @@ class GaitMetrics:
         # a phase that ends now is complete only if its start was seen
         done_swing = down & self.started & mf
         done_stance = up & self.started & mf
+        if foot_pos is not None and feet_mirror_perm is not None:
+            # measured at the raw touchdown (the debounced one comes a few steps later, when the other foot
+            # may have moved), counted when the debounced touchdown confirms it
+            ahead = foot_pos[:, :, :2] - foot_pos[:, list(feet_mirror_perm), :2]
+            length = ahead[..., 0] * np.cos(heading)[:, None] + ahead[..., 1] * np.sin(heading)[:, None]
+            self.landing = np.where(raw & ~self.raw_last, length, self.landing)
+            self.step_length += np.where(done_swing, self.landing, 0.0)
+            self.step_n += done_swing
+        self.raw_last = raw
         self.swing += np.where(done_swing, self.phase, 0.0)
         self.swing_n += done_swing
         self.stance += np.where(done_stance, self.phase, 0.0)
@@ -122,11 +141,15 @@ class GaitMetrics:
         swing = per_foot(self.swing, self.swing_n, moving)
         mean_duty = float(duty.mean())
         spread = float(np.max(np.abs(duty - mean_duty)) / max(mean_duty, 1e-9))
-        if feet_mirror_perm is not None:
+        def pair_asymmetry(values: np.ndarray) -> float:
+            if feet_mirror_perm is None or not np.isfinite(values).all():
+                return float("nan")
             perm = np.asarray(feet_mirror_perm)
-            lr = float(np.max(np.abs(duty - duty[perm]) / np.maximum((duty + duty[perm]) / 2, 1e-9)))
-        else:
-            lr = float("nan")
+            return float(np.max(np.abs(values - values[perm]) / np.maximum(np.abs(values + values[perm]) / 2, 1e-9)))
+
+        lr = pair_asymmetry(duty)
+        step = per_foot(self.step_length, self.step_n, forward_1ms) if forward_1ms.any() else np.full(len(feet), np.nan)
+        step = np.where(self.step_n[forward_1ms].sum(axis=0) > 0, step, np.nan)
         fr = (float(abs(duty[front].mean() - duty[~front].mean()) / max(mean_duty, 1e-9))
               if front.any() and (~front).any() else float("nan"))
         slip = float(self.slip[moving].sum() / max(self.slip_n[moving].sum(), 1))
@@ -144,6 +167,9 @@ class GaitMetrics:
             "front_rear_asymmetry": fr,
             "foot_slip": slip,
             "all_feet_down_at_zero_command": all_down,
+            "step_length_m_at_1ms": [None if not np.isfinite(v) else round(float(v), 4) for v in step],
+            "left_right_step_length_asymmetry": pair_asymmetry(step),
+            "left_right_stance_time_asymmetry": pair_asymmetry(stance),
         }
         lo, hi = criteria.step_frequency_hz
         checks = {

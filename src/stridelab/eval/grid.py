@@ -1,10 +1,10 @@
 """Deterministic evaluation of a policy over the command grid in the training simulator.
 
 Grid (see :mod:`stridelab.eval.metrics`): vx in {-1, -0.5, 0, 0.5, 1} m/s x vy in {-0.5, 0, 0.5} m/s x
-yaw rate in {-1, 0, 1} rad/s (45 commands), each held for ``duration_s`` from a standing start,
-``envs_per_command`` envs each. Errors are averaged over the time after ``settle_s`` (the robot needs a
-moment to accelerate) and over envs until they fall; an env that terminates before the end counts as
-a fall.
+yaw rate in {-1, 0, 1} rad/s (45 commands; on an obstacle course, a one-way track, standing and forward
+at 0.5 and 1 m/s), each held for ``duration_s`` from a standing start, ``envs_per_command`` envs each. Errors are
+averaged over the time after ``settle_s`` (the robot needs a moment to accelerate) and over envs until
+they fall; an env that terminates before the end counts as a fall.
 """
 
 from __future__ import annotations
@@ -18,7 +18,19 @@ import torch
 from stridelab.config import EnvConfig, override
 from stridelab.eval.gait import GaitMetrics
 from stridelab.eval.metrics import GridMetrics, WalkCriteria, command_grid, command_ranges
-from stridelab.sim.math import quat_rotate_inverse
+from stridelab.sim.math import quat_rotate_inverse, yaw_of
+
+
+#: the tracking grid of an obstacle course, a one-way track: standing and forward, within its command range
+COURSE_GRID = ((0.0, 0.0, 0.0), (0.5, 0.0, 0.0), (1.0, 0.0, 0.0))
+
+
+def default_commands(env_cfg: EnvConfig) -> np.ndarray:
+    """The evaluation commands of a task: :func:`command_grid` over its command ranges, or :data:`COURSE_GRID` on
+    a course. Shape: (k, 3)."""
+    if env_cfg.terrain is not None and env_cfg.terrain.course:
+        return np.array(COURSE_GRID, dtype=np.float64)
+    return command_grid(command_ranges(env_cfg))
 
 
 def eval_env_cfg(env_cfg: EnvConfig, num_envs: int, duration_s: float, seed: int) -> EnvConfig:
@@ -43,7 +55,7 @@ def evaluate(policy: Callable, env_cfg: EnvConfig, envs_per_command: int = 4, du
     """
     from stridelab.registry import make_env
 
-    grid = command_grid(command_ranges(env_cfg)) if commands is None else np.asarray(commands, dtype=np.float64)
+    grid = default_commands(env_cfg) if commands is None else np.asarray(commands, dtype=np.float64)
     metrics = GridMetrics(grid, envs_per_command)
     n = len(metrics.commands)
     env = (env_factory or make_env)(eval_env_cfg(env_cfg, n, duration_s, seed))
@@ -63,11 +75,14 @@ def evaluate(policy: Callable, env_cfg: EnvConfig, envs_per_command: int = 4, du
     with torch.inference_mode():
         for t in range(steps):
             obs, _, dones, extras = env.step(policy(obs))
+            if hasattr(policy, "reset"):  # a recurrent policy forgets the episode of an env that restarts
+                policy.reset(dones)
             s = env.last_state  # the state before any reset of this step
             fell = dones.numpy() & ~extras["time_outs"].numpy()
             metrics.add(ids, fell, t >= settle, s.base_lin_vel, s.base_ang_vel, s.torques, s.joint_vel,
                         s.foot_contact, s.foot_vel)
-            gait.add(metrics.alive & (t >= settle), s.foot_contact, s.foot_vel, zero)
+            gait.add(metrics.alive & (t >= settle), s.foot_contact, s.foot_vel, zero, s.foot_pos,
+                     yaw_of(s.base_quat), env.robot.spec.feet_mirror_perm)
     result = metrics.result(criteria)
     spec = env.robot.spec
     moving = np.linalg.norm(metrics.commands[:, :2], axis=1) > 0

@@ -72,6 +72,8 @@ def record(policy: Callable, env_cfg: EnvConfig, schedule=DEFAULT_SCHEDULE, num_
             for _ in range(int(round(duration / env.dt))):
                 actions = policy(obs)
                 obs, _, dones, extras = env.step(actions)
+                if hasattr(policy, "reset"):  # a recurrent policy forgets the episode of an env that restarts
+                    policy.reset(dones)
                 s = env.last_state
                 falls += int((dones.numpy() & ~extras["time_outs"].numpy())[0])
                 rec["time"].append(t * env.dt)

@@ -22,6 +22,8 @@ seed                 the run's seed
 torch_rng            ``torch.get_rng_state()`` (uint8 tensor)
 env_state            :func:`stridelab.envs.snapshot.env_state_dict` of the training env
 config               ``{"env": ..., "train": ...}``: the configs as plain dicts
+rollout_state        (optional) the recurrent models' hidden states that the next rollout starts
+                     from: ``{"actor": [tensor, ...] or None, "critic": ...}`` (h, or h and c for an LSTM)
 ==================== =========================================================================
 
 The first six keys after ``format_version`` are enough to rebuild the policy without an env or a
@@ -55,7 +57,8 @@ _NAME = re.compile(r"model_(\d+)\.pt$")
 def training_checkpoint(*, algorithm: str, policy_model: str, policy_cfg: dict, policy_obs_groups: dict[str, int],
                         num_actions: int, algorithm_state: dict, learning_rate: float | None, iteration: int,
                         env_steps: int, train_seconds: float, seed: int, torch_rng: torch.Tensor, env_state: dict,
-                        env_cfg: EnvConfig, train_cfg: TrainConfig) -> dict[str, Any]:
+                        env_cfg: EnvConfig, train_cfg: TrainConfig, rollout_state: dict | None = None
+                        ) -> dict[str, Any]:
     """The checkpoint dict of a training run (see the module docstring for each key)."""
     if f"{policy_model}_state_dict" not in algorithm_state:
         raise ValueError(f"algorithm_state has no {policy_model}_state_dict (keys: {sorted(algorithm_state)})")
@@ -75,7 +78,30 @@ def training_checkpoint(*, algorithm: str, policy_model: str, policy_cfg: dict, 
         "torch_rng": torch_rng,
         "env_state": env_state,
         "config": config_dict(env_cfg, train_cfg),
+        "rollout_state": rollout_state,
     }
+
+
+def rollout_state(alg: Any) -> dict[str, list[torch.Tensor] | None]:
+    """The hidden states of an algorithm's recurrent models (``actor``, ``critic``) that the next rollout continues
+    from; None for a model that has none (an MLP, or before the first step). Tensors are copied."""
+    out: dict[str, list[torch.Tensor] | None] = {}
+    for name in ("actor", "critic"):
+        model = getattr(alg, name, None)
+        state = model.get_hidden_state() if model is not None and hasattr(model, "get_hidden_state") else None
+        if state is not None:
+            state = [t.detach().clone() for t in (state if isinstance(state, tuple) else (state,))]
+        out[name] = state
+    return out
+
+
+def load_rollout_state(alg: Any, state: dict | None) -> None:
+    """Give an algorithm's recurrent models the hidden states :func:`rollout_state` recorded (nothing for None)."""
+    for name, tensors in (state or {}).items():
+        model = getattr(alg, name, None)
+        if tensors is None or model is None or not getattr(model, "is_recurrent", False):
+            continue
+        model.reset(hidden_state=tuple(t.clone() for t in tensors) if len(tensors) > 1 else tensors[0].clone())
 
 
 def save_checkpoint(data: dict[str, Any], path: Path) -> Path:

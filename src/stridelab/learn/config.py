@@ -11,12 +11,22 @@ from dataclasses import dataclass, field
 
 from stridelab.errors import ConfigError
 
+STRIDELAB_PPO = "stridelab.learn.ppo:StridelabPPO"
+
 
 @dataclass(frozen=True)
 class PPOConfig:
     """rsl-rl-lib PPO hyperparameters (names as in ``rsl_rl.algorithms.PPO``).
 
     ``class_name`` is the algorithm class, resolved by rsl-rl-lib (``"PPO"``, or ``"module:Class"``).
+    ``"PPO"`` trains with rsl-rl's PPO, or with its subclass :class:`stridelab.learn.ppo.StridelabPPO`
+    when a feature needs it (``max_kl``, or a recurrent policy with the mirror loss).
+
+    ``schedule="adaptive"`` is rsl-rl's KL-adaptive learning rate: after each mini-batch the step size
+    is divided by 1.5 when the KL of the policy's change exceeds ``2 * desired_kl`` and multiplied by 1.5
+    when it is below ``desired_kl / 2`` (kept within [1e-5, 1e-2]); ``"fixed"`` keeps ``learning_rate``.
+    ``max_kl`` (0: off) is a hard limit on the KL of a whole iteration's update, enforced by halving the
+    step of the actor (see :mod:`stridelab.learn.ppo`); ``kl_line_search_steps`` halvings at most.
     """
 
     class_name: str = "PPO"
@@ -32,6 +42,8 @@ class PPOConfig:
     entropy_coef: float = 0.005
     max_grad_norm: float = 1.0
     use_clipped_value_loss: bool = True
+    max_kl: float = 0.0  # hard limit on KL(old || new) of one iteration's update (actor step halving); 0: off
+    kl_line_search_steps: int = 10  # step halvings before the actor keeps its old weights
 
     def __post_init__(self) -> None:
         if not self.class_name:
@@ -44,6 +56,13 @@ class PPOConfig:
             raise ConfigError("algorithm.gamma must be in (0, 1] and algorithm.lam in [0, 1].")
         if self.num_learning_epochs < 1 or self.num_mini_batches < 1:
             raise ConfigError("algorithm.num_learning_epochs and num_mini_batches must be at least 1.")
+        if self.desired_kl <= 0:
+            raise ConfigError(f"algorithm.desired_kl = {self.desired_kl} must be positive, e.g. 0.01.")
+        if self.max_kl < 0:
+            raise ConfigError(f"algorithm.max_kl = {self.max_kl} must be >= 0 (0: no KL limit), e.g. 0.02.")
+        if not 0 <= self.kl_line_search_steps <= 30:
+            raise ConfigError(f"algorithm.kl_line_search_steps = {self.kl_line_search_steps} is out of range; "
+                              f"use 0 to 30.")
 
 
 @dataclass(frozen=True)
@@ -62,10 +81,14 @@ class TrainConfig:
         init_noise_std: initial action standard deviation.
         torch_threads: torch intra-op threads (physics threads come from the env config).
         save_interval: iterations between checkpoints.
-        symmetry: left/right mirror symmetry through rsl-rl-lib's Symmetry extension: ``augment``
-            (mirrored copies of every mini-batch), ``loss`` (a mirror loss, ``mirror_loss_coef``), ``off``,
-            or ``auto``: ``augment`` when the robot has a mirror map, every observation term can be
-            mirrored and the policy is not recurrent.
+        rnn_type: ``"none"`` (an MLP actor), or ``"lstm"``/``"gru"``: a recurrent actor (rsl-rl-lib's
+            ``RNNModel``: normalizer, ``rnn_num_layers`` layers of ``rnn_hidden_dim`` units, then the MLP).
+        symmetry: left/right mirror symmetry: ``augment`` (rsl-rl-lib's Symmetry extension: mirrored
+            copies of every mini-batch; MLP actors only), ``loss`` (a mirror loss weighted by
+            ``mirror_loss_coef``: rsl-rl's per sample for an MLP, stridelab's over whole sequences for a
+            recurrent actor, :mod:`stridelab.learn.mirror`), ``off``, or ``auto``: when the robot has a
+            mirror map and every observation term can be mirrored, ``augment`` for an MLP actor and
+            ``loss`` for a recurrent one; otherwise ``off``.
         runner_class: the runner that drives rsl-rl-lib's loop: a name registered in
             :mod:`stridelab.learn.runners` (``"StridelabRunner"``: PPO) or ``"module:Class"``.
         actor_obs_groups, critic_obs_groups: observation groups the actor and the critic read, in order
@@ -115,9 +138,12 @@ class TrainConfig:
             raise ConfigError("rnn_hidden_dim and rnn_num_layers must be at least 1.")
         if self.symmetry not in ("auto", "augment", "loss", "off"):
             raise ConfigError(f"symmetry = {self.symmetry!r} is unknown; use 'auto', 'augment', 'loss' or 'off'.")
-        if self.symmetry in ("augment", "loss") and self.rnn_type != "none":
-            raise ConfigError(f"symmetry = {self.symmetry!r} does not work with a recurrent policy in rsl-rl-lib; "
-                              f"use symmetry 'off' with rnn_type {self.rnn_type!r}.")
+        if self.symmetry == "augment" and self.rnn_type != "none":
+            raise ConfigError(f"symmetry 'augment' mirrors single samples and cannot train a recurrent policy "
+                              f"(rnn_type {self.rnn_type!r}); use symmetry 'loss' (a mirror loss over whole "
+                              f"sequences) or 'off'.")
+        if self.mirror_loss_coef < 0:
+            raise ConfigError(f"mirror_loss_coef = {self.mirror_loss_coef} must be >= 0.")
         if not self.actor_obs_groups or not self.critic_obs_groups:
             raise ConfigError("actor_obs_groups and critic_obs_groups must each name at least one observation group, "
                               "e.g. ('policy',).")
@@ -131,6 +157,15 @@ class TrainConfig:
                 "mirror_loss_coeff": self.mirror_loss_coef,
                 "data_augmentation_func": "stridelab.learn.symmetry:mirror_augment"}
 
+    def algorithm_class(self, symmetry: str | None = None) -> str:
+        """The rsl-rl algorithm class to train with: ``algorithm.class_name``, where ``"PPO"`` becomes
+        :data:`STRIDELAB_PPO` when ``max_kl`` or a recurrent mirror loss needs it."""
+        name = self.algorithm.class_name
+        recurrent_loss = self.rnn_type != "none" and (symmetry or self.symmetry) == "loss"
+        if name == "PPO" and (self.algorithm.max_kl > 0 or recurrent_loss):
+            return STRIDELAB_PPO
+        return name
+
     def rsl_rl_dict(self, symmetry: str | None = None) -> dict:
         """A fresh rsl-rl-lib runner config (rsl-rl mutates what it gets, so never share this dict).
 
@@ -142,6 +177,7 @@ class TrainConfig:
         writes its own checkpoints every ``self.save_interval`` iterations.
         """
         a = self.algorithm
+        class_name = self.algorithm_class(symmetry)
         actor = {
             "class_name": "MLPModel",
             "hidden_dims": list(self.actor_hidden_dims),
@@ -152,28 +188,31 @@ class TrainConfig:
         if self.rnn_type != "none":
             actor.update(class_name="RNNModel", rnn_type=self.rnn_type, rnn_hidden_dim=self.rnn_hidden_dim,
                          rnn_num_layers=self.rnn_num_layers)
+        algorithm = {
+            "class_name": class_name,
+            "learning_rate": a.learning_rate,
+            "schedule": a.schedule,
+            "desired_kl": a.desired_kl,
+            "num_learning_epochs": a.num_learning_epochs,
+            "num_mini_batches": a.num_mini_batches,
+            "clip_param": a.clip_param,
+            "gamma": a.gamma,
+            "lam": a.lam,
+            "value_loss_coef": a.value_loss_coef,
+            "entropy_coef": a.entropy_coef,
+            "max_grad_norm": a.max_grad_norm,
+            "use_clipped_value_loss": a.use_clipped_value_loss,
+            "symmetry_cfg": self._symmetry_cfg(symmetry or self.symmetry),
+        }
+        if class_name == STRIDELAB_PPO or a.max_kl > 0:  # rsl-rl's PPO takes no such arguments
+            algorithm.update(max_kl=a.max_kl, kl_line_search_steps=a.kl_line_search_steps)
         return {
             "num_steps_per_env": self.num_steps_per_env,
             "save_interval": 1,
             "obs_groups": {"actor": list(self.actor_obs_groups), "critic": list(self.critic_obs_groups)},
             "logger": "tensorboard",
             "check_for_nan": True,
-            "algorithm": {
-                "class_name": a.class_name,
-                "learning_rate": a.learning_rate,
-                "schedule": a.schedule,
-                "desired_kl": a.desired_kl,
-                "num_learning_epochs": a.num_learning_epochs,
-                "num_mini_batches": a.num_mini_batches,
-                "clip_param": a.clip_param,
-                "gamma": a.gamma,
-                "lam": a.lam,
-                "value_loss_coef": a.value_loss_coef,
-                "entropy_coef": a.entropy_coef,
-                "max_grad_norm": a.max_grad_norm,
-                "use_clipped_value_loss": a.use_clipped_value_loss,
-                "symmetry_cfg": self._symmetry_cfg(symmetry or self.symmetry),
-            },
+            "algorithm": algorithm,
             "actor": actor,
             "critic": {
                 "class_name": "MLPModel",

@@ -32,8 +32,8 @@ from rsl_rl.utils.log_writer import LogWriter
 from stridelab.config import EnvConfig
 from stridelab.envs.snapshot import env_state_dict, load_env_state
 from stridelab.errors import CheckpointError
-from stridelab.learn.checkpoint import (check_training_state, checkpoint_name, load_checkpoint, save_checkpoint,
-                                        training_checkpoint)
+from stridelab.learn.checkpoint import (check_training_state, checkpoint_name, latest_checkpoint, load_checkpoint,
+                                        load_rollout_state, rollout_state, save_checkpoint, training_checkpoint)
 from stridelab.learn.config import TrainConfig
 from stridelab.learn.models import InferencePolicy, build_model
 from stridelab.learn.runners import StopTraining, StridelabRunner, resolve_runner
@@ -68,11 +68,12 @@ class TrainResult:
 
 
 def resolve_symmetry(train_cfg: TrainConfig, env: Any) -> str:
-    """The symmetry mode to train with: ``auto`` becomes ``augment`` when the env can be mirrored."""
+    """The symmetry mode to train with: ``auto`` becomes ``augment`` (MLP actor) or ``loss`` (recurrent actor:
+    the sequence mirror loss) when the env can be mirrored, else ``off``."""
     from stridelab.learn.symmetry import mirror_maps, supports_symmetry
 
     if train_cfg.symmetry == "auto":
-        mode = "augment" if train_cfg.rnn_type == "none" and supports_symmetry(env) else "off"
+        mode = ("augment" if train_cfg.rnn_type == "none" else "loss") if supports_symmetry(env) else "off"
     else:
         mode = train_cfg.symmetry
         if mode != "off":
@@ -143,7 +144,7 @@ class Trainer:
             **self._policy_spec, algorithm_state=alg.save(), learning_rate=getattr(alg, "learning_rate", None),
             iteration=self.iteration, env_steps=self.env_steps, train_seconds=self.train_seconds, seed=self.seed,
             torch_rng=torch.get_rng_state(), env_state=env_state_dict(self.env), env_cfg=self.env_cfg,
-            train_cfg=self.train_cfg)
+            train_cfg=self.train_cfg, rollout_state=rollout_state(alg))
         self._last_path = save_checkpoint(data, self.run_dir / "checkpoints" / checkpoint_name(self.iteration))
         self._saved_at = self.iteration
         return self._last_path
@@ -168,6 +169,7 @@ class Trainer:
             for group in alg.optimizer.param_groups:
                 group["lr"] = alg.learning_rate
         load_env_state(self.env, data["env_state"])
+        load_rollout_state(alg, data.get("rollout_state"))  # a recurrent policy continues with its hidden state
         self.iteration = int(data["iteration"])
         self.env_steps = int(data["env_steps"])
         self.train_seconds = float(data["train_seconds"])
@@ -175,6 +177,25 @@ class Trainer:
         self.runner.current_learning_iteration = self.iteration  # rsl-rl continues at this iteration index
         self._saved_at = None
         log.info("resumed from %s at iteration %d", path, self.iteration)
+
+    def init_from(self, path: Path) -> None:
+        """Start this new run from a trained policy (fine-tuning): the actor's weights, action std and normalizer
+        from a checkpoint (or a run's newest one), and its critic when it fits this task's critic observations
+        (else the critic starts fresh, with a warning). Optimizer, iteration count, RNG and env start fresh."""
+        path = latest_checkpoint(Path(path))
+        state = load_checkpoint(path)["algorithm_state"]
+        alg = self.runner.alg
+        try:
+            alg.actor.load_state_dict(state["actor_state_dict"], strict=True)
+        except (RuntimeError, KeyError) as exc:
+            raise CheckpointError(f"cannot start from {str(path)!r}: its actor does not fit this run's "
+                                  f"({str(exc).strip().splitlines()[0][:100]}); use the policy type, network sizes "
+                                  f"and observations it was trained with.") from None
+        try:
+            alg.critic.load_state_dict(state["critic_state_dict"], strict=True)
+        except (RuntimeError, KeyError):
+            log.warning("the critic of %s does not fit this task's critic; it starts fresh", path)
+        log.info("starting from the policy of %s", path)
 
     # ---- training --------------------------------------------------------------------------------
     def train(self, fresh: bool = True, show_progress: bool = True) -> TrainResult:

@@ -2,9 +2,9 @@
 
 Event terms are ``func(env, env_ids, **params)`` or classes ``Class(env, **params)`` called with
 ``env_ids``. A class that randomizes a physical quantity exposes its per-env values through
-``privileged() -> {name: (n, k) array}``; the privileged observation group reads them, so a quantity
-is observed exactly when its randomization is on. A class may report ``enabled = False`` (e.g. a
-range of (1, 1)): it is then dropped and costs nothing.
+``privileged() -> {name: (n, k) array}`` (with ``mirrors`` and ``scales`` by name); the privileged
+observation group reads them, so a quantity is observed exactly when its randomization is on. A class
+may report ``enabled = False`` (e.g. a range of (1, 1)): it is then dropped and costs nothing.
 """
 
 from __future__ import annotations
@@ -71,6 +71,15 @@ class EventManager:
         for _, term in self.terms.values():
             if hasattr(term, "privileged"):
                 out.update(term.privileged())
+        return out
+
+    def privileged_rules(self) -> dict[str, tuple[Any, float]]:
+        """Per randomized quantity: (mirror rule ``(spec, size) -> (perm, sign)`` or None, observation scale)."""
+        out: dict[str, tuple[Any, float]] = {}
+        for _, term in self.terms.values():
+            if hasattr(term, "privileged"):
+                mirrors, scales = getattr(term, "mirrors", {}), getattr(term, "scales", {})
+                out.update({name: (mirrors.get(name), scales.get(name, 1.0)) for name in term.privileged()})
         return out
 
     def state_dict(self) -> dict:

@@ -41,8 +41,10 @@ def resolve(func: str, kind: str) -> Callable:
     except ImportError as exc:
         raise ConfigError(f"{kind} term {func!r}: cannot import module {module_name!r} ({exc}); give "
                           f"'package.module:name' of an importable module.") from None
+    # terms defined in the module, and those it names in REEXPORTED_TERMS (defined in a module of its own)
+    reexported = set(getattr(module, "REEXPORTED_TERMS", ()))
     public = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
-              and getattr(v, "__module__", None) == module.__name__]
+              and (getattr(v, "__module__", None) == module.__name__ or n in reexported)]
     target = getattr(module, name, None)
     if not callable(target) or (func == name and name not in public):
         raise ConfigError(f"unknown {kind} term {name!r} in {module_name}{did_you_mean(name, public)}; valid names "

@@ -82,6 +82,68 @@ class velocity_command:  # noqa: N801 - a term, named like the function terms
         self.time_left[:] = state["time_left"].numpy()
 
 
+class course_command(velocity_command):  # noqa: N801 - a term, named like the function terms
+    """Forward commands on an obstacle course, steered back onto the lane's centre line.
+
+    Without a fixed command (training, the course evaluation), vx and vy are drawn as by
+    :class:`velocity_command` (ETG-RL walks its courses forward: ``lin_vel_x`` > 0, ``lin_vel_y`` 0 by
+    default) and the yaw rate is a steering law recomputed every control step from the base's pose:
+
+        target heading  psi* = -atan(lane_gain * (y - y_lane))                      [rad]
+        yaw rate        w    = clip(heading_gain * wrap(psi* - psi), ang_vel_yaw)   [rad/s]
+
+    that is legged_gym's heading command (``w = clip(0.5 * wrap(psi* - psi), -1, 1)``) with the target
+    +x, turned toward the centre line when the robot drifts (``y_lane``: the lane of the env's tile, see
+    :mod:`stridelab.mdp.terrain`). A standing command does not steer. A fixed command (the tracking grid,
+    play) is held as given, like :class:`velocity_command`'s.
+
+    Attributes:
+        command: (vx [m/s], vy [m/s], yaw rate [rad/s]). Shape: (num_envs, 3).
+    """
+
+    steers = True  # the evaluation keeps ang_vel_yaw: it bounds the steering, not a random draw
+
+    def __init__(self, env: Any, resample_s: float = 10.0, lin_vel_x: Range = (0.3, 1.0),
+                 lin_vel_y: Range = (0.0, 0.0), ang_vel_yaw: Range = (-1.0, 1.0), standing_fraction: float = 0.05,
+                 min_lin_vel: float = 0.1, heading_gain: float = 1.0, lane_gain: float = 1.0) -> None:
+        super().__init__(env, resample_s, lin_vel_x, lin_vel_y, ang_vel_yaw, standing_fraction, min_lin_vel)
+        if not (heading_gain >= 0 and lane_gain >= 0):
+            raise ConfigError(f"course_command heading_gain = {heading_gain} and lane_gain = {lane_gain} must be "
+                              f">= 0 (rad/s per rad, rad per m).")
+        self.env = env
+        self.heading_gain, self.lane_gain = float(heading_gain), float(lane_gain)
+
+    def steering(self, yaw: np.ndarray, y: np.ndarray, lane_y: np.ndarray) -> np.ndarray:
+        """The steering law: yaw rate [rad/s] from heading ``yaw`` [rad], lateral position ``y`` and the lane's
+        centre ``lane_y`` [m]. Shapes: (k,)."""
+        target = -np.arctan(self.lane_gain * (y - lane_y))
+        error = np.mod(target - yaw + np.pi, 2 * np.pi) - np.pi
+        return np.clip(self.heading_gain * error, self.low[2], self.high[2])
+
+    def _steer(self, env_ids: np.ndarray) -> None:
+        if self.fixed is not None or len(env_ids) == 0:
+            return
+        from stridelab.mdp.terrain import tiles_of
+
+        env = self.env
+        b = env.robot.base_qpos_adr
+        qpos = env.sim.qpos[env_ids]
+        w, x, y, z = (qpos[:, b + 3 + k] for k in range(4))
+        yaw = np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+        lane_y = tiles_of(env, "course_command").origins(env_ids)[:, 1]
+        moving = np.any(self.command[env_ids, :2] != 0.0, axis=1)
+        self.command[env_ids, 2] = np.where(moving, self.steering(yaw, qpos[:, b + 1], lane_y), 0.0)
+
+    def resample(self, env_ids: np.ndarray) -> None:
+        super().resample(env_ids)
+        self._steer(env_ids)
+
+    def step(self, dt: float) -> None:
+        """Advance the timers, resample expired commands and steer every env from its current pose."""
+        super().step(dt)
+        self._steer(np.arange(len(self.command)))
+
+
 def alternating_offsets(spec: Any) -> tuple[float, ...] | None:
     """Clock offsets for the alternating gait of a robot with a feet mirror map (``None`` without one): the
     feet of each left/right pair are half a cycle apart, and successive pairs (in the order of the robot's

@@ -94,15 +94,17 @@ def gait_frequency(s: RobotState, nominal: float = 0.0) -> np.ndarray:
 
 
 class randomized_parameters:  # noqa: N801 - a term, named like the function terms
-    """Every randomized physical quantity of the task (friction, masses, gains, pushes, ...).
+    """Every randomized physical quantity of the task (friction, masses, gains, latency, pushes, ...).
 
     Only the quantities whose randomization is on are present, so the group has no constant
-    dimension; ``describe()`` lists them (name and size) for ``policy.json``.
+    dimension; ``describe()`` lists them (name, size, scale) for ``policy.json``. Each randomizer gives the
+    scale of its quantities (e.g. the centre-of-mass offset x 10); ``scales`` overrides them by name.
     """
 
     def __init__(self, env: Any, scales: dict[str, float] | None = None) -> None:
         self.events = env.events
-        self.scales = {"com_offset": 10.0, **(scales or {})}
+        self.rules = self.events.privileged_rules()
+        self.scales = {**{name: scale for name, (_, scale) in self.rules.items()}, **(scales or {})}
         self.parts = [(name, v.shape[1]) for name, v in self.events.privileged().items()]
 
     def __call__(self, s: RobotState) -> np.ndarray:
@@ -118,16 +120,15 @@ class randomized_parameters:  # noqa: N801 - a term, named like the function ter
         return [{"name": name, "size": size, "scale": self.scales.get(name, 1.0)} for name, size in self.parts]
 
     def mirror(self, spec, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """Each part mirrors by what it is: per-foot and per-joint values swap sides, y offsets flip."""
-        rules = {"friction": sym.feet, "added_mass": sym.scalar, "com_offset": sym.vector(1, -1, 1),
-                 "push": sym.vector(1, -1), "motor_strength": sym.joint_magnitudes, "kp_factor": sym.joint_magnitudes,
-                 "kd_factor": sym.joint_magnitudes}
+        """Each part mirrors by its randomizer's rule: per-foot and per-joint values swap sides, y components
+        flip."""
         perms, signs, offset = [], [], 0
         for name, n in self.parts:
-            if name not in rules:
-                raise ConfigError(f"randomized parameter {name!r} has no mirror rule; add one to "
-                                  f"randomized_parameters.mirror or turn symmetry off.")
-            p, s = rules[name](spec, n)
+            rule = self.rules.get(name, (None, 1.0))[0]
+            if rule is None:
+                raise ConfigError(f"randomized parameter {name!r} has no mirror rule; give its randomizer a "
+                                  f"'mirrors' entry for it or turn symmetry off.")
+            p, s = rule(spec, n)
             perms.append(np.asarray(p) + offset)
             signs.append(np.asarray(s, dtype=np.float64))
             offset += n

@@ -30,3 +30,29 @@ class time_out:  # noqa: N801 - a term, named like the function terms
 
     def reset(self, env_ids: np.ndarray) -> None:
         """The env resets episode lengths itself."""
+
+
+class course_finished:  # noqa: N801 - a term, named like the function terms
+    """The base crossed the course's finish line (``x >= Course.finish_x``): the course is done.
+
+    Use it as a time-out (``TerminationTermCfg(..., time_out=True)``): reaching the end is a truncation,
+    not a failure, and it keeps a fast robot from walking on past the end of its lane.
+    """
+
+    def __init__(self, env: Any) -> None:
+        from stridelab.mdp.terrain import terrain_of
+
+        course = getattr(terrain_of(env, "course_finished"), "course", None)
+        if course is None:
+            from stridelab.errors import ConfigError
+
+            raise ConfigError("termination 'course_finished' needs an obstacle course (terrain.course), but the "
+                              "task has a terrain grid; remove the term or use a course task such as "
+                              "quadruped-stairstair.")
+        self.finish_x = course.finish_x
+
+    def __call__(self, s: RobotState) -> np.ndarray:
+        return s.base_pos[:, 0] >= self.finish_x
+
+    def reset(self, env_ids: np.ndarray) -> None:
+        """Stateless."""

@@ -2,7 +2,8 @@
 terrain curriculum (legged_gym's rough task).
 
 The teacher (actor and critic) reads ``policy`` + ``extero`` (the height scan); the critic also reads
-``privileged``. The default grid is small, to keep compile time and memory low: 5 rows of rising
+``privileged``. Every domain randomization is on (:func:`rough_randomization`), so ``privileged`` holds
+every randomized quantity. The default grid is small, to keep compile time and memory low: 5 rows of rising
 difficulty x 6 columns (flat, rough, slopes up and down, stairs up and down) of 8 m tiles.
 """
 
@@ -30,10 +31,47 @@ def extero_group() -> ObsGroupCfg:
     })
 
 
+def rough_randomization() -> dict[str, EventTermCfg]:
+    """Every randomization on (RL-Lite3's and ETG-RL's lists), with pushes; the pose reset is not included.
+
+    Sampled per env at each reset, except pushes (every 10-15 s). The built-in quadruped is A1/Go1-sized
+    (12 kg, 4.7 kg trunk, 5 ms substeps, decimation 4)."""
+    return {
+        # legged_gym's friction_range (also RL-Lite3's lite3_config)
+        "friction": EventTermCfg("randomize_friction", params={"range": (0.5, 1.25)}),
+        "base_mass": EventTermCfg("randomize_base_mass", params={
+            "added_mass": (-1.0, 3.0),  # [kg] walk-these-ways' added_mass_range (Go1, 12 kg)
+            "com_offset": (-0.03, 0.03),  # [m] RL-Lite3's com_offset_range for y and z (x: -0.05 .. 0.01)
+            "inertia_factor": (0.8, 1.2)}),  # ETG-RL's base inertia ratios (RLSchool RandomWrapper), per axis
+        # ETG-RL's leg mass ratios (0.8, 1.2) (there one per hip/thigh/calf group: groups=("hip", "thigh", "calf")
+        # on robots with such link names); here one per link, which fits any robot
+        "link_mass": EventTermCfg("randomize_link_mass", params={"factor": (0.8, 1.2)}),
+        # RL-Lite3's lite3_config: motor_strength_range, Kp_factor_range, Kd_factor_range
+        "actuator_gains": EventTermCfg("randomize_actuator_gains", params={
+            "motor_strength": (0.8, 1.2), "kp_factor": (0.75, 1.25), "kd_factor": (0.5, 1.5)}),
+        "joint_dynamics": EventTermCfg("randomize_joint_dynamics", params={
+            # passive damping adds to the PD's kd: the same spread as RL-Lite3's (and walk-these-ways') Kd_factor_range
+            "damping_factor": (0.5, 1.5),
+            "armature_factor": (1.0, 1.05),  # MuJoCo Playground's Go1 randomize.py (dof_armature x U(1.0, 1.05))
+            "frictionloss": (0.0, 0.05)}),  # [N m] ETG-RL's joint friction U(0, 0.05) (RLSchool RandomWrapper)
+        # [m/s^2] ETG-RL tilts gravity by U(-1, 1) per horizontal axis (RLSchool locomotion_gym_env, random mode);
+        # walk-these-ways' gravity_range is the same
+        "gravity": EventTermCfg("randomize_gravity", params={"xy_offset": (-1.0, 1.0), "z_offset": (0.0, 0.0)}),
+        # [s] 0-40 ms: ETG-RL draws 35-45 ms at reset and fits 40 +- 10 ms (Dynamic_parallel_model.py);
+        # walk-these-ways' lag_timesteps = 6 (30 ms); here 0 to 8 substeps of 5 ms
+        "latency": EventTermCfg("randomize_action_latency", params={"delay_s": (0.0, 0.04)}),
+        # Isaac Lab's rough velocity task: push_robot +-0.5 m/s every 10-15 s; humanoid-gym's max_push_ang_vel 0.4
+        "push": EventTermCfg("push_by_setting_velocity", mode="interval", interval_s=(10.0, 15.0),
+                             params={"velocity": 0.5, "angular_velocity": 0.4}),
+    }
+
+
 def rough_velocity_task(task: str, robot: str, terrain: TerrainConfig | None = None) -> EnvConfig:
-    """The flat velocity task on terrain: spawn on curriculum tiles, height scan, terrain curriculum."""
+    """The flat velocity task on terrain: spawn on curriculum tiles, height scan, terrain curriculum, every
+    domain randomization on."""
     base = flat_velocity_task(task, robot)
     events = {k: v for k, v in base.events.items() if k != "reset_robot"}
+    events.update(rough_randomization())
     events["reset_robot"] = EventTermCfg("reset_robot_on_terrain", params={"joint_noise": 0.1, "xy_noise": 0.5})
     return replace(
         base,

@@ -67,15 +67,22 @@ def velocity_terminations(max_tilt: float = 1.0) -> dict[str, TerminationTermCfg
 
 
 def randomization_events() -> dict[str, EventTermCfg]:
-    """Friction and base mass on; COM, gains and pushes present but off until their ranges are widened
-    (e.g. ``--env.events.push.params.velocity 0.5``)."""
+    """Friction and base mass on; every other randomization present but off (neutral ranges drop a term and
+    cost nothing) until its range is widened, e.g. ``--env.events.push.params.velocity 0.5`` or
+    ``--env.events.latency.params.delay-s 0 0.04``. ``tasks/rough.py`` turns all of them on."""
     return {
         "friction": EventTermCfg("randomize_friction", params={"range": (0.5, 1.25)}),
-        "base_mass": EventTermCfg("randomize_base_mass", params={"added_mass": (-1.0, 1.0), "com_offset": (0.0, 0.0)}),
+        "base_mass": EventTermCfg("randomize_base_mass", params={"added_mass": (-1.0, 1.0), "com_offset": (0.0, 0.0),
+                                                                 "inertia_factor": (1.0, 1.0)}),
+        "link_mass": EventTermCfg("randomize_link_mass", params={"factor": (1.0, 1.0)}),
         "actuator_gains": EventTermCfg("randomize_actuator_gains", params={
             "motor_strength": (1.0, 1.0), "kp_factor": (1.0, 1.0), "kd_factor": (1.0, 1.0)}),
+        "joint_dynamics": EventTermCfg("randomize_joint_dynamics", params={
+            "damping_factor": (1.0, 1.0), "armature_factor": (1.0, 1.0), "frictionloss": (0.0, 0.0)}),
+        "gravity": EventTermCfg("randomize_gravity", params={"xy_offset": (0.0, 0.0), "z_offset": (0.0, 0.0)}),
+        "latency": EventTermCfg("randomize_action_latency", params={"delay_s": (0.0, 0.0)}),
         "push": EventTermCfg("push_by_setting_velocity", mode="interval", interval_s=(10.0, 15.0),
-                             params={"velocity": 0.0}),
+                             params={"velocity": 0.0, "angular_velocity": 0.0}),
         # last: the pose reset runs after the parameters changed (it recomputes the derived quantities)
         "reset_robot": EventTermCfg("reset_robot", params={"joint_noise": 0.1}),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -136,7 +137,7 @@ def plot_gait(gait: dict, out_dir: Path) -> Path:
     checks of a natural gait (gait_eval.png)."""
     feet = gait["feet"]
     x = np.arange(len(feet))
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.8))
     duty = np.asarray(gait["duty_factor"])
     axes[0].bar(x, duty, color=[f"C{i}" for i in x])
     axes[0].axhline(duty.mean(), color="k", ls="--", lw=1, label="mean foot")
@@ -154,12 +155,58 @@ def plot_gait(gait: dict, out_dir: Path) -> Path:
     axes[2].set_xticks(x, feet)
     axes[2].set_ylabel("mean phase length [s]")
     axes[2].legend(fontsize=8)
+    steps = [np.nan if v is None else v for v in gait.get("step_length_m_at_1ms", [None] * len(feet))]
+    axes[3].bar(x, steps, color=[f"C{i}" for i in x])
+    axes[3].set_xticks(x, feet)
+    axes[3].set_ylabel("step length at 1 m/s [m]\n(ahead of the mirror foot)")
+    axes[3].set_title(f"L/R asymmetry: step length {100 * gait.get('left_right_step_length_asymmetry', np.nan):.0f} %, "
+                      f"stance {100 * gait.get('left_right_stance_time_asymmetry', np.nan):.0f} %", fontsize=8)
     checks = ", ".join(f"{k} {'ok' if v else 'NO'}" for k, v in gait["checks"].items())
     fig.suptitle(f"Gait: {gait['step_frequency_hz_at_1ms']:.2f} Hz at 1 m/s, left/right asymmetry "
                  f"{100 * gait['left_right_asymmetry']:.0f} %, slip {gait['foot_slip']:.2f} m/s, all feet down at zero "
                  f"command {100 * gait['all_feet_down_at_zero_command']:.0f} %\n{checks}", fontsize=9)
     fig.tight_layout()
     return _save(fig, Path(out_dir) / "gait_eval.png")
+
+
+def plot_terrain_success(terrain: dict, out_dir: Path) -> Path:
+    """Success per terrain type and level (terrain_success.png): a heatmap of types x levels with each cell's
+    successes / trials, or for a course (one type, one level) bars of the success rate, the fall rate and
+    the mean share of the course's distance walked."""
+    types, levels = terrain["types"], terrain["levels"]
+    if terrain["kind"] == "course":
+        (cell,) = terrain["cells"]
+        fig, ax = plt.subplots(figsize=(6.5, 4.2))
+        values = [cell["success_rate"], cell["fall_rate"], min(cell["mean_distance"] / cell["required_distance"], 1.0)]
+        bars = ax.bar(["crossed the finish line", "fell", "mean share of the\ndistance walked"], values,
+                      color=["tab:green", "tab:red", "tab:blue"])
+        for bar, text in zip(bars, [f"{cell['successes']}/{cell['trials']}", f"{100 * values[1]:.0f}%",
+                                    f"{cell['mean_distance']:.1f} / {cell['required_distance']:.1f} m"]):
+            ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()), xytext=(0, 3),
+                        textcoords="offset points", ha="center", fontsize=9)
+        ax.set_ylim(0, 1.15)
+        ax.set_ylabel("share of trials (or of the distance)")
+        title = textwrap.fill(f"course {terrain['course']['summary']}", 80)
+        ax.set_title(f"{title}\nforward {terrain['speed']:g} m/s, within {terrain['duration_s']:.1f} s: success "
+                     f"{100 * cell['success_rate']:.0f}%", fontsize=9)
+    else:
+        rates = np.array([[np.nan if v is None else v for v in row] for row in terrain["success_rate"]], dtype=float)
+        fig, ax = plt.subplots(figsize=(1.3 * len(types) + 2.5, 0.55 * len(levels) + 2.2))
+        image = ax.imshow(rates, cmap="RdYlGn", vmin=0.0, vmax=1.0, origin="lower", aspect="auto")
+        counts = {(c["row"], types.index(c["type"])): c for c in terrain["cells"]}
+        for (i, t), c in counts.items():
+            ax.text(t, i, f"{100 * c['success_rate']:.0f}%\n{c['successes']}/{c['trials']}", ha="center",
+                    va="center", fontsize=8)
+        ax.set_xticks(range(len(types)), types, rotation=20, fontsize=8)
+        ax.set_yticks(range(len(levels)), [f"{lv:.2f}" for lv in levels], fontsize=8)
+        ax.set_xlabel("terrain type")
+        ax.set_ylabel("difficulty level")
+        fig.colorbar(image, ax=ax, label="success rate")
+        ax.set_title(f"Success per terrain type and level: {100 * terrain['overall_success_rate']:.0f}% overall\n"
+                     f"forward {terrain['speed']:g} m/s for {terrain['duration_s']:g} s, success = no fall and at "
+                     f"least {100 * terrain['fraction']:.0f}% of the commanded distance", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, Path(out_dir) / "terrain_success.png")
 
 
 def _save(fig, path: Path) -> Path:

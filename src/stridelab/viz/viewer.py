@@ -104,7 +104,9 @@ def run_viewer(target: Path) -> int:
             pending.clear()
             env.set_commands(command)
             with torch.inference_mode():
-                obs, *_ = env.step(loaded.policy(obs))
+                obs, _, dones, _ = env.step(loaded.policy(obs))
+                if hasattr(loaded.policy, "reset"):
+                    loaded.policy.reset(dones)
             env.sim.batch.get_data(0, data)
             mujoco.mj_kinematics(model, data)
             viewer.set_texts((None, mujoco.mjtGridPos.mjGRID_TOPLEFT, *command_text(command, env.state, frequency)))

@@ -11,8 +11,9 @@ Sources of the default figures:
   ``0.05 + 0.18 * difficulty`` with 0.31 m treads, obstacles ``0.05 + 0.2 * difficulty`` high and 1-2 m
   wide (20 per tile), stepping stones ``1.5 * (1.05 - difficulty)`` m apart by 0.05-0.1 m, gaps
   ``1.0 * difficulty`` m, rough noise +-0.05 m on a 0.2 m grid, 3 m spawn platforms, 25 m border.
-* [ETG] ETG-RL's obstacle courses: 13 cm stairs (``highstair``), 0.5 m gaps (``gallop``), a 5 cm
-  balance beam, and a cave with a low ceiling.
+* [ETG] ETG-RL's obstacle courses (Shen et al. 2022; its A1 environment in PaddlePaddle's RLSchool /
+  MetaGym ``quadrupedal``): 13 cm stairs (``highstair``), 0.5 m gaps (``gallop``), a balance beam, and a
+  cave with a low ceiling. ``sim/terrain/courses.py`` lists every course figure and where it comes from.
 * [Q] the built-in quadruped (``robots/assets/quadruped.xml``): trunk top 0.39 m above the ground
   when standing (base 0.33 m + half height 0.057 m); the issue caps its risers at 0.20 m.
 """
@@ -29,6 +30,9 @@ Range = tuple[float, float]
 #: Every terrain type, in the order of :data:`stridelab.sim.terrain.generators.GENERATORS`.
 TERRAIN_TYPES = ("flat", "rough", "slope_up", "slope_down", "stairs_up", "stairs_down", "obstacles", "gaps",
                  "stepping_stones", "beam", "cave")
+
+#: ETG-RL's named obstacle courses (:mod:`stridelab.sim.terrain.courses` builds them), in task order.
+COURSES = ("stairstair", "stairslope", "slopestair", "slopeslope", "highstair", "gallop", "cave", "balancebeam")
 
 #: Most heightfield samples allowed (float32: 4 bytes each in the model).
 MAX_SAMPLES = 50_000_000
@@ -79,6 +83,12 @@ class TerrainConfig:
         ceiling_clearance: free height under the cave's ceiling [m] ([Q] 0.50 clears the standing trunk
             by 11 cm; 0.30 makes it crouch by 9 cm).
         ceiling_thickness: of the ceiling slabs [m].
+        course: one of :data:`COURSES` to build an obstacle course instead of the grid (``""``: the grid).
+            A course is one fixed level (``num_rows`` must be 1; every ``*: Range`` figure is read at
+            ``levels[0]``): ``num_cols`` parallel lanes, each ``tile_size`` wide along y, running along +x
+            (see :mod:`stridelab.sim.terrain.courses`).
+        course_length: length of a course's obstacle section along x [m]; flights, cycles and gaps repeat
+            to fill it (about 8-10 m: the distance a robot walks in a 20 s episode at 0.5 m/s).
     """
 
     num_rows: int = 10
@@ -108,6 +118,8 @@ class TerrainConfig:
     beam_width: Range = (0.30, 0.05)
     ceiling_clearance: Range = (0.50, 0.30)
     ceiling_thickness: float = 0.10
+    course: str = ""
+    course_length: float = 8.0
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -184,6 +196,12 @@ def _validate(c: TerrainConfig) -> None:
                               f"one, such as {round(v / hs) * hs:g}.")
     if c.tile_size / hs < 8:
         _fail("tile_size", c.tile_size, f"give at least 8 samples per tile ({8 * hs:g} m at this horizontal_scale)")
+    if not isinstance(c.course, str) or (c.course and c.course not in COURSES):
+        raise ConfigError(unknown_name("course", str(c.course), COURSES, "terrain.course").replace(
+            "valid names are", "give '' for the terrain grid or a course; valid names are"))
+    if c.course:
+        _validate_course(c)
+        return
     if c.platform_size + 2 * c.rim_width >= c.tile_size:
         _fail("platform_size", c.platform_size, f"platform_size + 2 rim_width must be < tile_size = {c.tile_size:g}")
     for name in ("step_width", "rough_cell"):
@@ -222,3 +240,38 @@ def _validate(c: TerrainConfig) -> None:
     if samples > MAX_SAMPLES:
         _fail("horizontal_scale", hs, f"the grid would need {samples:,} samples (at most {MAX_SAMPLES:,}); raise "
               f"it or use fewer or smaller tiles")
+
+
+def _validate_course(c: TerrainConfig) -> None:
+    """The checks of a course: one level, a length, and a heightfield within :data:`MAX_SAMPLES`."""
+    if c.num_rows != 1:
+        _fail("num_rows", c.num_rows, f"course {c.course!r} is one fixed level: set num_rows to 1 (lanes are num_cols)")
+    if (not isinstance(c.course_length, (int, float)) or not math.isfinite(c.course_length)
+            or not 1.0 <= c.course_length <= 200.0):
+        _fail("course_length", c.course_length, "give the obstacle section's length from 1 to 200 metres")
+    for name in ("step_width", "rough_cell"):
+        if getattr(c, name) < c.horizontal_scale:
+            _fail(name, getattr(c, name), f"it must be at least horizontal_scale = {c.horizontal_scale:g}")
+    pairs = ("levels", "step_height", "slope_deg", "gap_width", "beam_width", "ceiling_clearance", "rough_amplitude")
+    for name in pairs:
+        v = getattr(c, name)
+        if (not isinstance(v, (tuple, list)) or len(v) != 2
+                or not all(isinstance(x, (int, float)) and math.isfinite(x) and x >= 0 for x in v)):
+            _fail(name, v, "give a pair of numbers >= 0: (at level 0, at level 1)")
+    if not 0 <= c.levels[0] <= c.levels[1] <= 1:
+        _fail("levels", c.levels, "give (first row, last row) with 0 <= first <= last <= 1")
+    level = c.levels[0]  # the figures the course uses, at its one level
+    if "slope" in c.course and not 0 < lerp(c.slope_deg, level) < 60:
+        _fail("slope_deg", c.slope_deg, f"course {c.course!r} needs a slope between 0 and 60 degrees")
+    if "stair" in c.course and lerp(c.step_height, level) < c.vertical_scale:
+        _fail("step_height", c.step_height, f"course {c.course!r} needs risers of at least vertical_scale = "
+              f"{c.vertical_scale:g} m")
+    used = {"gallop": "gap_width", "balancebeam": "beam_width", "cave": "ceiling_clearance"}.get(c.course)
+    if used and lerp(getattr(c, used), level) < c.horizontal_scale / 2:
+        _fail(used, getattr(c, used), f"it must be at least half a sample ({c.horizontal_scale / 2:g} m)")
+    samples = (c.num_cols * c.tile_samples + 2 * c.border_samples) * (round((c.course_length + 10.0)
+                                                                            / c.horizontal_scale)
+                                                                      + 2 * c.border_samples)
+    if samples > MAX_SAMPLES:
+        _fail("horizontal_scale", c.horizontal_scale, f"the course would need about {samples:,} samples (at most "
+              f"{MAX_SAMPLES:,}); raise it or use fewer lanes or a shorter course")

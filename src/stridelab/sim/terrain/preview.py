@@ -39,9 +39,16 @@ def preview(terrain: Terrain, path_png: str | Path, dpi: int = 100) -> Path:
     are drawn solid, ceilings hatched; white dots are the spawn origins. Each tile is labelled with its
     key figure at its level; the axes name the levels and the types.
 
+    A course (a terrain with ``course``) gets its own picture
+    (:func:`stridelab.sim.terrain.course_preview.preview_course`).
+
     Returns:
         The path written.
     """
+    if getattr(terrain, "course", None) is not None:
+        from stridelab.sim.terrain.course_preview import preview_course
+
+        return preview_course(terrain, path_png, dpi=dpi)
     from matplotlib import colormaps
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.cm import ScalarMappable

@@ -1,0 +1,327 @@
+"""ETG-RL's obstacle courses: straight tracks along +x, laid out as parallel lanes of one heightfield.
+
+    cfg = course_config("stairstair")       # a TerrainConfig with ETG-RL's figures
+    terrain = build_terrain(cfg)            # dispatches here: a CourseTerrain (a Terrain plus its Course)
+    terrain.course.finish_x                 # where a robot has completed the course [m]
+
+A course is a list of segments laid end to end along +x. Every lane (``num_cols`` of them, ``tile_size``
+wide along y, lane ``j`` covering ``y in [j, j+1] * tile_size``) holds the same course; lanes differ only
+by their ground noise, drawn from ``numpy.random.default_rng([seed, 0, lane])`` (off by default:
+ETG-RL's courses are exact). The course is one fixed level: no curriculum. Along x (world = lane-local):
+
+    0 ........ spawn (1 m) ....... first obstacle (2 m) ...... last obstacle (x_end) ..... finish line
+    (x_end + 0.5 m, the whole body past the last obstacle) ..... end of the lane (x_end + 2 m)
+
+The border (``border`` m around the lanes) continues the course's profile sideways, and its start and end
+heights along x, so that no cliff bounds a lane. What a heightfield cannot express is a box: the balance
+beam (a box from the pit floor to the ground level, exactly ``beam_width`` wide) and the cave's ceiling
+(one overhead slab across all lanes).
+
+Figures ([ETG]: ETG-RL's A1 environment, PaddlePaddle RLSchool / MetaGym ``quadrupedal``,
+``envs/utilities/terrain.py`` and ``envs/locomotion_gym_env.py``; its README lists the nine tasks):
+
+* stairs: 8 cm risers, 25 cm treads [ETG README: "stair height is 8 cm and width is 25 cm"], five risers
+  per flight [ETG: ``STEP_PER_NUM = 5``];
+* slopes: 0.34 rad = 19.5 deg [ETG: ``upslope``/``downslope`` vectors; README "around 20 degree"]; ETG
+  runs each slope 1 m (0.35 m high against a flight's 0.40 m); ours climbs exactly one flight's height,
+  over 1.15 m, so that every cycle returns to the start height;
+* a cycle is up, landing, down, 1 m of flat ground [ETG: ``plane`` after each pair]; landings [ETG
+  ``subplane``]: 0.5 m after an up-slope, 0.2 m between up-stairs and a down-slope, none between two
+  flights (the top is then two treads long);
+* highstair: one flight up of 13 cm risers on 40 cm treads [ETG: ``stair-fix``, 0.13 / 0.4, 40 risers];
+* gallop: 0.5 m gaps between 0.5 m strips of ground [ETG: ``gallop``, ``stepwidth=0.5``, ``cliff_len``];
+* balancebeam: 6 m long [ETG: ``stepheight=6``]. ETG-RL's box has a half-width of 0.05 m, a 10 cm beam
+  (its README says 10 cm); issue #9 asks for 5 cm, which is our default (``beam_width``);
+* cave: a ceiling 0.18 m above the ground [ETG: ``stepheight=0.18``; README "caves with height of 18 cm"]
+  over the whole section (ETG: 20 m long, a 0.5 m wide tunnel; we leave out its side walls).
+
+ETG-RL spawns 0.2-0.5 m before the first obstacle; we leave a 1 m run-up.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from stridelab.sim.terrain.config import COURSES, TerrainConfig, lerp
+from stridelab.sim.terrain.generators import Box
+from stridelab.sim.terrain.grid import SPAWN_HALF_WIDTH, Terrain, TerrainTile
+
+SPAWN_X = 1.0  #: spawn point's distance from the lane's start [m]
+FIRST_X = 2.0  #: where the first obstacle begins [m]
+FINISH_MARGIN = 0.5  #: the finish line lies this far past the last obstacle [m] (the robot is ~0.5 m long)
+FINISH_GROUND = 2.0  #: flat ground after the last obstacle, to the end of the lane [m]
+FLIGHT = 5  #: risers per flight [ETG STEP_PER_NUM]
+PLANE = 1.0  #: flat ground closing each cycle [m] [ETG plane]
+GALLOP_LAND = 0.5  #: ground between two gaps [m] [ETG cliff_len]
+#: flat landing between the up and the down part of a cycle [m] [ETG subplane calls]
+LANDINGS = {("stairs_up", "stairs_down"): 0.0, ("stairs_up", "slope_down"): 0.2, ("slope_up", "stairs_down"): 0.5,
+            ("slope_up", "slope_down"): 0.5}
+#: the up and down parts of the cycle courses
+CYCLES = {"stairstair": ("stairs_up", "stairs_down"), "stairslope": ("stairs_up", "slope_down"),
+          "slopestair": ("slope_up", "stairs_down"), "slopeslope": ("slope_up", "slope_down")}
+#: ETG-RL's figure of each course (see the module docstring), as TerrainConfig fields
+ETG_FIGURES: dict[str, dict[str, float]] = {
+    "stairstair": {}, "stairslope": {}, "slopestair": {}, "slopeslope": {},
+    "highstair": {"step_height": 0.13, "step_width": 0.40},
+    "gallop": {"gap_width": 0.5},
+    "cave": {"ceiling_clearance": 0.18},
+    "balancebeam": {"beam_width": 0.05, "course_length": 6.0},
+}
+_BASE_FIGURES = {"step_height": 0.08, "step_width": 0.25, "slope_deg": 19.5, "gap_width": 0.5, "beam_width": 0.05,
+                 "ceiling_clearance": 0.18}
+assert tuple(ETG_FIGURES) == COURSES
+
+
+def course_config(name: str, lanes: int = 4, lane_width: float = 2.0, **fields) -> TerrainConfig:
+    """The TerrainConfig of course ``name`` with ETG-RL's figures, ``lanes`` lanes ``lane_width`` m wide.
+
+    ``fields`` replace any TerrainConfig field (scalars for the figures, e.g. ``beam_width=0.1``).
+    """
+    figures = {"border": 3.0, "levels": (1.0, 1.0), "rough_amplitude": 0.0, **_BASE_FIGURES,
+               **ETG_FIGURES.get(name, {}), **fields}
+    pairs = {k: (float(v), float(v)) if isinstance(v, (int, float)) and k in _PAIR_FIELDS else v
+             for k, v in figures.items()}
+    return TerrainConfig(course=name, num_rows=1, num_cols=lanes, tile_size=lane_width, **pairs)
+
+
+_PAIR_FIELDS = {"step_height", "slope_deg", "gap_width", "beam_width", "ceiling_clearance", "rough_amplitude"}
+
+
+@dataclass(frozen=True)
+class CourseSegment:
+    """One piece of a course, from ``x0`` to ``x1`` along the lane [m], ground from ``z0`` to ``z1`` [m].
+
+    Attributes:
+        kind: ``flat``, ``stairs_up``, ``stairs_down``, ``slope_up``, ``slope_down``, ``gaps``, ``beam``, ``cave``.
+        label: its key figure for pictures, e.g. ``"up 5 x 8 cm"`` (risers; ``""`` for flat ground).
+        riser, tread: of stairs [m]; gap, land: of gaps [m]; width: of the beam [m]; clearance: free
+            height under the cave's ceiling [m].
+    """
+
+    kind: str
+    x0: float
+    x1: float
+    z0: float
+    z1: float
+    label: str = ""
+    riser: float = 0.0
+    tread: float = 0.0
+    gap: float = 0.0
+    land: float = 0.0
+    width: float = 0.0
+    clearance: float = 0.0
+
+    def ground(self, x: np.ndarray, pit_depth: float) -> np.ndarray:
+        """Ground height at lane positions ``x`` inside the segment [m] (pits included). Shape: as x."""
+        u = x - self.x0
+        if self.kind == "stairs_up":  # the first riser at x0, the last tread at z1
+            return self.z0 + self.riser * (np.floor(u / self.tread) + 1)
+        if self.kind == "stairs_down":  # the first tread at z0, the last riser at x1
+            return self.z0 - self.riser * np.floor(u / self.tread)
+        if self.kind in ("slope_up", "slope_down"):
+            return self.z0 + (self.z1 - self.z0) * u / (self.x1 - self.x0)
+        if self.kind == "gaps":  # a gap, then ground, repeated
+            return np.where(np.mod(u, self.gap + self.land) < self.gap, self.z0 - pit_depth, self.z0)
+        if self.kind == "beam":  # a pit; the beam is a box
+            return np.full_like(u, self.z0 - pit_depth)
+        return np.full_like(u, self.z0)
+
+
+@dataclass(frozen=True)
+class Course:
+    """The layout of a course along its lanes (identical in every lane).
+
+    Attributes:
+        name: one of :data:`~stridelab.sim.terrain.config.COURSES`.
+        segments: the obstacles in order, with the flat ground between them.
+        spawn_x: where robots spawn [m]; finish_x: the finish line [m]; length: of a lane [m].
+        lane_width: [m]; num_lanes: lanes side by side along y; level: the course's one level.
+    """
+
+    name: str
+    segments: tuple[CourseSegment, ...]
+    spawn_x: float
+    finish_x: float
+    length: float
+    lane_width: float
+    num_lanes: int
+    level: float
+
+    @property
+    def distance(self) -> float:
+        """Spawn point to finish line [m]: what a robot must walk to complete the course."""
+        return self.finish_x - self.spawn_x
+
+    @property
+    def end_height(self) -> float:
+        """Ground height after the last obstacle [m] (the start is at 0)."""
+        return self.segments[-1].z1
+
+    def summary(self) -> str:
+        """One line: the course's key figures."""
+        figures = list(dict.fromkeys(s.label for s in self.segments if s.label))
+        figures += list(dict.fromkeys(f"{s.tread * 100:.3g} cm treads" for s in self.segments if s.tread))
+        return f"{self.name}: {', '.join(figures)}; {self.distance:.2f} m from spawn to finish line"
+
+
+@dataclass(frozen=True, eq=False)
+class CourseTerrain(Terrain):
+    """A :class:`Terrain` whose one row of tiles is the lanes of a course (tile ``(0, j)`` is lane ``j``:
+    its origin is the lane's spawn point); ``course`` is the layout."""
+
+    course: Course | None = None
+
+    def tile_index(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(0, lane) under points (x, y) [m]; -1 off the lanes. Shapes: broadcast of x, y."""
+        x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
+        col = np.floor(y / self.cfg.tile_size).astype(int)
+        off = (x < 0) | (x >= self.course.length) | (col < 0) | (col >= self.cfg.num_cols)
+        return np.where(off, -1, 0), np.where(off, -1, col)
+
+
+def _snap(value: float, step: float, minimum: int = 1) -> float:
+    return max(minimum, round(value / step)) * step
+
+
+def course_plan(cfg: TerrainConfig) -> Course:
+    """Lay out ``cfg.course``'s segments from its figures at ``levels[0]`` (lengths rounded to samples,
+    heights to ``vertical_scale``)."""
+    name, level = cfg.course, cfg.levels[0]
+    hs, vs = cfg.horizontal_scale, cfg.vertical_scale
+    riser = _snap(lerp(cfg.step_height, level), vs)
+    tread = _snap(cfg.step_width, hs)
+    segments: list[CourseSegment] = []
+    x, z = FIRST_X, 0.0
+
+    def add(kind: str, length: float, dz: float, label: str = "", **figures: float) -> None:
+        nonlocal x, z
+        segments.append(CourseSegment(kind, x, x + length, z, z + dz, label, **figures))
+        x, z = x + length, z + dz
+
+    if name in CYCLES:
+        up, down = CYCLES[name]
+        rise = FLIGHT * riser
+        slope_run = _snap(rise / math.tan(math.radians(lerp(cfg.slope_deg, level))), hs)
+        angle = math.degrees(math.atan2(rise, slope_run))
+        runs = {"stairs_up": FLIGHT * tread, "stairs_down": FLIGHT * tread, "slope_up": slope_run,
+                "slope_down": slope_run}
+        stairs = f"{FLIGHT} x {riser * 100:.3g} cm"
+        labels = {"stairs_up": f"up {stairs}", "stairs_down": f"down {stairs}", "slope_up": f"up {angle:.1f}°",
+                  "slope_down": f"down {angle:.1f}°"}
+        landing = _snap(LANDINGS[(up, down)], hs, minimum=0)
+        cycle = runs[up] + landing + runs[down] + PLANE
+        # as many cycles as fit in course_length (the last cycle's flat is the finish ground)
+        cycles = max(1, math.floor((cfg.course_length + PLANE) / cycle + 1e-9))
+        for k in range(cycles):
+            add(up, runs[up], rise, labels[up], riser=riser, tread=tread)
+            if landing:
+                add("flat", landing, 0.0)
+            add(down, runs[down], -rise, labels[down], riser=riser, tread=tread)
+            if k < cycles - 1:
+                add("flat", PLANE, 0.0)
+    elif name == "highstair":
+        n = max(1, round(cfg.course_length / tread))
+        add("stairs_up", n * tread, n * riser, f"up {n} x {riser * 100:.3g} cm",
+            riser=riser, tread=tread)
+    elif name == "gallop":
+        gap, land = _snap(lerp(cfg.gap_width, level), hs), _snap(GALLOP_LAND, hs)
+        n = max(1, round(cfg.course_length / (gap + land)))
+        add("gaps", n * (gap + land), 0.0, f"{n} gaps of {gap:.2f} m", gap=gap, land=land)
+    elif name == "balancebeam":
+        width = lerp(cfg.beam_width, level)
+        length = _snap(cfg.course_length, hs)
+        add("beam", length, 0.0, f"beam {width * 100:.3g} cm wide, {length:.1f} m", width=width)
+    elif name == "cave":
+        clearance = lerp(cfg.ceiling_clearance, level)
+        add("cave", _snap(cfg.course_length, hs), 0.0, f"ceiling {clearance:.2f} m", clearance=clearance)
+    else:  # TerrainConfig validates the name; this guards a course added to COURSES but not here
+        raise ValueError(f"course {name!r} has no layout")
+    return Course(name=name, segments=tuple(segments), spawn_x=SPAWN_X, finish_x=x + FINISH_MARGIN,
+                  length=x + FINISH_GROUND, lane_width=cfg.tile_size, num_lanes=cfg.num_cols, level=float(level))
+
+
+def course_profile(course: Course, x: np.ndarray, pit_depth: float) -> tuple[np.ndarray, np.ndarray]:
+    """Ground height along a lane without noise, and where it is a pit.
+
+    Args:
+        x: lane positions [m], any shape; before the lane the start height (0), after it the end height.
+    Returns:
+        (heights [m], pit mask), each shaped like ``x``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    z = np.where(x < course.segments[0].x0, 0.0, course.end_height)
+    for seg in course.segments:
+        inside = (x >= seg.x0) & (x < seg.x1)
+        z = np.where(inside, seg.ground(x, pit_depth), z)
+    pit = np.zeros(x.shape, dtype=bool)
+    for seg in course.segments:
+        if seg.kind in ("gaps", "beam"):
+            pit |= (x >= seg.x0) & (x < seg.x1) & (z < seg.z0 - pit_depth / 2)
+    return z, pit
+
+
+def _lane_noise(rng: np.random.Generator, amplitude: float, cell: float, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Rough ground over a lane: uniform heights in [-a, a] on a ``cell`` grid, bilinear in between.
+
+    Args:
+        xs, ys: sample coordinates along the lane and across it [m]. Shapes: (nx,), (ny,).
+    Returns:
+        Heights [m]. Shape: (ny, nx).
+    """
+    def weights(u: np.ndarray) -> np.ndarray:  # (len(u), m): separable linear interpolation
+        knots = np.linspace(u.min(), u.max(), max(2, round((u.max() - u.min()) / cell) + 1))
+        return np.stack([np.interp(u, knots, e) for e in np.eye(len(knots))], axis=1)
+
+    wx, wy = weights(xs), weights(ys)
+    coarse = rng.uniform(-amplitude, amplitude, size=(wy.shape[1], wx.shape[1]))
+    return wy @ coarse @ wx.T
+
+
+def build_course(cfg: TerrainConfig) -> CourseTerrain:
+    """Build ``cfg.course``: heights, boxes (beams, ceiling) and one tile per lane. Deterministic in ``cfg``."""
+    course = course_plan(cfg)
+    hs, vs, b = cfg.horizontal_scale, cfg.vertical_scale, cfg.border_samples
+    n_x = round(course.length / hs)
+    n_w = cfg.tile_samples
+    xs = (np.arange(n_x + 2 * b) + 0.5) * hs - cfg.border
+    profile, pit = course_profile(course, xs, cfg.pit_depth)
+    heights = np.tile(profile, (cfg.num_cols * n_w + 2 * b, 1))
+    amplitude = _snap(lerp(cfg.rough_amplitude, course.level), vs, minimum=0)
+    if amplitude > 0:
+        lane_x = xs[b:b + n_x]
+        lane_y = (np.arange(n_w) + 0.5) * hs
+        for j in range(cfg.num_cols):  # per-lane seeds: lane j's noise does not depend on the others
+            noise = _lane_noise(np.random.default_rng([cfg.seed, 0, j]), amplitude, cfg.rough_cell, lane_x, lane_y)
+            heights[b + j * n_w:b + (j + 1) * n_w, b:b + n_x] += noise * ~pit[b:b + n_x]
+    heights = (np.round(heights / vs) * vs).astype(np.float32)
+
+    boxes: list[Box] = []
+    width_y = cfg.num_cols * cfg.tile_size
+    for seg in course.segments:
+        if seg.kind == "beam":  # from the pit floor to the ground, over the pit's sloped rims by a sample
+            half = (seg.x1 - seg.x0) / 2 + hs
+            boxes += [Box(((seg.x0 + seg.x1) / 2, (j + 0.5) * cfg.tile_size, seg.z0 - cfg.pit_depth / 2),
+                          (half, seg.width / 2, cfg.pit_depth / 2)) for j in range(cfg.num_cols)]
+        elif seg.kind == "cave":  # one slab over every lane and the side borders
+            t = cfg.ceiling_thickness
+            boxes.append(Box(((seg.x0 + seg.x1) / 2, width_y / 2, seg.z0 + seg.clearance + t / 2),
+                             ((seg.x1 - seg.x0) / 2, width_y / 2 + cfg.border, t / 2), overhead=True))
+
+    origins = np.zeros((1, cfg.num_cols, 3))
+    tiles = []
+    spawn = max(1, round(SPAWN_HALF_WIDTH / hs))
+    ix = b + round(course.spawn_x / hs)
+    for j in range(cfg.num_cols):
+        iy = b + j * n_w + n_w // 2
+        z = float(heights[iy - spawn:iy + spawn, ix - spawn:ix + spawn].max())
+        origins[0, j] = (course.spawn_x, (j + 0.5) * cfg.tile_size, z)
+        tiles.append(TerrainTile(0, j, course.name, course.level, tuple(origins[0, j])))
+    levels = np.array([course.level])
+    for arr in (heights, origins, levels):
+        arr.flags.writeable = False
+    return CourseTerrain(cfg=cfg, heights=heights, boxes=tuple(boxes), tiles=tuple(tiles), origins=origins,
+                         levels=levels, column_types=(course.name,) * cfg.num_cols, course=course)
+

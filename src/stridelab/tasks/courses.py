@@ -1,0 +1,70 @@
+"""ETG-RL's obstacle courses as tasks: ``quadruped-stairstair``, ``-stairslope``, ``-slopestair``,
+``-slopeslope``, ``-highstair``, ``-gallop``, ``-cave`` and ``-balancebeam`` (its flat task is
+``quadruped-flat``).
+
+Each is the rough task's terms (height scan ``extero``, privileged critic; :func:`rough_velocity_task`)
+on the course's lanes (:mod:`stridelab.sim.terrain.courses`, ETG-RL's figures), with:
+
+- spawning at the lane's start, facing +x (heading within +-0.2 rad, xy within +-0.1 m);
+- ``course_command``: forward at 0.3-1.0 m/s, no lateral command, and a yaw rate that steers the robot
+  back to the +x heading and its lane's centre line (:class:`stridelab.mdp.commands.course_command`);
+- the episode ends as a time-out when the base crosses the finish line (``course_finished``);
+- no curriculum: ETG-RL's courses are fixed, one level each.
+
+Success (``stridelab eval``, :mod:`stridelab.eval.terrain`): the base crosses the finish line without a
+fall first, within the time the command takes to ask for twice the course's distance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from stridelab.config import EnvConfig, EventTermCfg, TermCfg, TerminationTermCfg
+from stridelab.registry import TaskEntry, register_task
+from stridelab.sim.terrain.config import COURSES
+from stridelab.sim.terrain.courses import course_config
+from stridelab.tasks.rough import rough_velocity_task
+
+#: one line per course for ``stridelab list`` (figures: :mod:`stridelab.sim.terrain.courses`)
+DESCRIPTIONS = {
+    "stairstair": "ETG-RL course: stairs up then down (5 x 8 cm risers, 25 cm treads), twice",
+    "stairslope": "ETG-RL course: stairs up (5 x 8 cm), a 19 deg slope down, twice",
+    "slopestair": "ETG-RL course: a 19 deg slope up, stairs down (5 x 8 cm), twice",
+    "slopeslope": "ETG-RL course: a 19 deg slope up then down, twice",
+    "highstair": "ETG-RL course: one flight of 20 stairs up, 13 cm risers on 40 cm treads",
+    "gallop": "ETG-RL course: 8 gaps of 0.5 m between 0.5 m strips of ground",
+    "cave": "ETG-RL course: 8 m under a ceiling 0.18 m above the ground (crouch)",
+    "balancebeam": "ETG-RL course: a 5 cm wide, 6 m long beam over a 1 m pit",
+}
+assert tuple(DESCRIPTIONS) == COURSES
+
+
+def course_task(course: str, robot: str = "quadruped", lanes: int = 4) -> EnvConfig:
+    """The rough task's terms on ETG-RL course ``course``: spawn at the start, forward steered commands,
+    done at the finish line, no curriculum (see the module docstring)."""
+    base = rough_velocity_task(f"{robot}-{course}", robot, terrain=course_config(course, lanes=lanes))
+    events = {**base.events, "reset_robot": EventTermCfg("reset_robot_on_terrain", params={
+        "joint_noise": 0.1, "xy_noise": 0.1, "yaw_range": (-0.2, 0.2)})}
+    commands = {**base.commands, "velocity": TermCfg("course_command", params={
+        "resample_s": 10.0, "lin_vel_x": (0.3, 1.0), "lin_vel_y": (0.0, 0.0), "ang_vel_yaw": (-1.0, 1.0),
+        "standing_fraction": 0.05, "min_lin_vel": 0.1, "heading_gain": 1.0, "lane_gain": 1.0})}
+    terminations = {**base.terminations, "course_finished": TerminationTermCfg("course_finished", time_out=True)}
+    return replace(base, events=events, commands=commands, terminations=terminations, curriculum={})
+
+
+def _train_cfg():
+    from stridelab.learn.config import TrainConfig
+
+    # as quadruped-rough: a teacher reading the height scan, the critic also the privileged values
+    return TrainConfig(actor_obs_groups=("policy", "extero"), critic_obs_groups=("policy", "privileged", "extero"),
+                       actor_hidden_dims=(512, 256, 128), critic_hidden_dims=(512, 256, 128), max_minutes=60.0,
+                       stop_when_walks=False)
+
+
+def _register(course: str) -> None:
+    register_task(TaskEntry(name=f"quadruped-{course}", description=DESCRIPTIONS[course],
+                            env_cfg=lambda: course_task(course), train_cfg=_train_cfg), replace_existing=True)
+
+
+for _course in COURSES:
+    _register(_course)
