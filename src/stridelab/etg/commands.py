@@ -82,9 +82,12 @@ def run_etg(opts: Any) -> int:
         return 130
     if opts.eval:
         report = run_eval(run_dir)
+        terrain = report.get("terrain") or {}
+        success = (f"; terrain success {100 * terrain['overall_success_rate']:.0f}%"
+                   if "overall_success_rate" in terrain else "")
         print(f"eval: lin vel error {report['lin_vel_error']:.3f} m/s, yaw rate error {report['yaw_rate_error']:.3f} "
               f"rad/s, falls {100 * report['fall_rate']:.1f}% -> "
-              + ("WALKS" if report["walks"] else "does not walk yet") + f"; results in {run_dir}")
+              + ("WALKS" if report["walks"] else "does not walk yet") + f"{success}; results in {run_dir}")
     return 0
 
 
