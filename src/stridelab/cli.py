@@ -95,7 +95,7 @@ class TrainArgs:
         workers: Ray rollout workers started on a local Ray instance (or on the cluster of --ray-address);
             0 trains in-process. --num-envs stays the total, split evenly over the workers.
         ray_address: join an existing Ray cluster: auto, HOST:PORT of `ray start --head`, or ray://HOST:10001
-            (without --workers: one worker per --cpus-per-worker CPUs of the cluster).
+            (without --workers: one worker per --cpus-per-worker free CPUs of the cluster).
         cpus_per_worker: CPUs each Ray worker reserves (None: 1); it steps its envs on that many mujoco.batch
             threads.
         async_rollouts: workers collect the next rollout with the previous weights while the learner updates

@@ -22,8 +22,8 @@ class RayOptions:
     """How the rollouts are placed on Ray.
 
     Attributes:
-        workers: rollout workers (Ray actors); 0 with ``address`` set: one per ``cpus_per_worker`` CPUs
-            of the cluster; 0 without it: no Ray at all (in-process training).
+        workers: rollout workers (Ray actors); 0 with ``address`` set: one per ``cpus_per_worker`` free
+            CPUs of the cluster; 0 without it: no Ray at all (in-process training).
         address: an existing cluster to join (``"auto"``, ``"HOST:PORT"`` of ``ray start --head``, or
             ``"ray://HOST:10001"`` for Ray Client); ``None`` starts a local Ray instance.
         cpus_per_worker: CPUs each worker reserves; it also steps its ``mujoco.batch`` on that many threads

@@ -69,7 +69,8 @@ class WorkerPool:
         self.env_cfg = env_cfg
         self.actors: list[Any] = []
         try:
-            workers = options.workers or max(1, int(self.connection.cpus // cpus))
+            # without --workers: as many as the cluster's free CPUs hold
+            workers = options.workers or max(1, int(float(ray.available_resources().get("CPU", 0.0)) // cpus))
             self.sizes = split_envs(env_cfg.num_envs, workers)
             self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int)
             self.restarts = [0] * workers
