@@ -8,6 +8,10 @@ budget (2 envs per command, 10 s each); training stops at the first check that p
 seconds (including the checks) and env steps until then, the full evaluation (4 envs per command) of
 the final policy, and the median and spread over the seeds. Seeds run one after another. Run it alone:
 a second job on a 2-core machine slows torch 10-20x.
+
+With --workers N the rollouts run on N Ray workers (a local Ray instance), synchronously or with
+--async-rollouts: what asynchronous PPO costs in learning (time and env steps to walk) next to its throughput
+(benchmarks/ray_throughput.py). The env count stays the task's total, split over the workers.
 """
 
 from __future__ import annotations
@@ -30,16 +34,19 @@ METRICS = ("lin_vel_error", "yaw_rate_error", "fall_rate", "power", "foot_slip",
 
 
 def run_seed(task: str, seed: int, max_minutes: float, check_every_s: float | None, log_dir: Path,
-             train_overrides: dict | None = None, env_overrides: dict | None = None) -> dict:
+             train_overrides: dict | None = None, env_overrides: dict | None = None, ray: object = None) -> dict:
     env_cfg = make_env_cfg(task, seed=seed, **(env_overrides or {}))
     train_cfg = override(get_task(task).train_cfg(), **(train_overrides or {}))
     train_cfg = override(train_cfg, max_minutes=max_minutes, stop_when_walks=True, max_iterations=100_000,
                          check_every_s=train_cfg.check_every_s if check_every_s is None else check_every_s)
     run_dir = log_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}"
-    trainer = Trainer(env_cfg, train_cfg, run_dir, seed=seed,
+    trainer = Trainer(env_cfg, train_cfg, run_dir, seed=seed, ray=ray,
                       walk_check=lambda pol: evaluate(pol, env_cfg, envs_per_command=2, seed=seed + 1))
     t0 = time.monotonic()
-    result = trainer.train(show_progress=False)
+    try:
+        result = trainer.train(show_progress=False)
+    finally:
+        trainer.close()
     wall = time.monotonic() - t0
     final = evaluate(load_policy(result.checkpoint).policy, env_cfg, envs_per_command=4, seed=seed + 1000)
     walked = result.stopped_because == "walks"
@@ -73,15 +80,25 @@ def main() -> None:
     p.add_argument("--out", default="benchmarks/results/time_to_walk.json")
     p.add_argument("--train-overrides", default="{}", help='JSON of TrainConfig changes, e.g. \'{"symmetry": "off"}\'')
     p.add_argument("--env-overrides", default="{}", help="JSON of EnvConfig changes (nested dicts)")
+    p.add_argument("--workers", type=int, default=0, help="Ray rollout workers (0: in-process)")
+    p.add_argument("--cpus-per-worker", type=int, default=1)
+    p.add_argument("--async-rollouts", action="store_true")
     args = p.parse_args()
+    ray = None
+    if args.workers:
+        from stridelab.distributed.options import RayOptions
+
+        ray = RayOptions(workers=args.workers, cpus_per_worker=args.cpus_per_worker,
+                         async_rollouts=args.async_rollouts)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     runs = []
     for seed in args.seeds:
         runs.append(run_seed(args.task, seed, args.max_minutes, args.check_every_s, Path(args.log_dir),
-                             json.loads(args.train_overrides), json.loads(args.env_overrides)))
+                             json.loads(args.train_overrides), json.loads(args.env_overrides), ray))
         logging.info("seed %d: %s", seed, {k: v for k, v in runs[-1].items() if k != "checks"})
     report = {"task": args.task, "train_overrides": json.loads(args.train_overrides),
-              "env_overrides": json.loads(args.env_overrides), "summary": summarize(runs), "runs": runs,
+              "env_overrides": json.loads(args.env_overrides), "workers": args.workers,
+              "async_rollouts": args.async_rollouts, "summary": summarize(runs), "runs": runs,
               "machine": machine_description()}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

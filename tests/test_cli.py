@@ -30,9 +30,13 @@ class FakeTrainer:
 
     built: list[FakeTrainer] = []
 
-    def __init__(self, env_cfg, train_cfg, run_dir, seed, walk_check=None) -> None:
+    def __init__(self, env_cfg, train_cfg, run_dir, seed, walk_check=None, ray=None, device="cpu") -> None:
         self.env_cfg, self.train_cfg, self.run_dir, self.seed = env_cfg, train_cfg, Path(run_dir), seed
+        self.ray, self.device = ray, device
         FakeTrainer.built.append(self)
+
+    def close(self) -> None:
+        self.closed = True
 
     def load(self, checkpoint: Path) -> None:
         self.loaded = Path(checkpoint)

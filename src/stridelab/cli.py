@@ -96,6 +96,15 @@ class TrainArgs:
         eval_duration_s: seconds each grid command is held in the final evaluation.
         play_duration_s: length of the recorded command tour (video and plots) [s].
         video: render video.mp4 after training.
+        workers: Ray rollout workers started on a local Ray instance (or on the cluster of --ray-address);
+            0 trains in-process. --num-envs stays the total, split evenly over the workers.
+        ray_address: join an existing Ray cluster: auto, HOST:PORT of `ray start --head`, or ray://HOST:10001
+            (without --workers: one worker per --cpus-per-worker free CPUs of the cluster).
+        cpus_per_worker: CPUs each Ray worker reserves (None: 1); it steps its envs on that many mujoco.batch
+            threads.
+        async_rollouts: workers collect the next rollout with the previous weights while the learner updates
+            (policy lag 1 iteration, logged as Ray/policy_lag); default: synchronous, exactly on-policy.
+        device: where the learner's networks run: cpu, cuda or cuda:N (environments always run on CPUs).
         env: environment configuration.
         train: training configuration.
     """
@@ -114,10 +123,27 @@ class TrainArgs:
     eval_duration_s: float = 10.0
     play_duration_s: float = 15.0
     video: bool = True
+    workers: int = 0
+    ray_address: Annotated[str | None, tyro.conf.arg(metavar="ADDRESS")] = None
+    cpus_per_worker: int | None = None
+    async_rollouts: bool = False
+    device: str = "cpu"
     env: EnvConfig = dataclasses.field(default_factory=EnvConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
+        _check(self.workers >= 0,
+               f"--workers {self.workers} is out of range; use 0 to train in-process or 1 or more Ray rollout workers.")
+        _check(self.cpus_per_worker is None or self.cpus_per_worker >= 1,
+               f"--cpus-per-worker {self.cpus_per_worker} is out of range; give each Ray rollout worker 1 or more "
+               f"CPUs.")
+        on_ray = self.workers > 0 or self.ray_address is not None
+        _check(on_ray or self.cpus_per_worker is None,
+               "--cpus-per-worker sizes Ray rollout workers; add --workers N (or --ray-address), or drop it.")
+        _check(on_ray or not self.async_rollouts,
+               "--async-rollouts needs Ray rollout workers; add --workers N (or --ray-address), or drop it.")
+        _check(self.ray_address is None or bool(self.ray_address.strip()),
+               "--ray-address is empty; use auto, HOST:PORT of `ray start --head`, or ray://HOST:10001.")
         _check(self.num_envs is None or self.num_envs >= 1,
                f"--num-envs {self.num_envs} is out of range; give 1 or more environments.")
         _check(self.max_iterations is None or self.max_iterations >= 0,

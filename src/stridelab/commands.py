@@ -21,6 +21,7 @@ from stridelab.errors import ConfigError, StridelabError
 if TYPE_CHECKING:
     from stridelab.cli import (BenchArgs, DeployArgs, EtgArgs, EvalArgs, ExportArgs, ListArgs, PlayArgs, RobotArgs,
                                TerrainArgs, TrainArgs)
+    from stridelab.distributed.options import RayOptions
     from stridelab.learn.config import TrainConfig
 
 log = logging.getLogger("stridelab")
@@ -30,7 +31,9 @@ log = logging.getLogger("stridelab")
 RESUME_SAFE = frozenset({
     "resume", "log_dir", "verbose", "help", "max_iterations", "max_minutes", "eval", "video",
     "eval_envs_per_command", "eval_duration_s", "play_duration_s", "train.max_iterations", "train.max_minutes",
-    "train.save_interval", "train.stop_when_walks", "train.check_every_s", "train.check_below_lin_vel_error"})
+    "train.save_interval", "train.stop_when_walks", "train.check_every_s", "train.check_below_lin_vel_error",
+    # where it runs, not what it learns (a run may move between a laptop and a cluster)
+    "workers", "ray_address", "cpus_per_worker", "async_rollouts", "device"})
 # shortcuts of `stridelab train` and the config field each one sets
 SHORTCUTS = {"seed": "env.seed", "num_envs": "env.num_envs", "max_iterations": "train.max_iterations",
              "max_minutes": "train.max_minutes", "policy": "train.rnn_type"}
@@ -168,6 +171,16 @@ def resume_configs(opts: TrainArgs, given: dict[str, str], task_given: bool) -> 
     return ckpt, env_cfg, override(train_cfg, **over) if over else train_cfg
 
 
+def ray_options(opts: TrainArgs) -> RayOptions | None:
+    """The Ray placement of ``stridelab train`` (``None``: in-process, and Ray is never imported)."""
+    if opts.workers == 0 and opts.ray_address is None:
+        return None
+    from stridelab.distributed.options import RayOptions
+
+    return RayOptions(workers=opts.workers, address=opts.ray_address, cpus_per_worker=opts.cpus_per_worker or 1,
+                      async_rollouts=opts.async_rollouts)
+
+
 def reserve_run_dir(parent: Path, stamp: str | None = None) -> Path:
     """Create a new, empty run directory ``parent/<stamp>`` atomically (``<stamp>-1``, ``-2``, ... when taken).
 
@@ -223,29 +236,37 @@ def cmd_train(opts: TrainArgs, given: dict[str, str] | None = None, task_given: 
     def walk_check(policy):
         return evaluate(policy, env_cfg, envs_per_command=2, duration_s=10.0, seed=env_cfg.seed + 1)
 
+    placement = ray_options(opts)
     if ckpt is not None:
         from stridelab.learn.checkpoint import run_dir_of
 
         run_dir = run_dir_of(ckpt)
-        trainer = Trainer(env_cfg, train_cfg, run_dir, seed=env_cfg.seed, walk_check=walk_check)
+        trainer = Trainer(env_cfg, train_cfg, run_dir, seed=env_cfg.seed, walk_check=walk_check, ray=placement,
+                          device=opts.device)
     else:
         # the name is taken atomically; if the env does not build (a bad robot file, an option), nothing stays
         parent = Path(opts.log_dir) / env_cfg.task
         keep = _existing_ancestor(parent)
         run_dir = reserve_run_dir(parent)
         try:
-            trainer = Trainer(env_cfg, train_cfg, run_dir, seed=env_cfg.seed, walk_check=walk_check)
+            trainer = Trainer(env_cfg, train_cfg, run_dir, seed=env_cfg.seed, walk_check=walk_check, ray=placement,
+                              device=opts.device)
             if opts.init_from:
                 trainer.init_from(Path(opts.init_from))
         except BaseException:
             _remove_empty(run_dir.absolute(), keep)
             raise
-    save_yaml({"task": env_cfg.task, "seed": env_cfg.seed, "env": env_cfg, "train": train_cfg},
-              run_dir / "config.yaml")
-    if ckpt is not None:
-        trainer.load(ckpt)
-    log.info("training %s with %d envs in %s", env_cfg.task, env_cfg.num_envs, run_dir)
-    result = trainer.train(fresh=ckpt is None, show_progress=sys.stderr.isatty())
+    try:
+        save_yaml({"task": env_cfg.task, "seed": env_cfg.seed, "env": env_cfg, "train": train_cfg,
+                   "placement": {"ray": placement, "device": opts.device}}, run_dir / "config.yaml")
+        if ckpt is not None:
+            trainer.load(ckpt)
+        where = "" if placement is None else (f" on {placement.workers} Ray workers" if placement.workers
+                                              else " on the Ray cluster's workers")
+        log.info("training %s with %d envs%s in %s", env_cfg.task, env_cfg.num_envs, where, run_dir)
+        result = trainer.train(fresh=ckpt is None, show_progress=sys.stderr.isatty())
+    finally:
+        trainer.close()  # stops the Ray workers before evaluation needs the cores
     log.info("stopped (%s) after %d iterations, %d env steps, %.0f s; checkpoint %s", result.stopped_because,
              result.iterations, result.env_steps, result.seconds, result.checkpoint)
     if result.walk_checks:

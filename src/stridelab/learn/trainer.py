@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from rich.console import Console
@@ -31,7 +31,7 @@ from rsl_rl.utils.log_writer import LogWriter
 
 from stridelab.config import EnvConfig
 from stridelab.envs.snapshot import env_state_dict, load_env_state
-from stridelab.errors import CheckpointError
+from stridelab.errors import CheckpointError, ConfigError
 from stridelab.learn.checkpoint import (check_training_state, checkpoint_name, latest_checkpoint, load_checkpoint,
                                         load_rollout_state, rollout_state, save_checkpoint, training_checkpoint)
 from stridelab.learn.config import TrainConfig
@@ -40,6 +40,9 @@ from stridelab.learn.runners import StopTraining, StridelabRunner, resolve_runne
 from stridelab.tasks import make_env
 
 log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from stridelab.distributed.options import RayOptions
 
 WalkCheck = Callable[[InferencePolicy], dict[str, Any]]
 
@@ -82,6 +85,24 @@ def resolve_symmetry(train_cfg: TrainConfig, env: Any) -> str:
     return mode
 
 
+def check_device(device: str) -> str:
+    """The torch device the learner runs on: ``cpu``, or ``cuda``/``cuda:N`` when torch sees that GPU.
+
+    Raises:
+        ConfigError: an unknown device name, or a CUDA device torch cannot see.
+    """
+    name = device.strip().lower()
+    if name == "cpu":
+        return "cpu"
+    kind, _, index = name.partition(":")
+    if kind != "cuda" or (index and not index.isdigit()):
+        raise ConfigError(f"--device {device!r} is unknown; use cpu, cuda or cuda:N.")
+    if not torch.cuda.is_available() or (index and int(index) >= torch.cuda.device_count()):
+        raise ConfigError(f"--device {device}: torch sees no such CUDA device on this machine; use --device cpu, "
+                          f"or run the learner on a node with a GPU and a CUDA build of torch.")
+    return name
+
+
 class Trainer:
     """One training run: the env, an rsl-rl runner on it, and the run directory.
 
@@ -94,27 +115,50 @@ class Trainer:
     """
 
     def __init__(self, env_cfg: EnvConfig, train_cfg: TrainConfig, run_dir: Path, seed: int,
-                 walk_check: WalkCheck | None = None) -> None:
+                 walk_check: WalkCheck | None = None, ray: RayOptions | None = None, device: str = "cpu") -> None:
         """Build the env and the runner (``walk_check(policy)`` returns a dict with ``walks``,
-        ``lin_vel_error`` [m/s], ``yaw_rate_error`` [rad/s] and ``fall_rate`` [0-1])."""
+        ``lin_vel_error`` [m/s], ``yaw_rate_error`` [rad/s] and ``fall_rate`` [0-1]).
+
+        ``ray`` (with workers or an address) puts the rollouts on Ray workers (``stridelab.distributed``,
+        imported only then); ``device`` is where the learner's networks live (``cpu``, ``cuda``, ``cuda:N``).
+        """
         self.env_cfg = env_cfg
         self.train_cfg = train_cfg
         self.run_dir = Path(run_dir)
         self.seed = seed
         self.walk_check = walk_check
+        self.device = check_device(device)
         runner_class = resolve_runner(train_cfg.runner_class)
+        distributed = ray is not None and ray.distributed
+        if distributed:
+            from stridelab.distributed.options import check_trainable
+
+            check_trainable(train_cfg, runner_class)
         torch.manual_seed(seed)
         torch.set_num_threads(train_cfg.torch_threads)
-        self.env = make_env(env_cfg)
-        self.symmetry = resolve_symmetry(train_cfg, self.env)
-        with _stdout_to_log():  # rsl-rl prints the observation sets and the models
-            self.runner: StridelabRunner = runner_class(self.env, train_cfg.rsl_rl_dict(self.symmetry),
-                                                        log_dir=str(self.run_dir), device="cpu")
+        if distributed:
+            from stridelab.distributed.runner import RayRunner
+            from stridelab.distributed.vec_env import RayVecEnv
+
+            self.env = RayVecEnv(env_cfg, ray)
+            runner_class = RayRunner
+        else:
+            self.env = make_env(env_cfg)
+        try:
+            self.symmetry = resolve_symmetry(train_cfg, self.env)
+            with _stdout_to_log():  # rsl-rl prints the observation sets and the models
+                self.runner: StridelabRunner = runner_class(self.env, train_cfg.rsl_rl_dict(self.symmetry),
+                                                            log_dir=str(self.run_dir), device=self.device)
+        except BaseException:
+            self.close()
+            raise
         self.runner.on_iteration = self._on_iteration
         self.iteration = 0
         self.env_steps = 0
         self.train_seconds = 0.0
         self._policy_spec = self._describe_policy()
+        if distributed:
+            self.runner.policy_spec = self._policy_spec
         self._saved_at: int | None = None  # iteration of the last checkpoint written by this trainer
         self._last_path: Path | None = None
         # per call to train()
@@ -123,6 +167,12 @@ class Trainer:
         self._progress: Progress | None = None
         self._task: Any = None  # the progress bar's task id
         self._show = False
+
+    def close(self) -> None:
+        """Release the env (a Ray run stops its workers, and Ray if it started it); idempotent."""
+        close = getattr(getattr(self, "env", None), "close", None)
+        if close is not None:
+            close()
 
     def _describe_policy(self) -> dict[str, Any]:
         """The checkpoint keys that let the policy be rebuilt without an env or a runner."""
@@ -143,7 +193,7 @@ class Trainer:
         data = training_checkpoint(
             **self._policy_spec, algorithm_state=alg.save(), learning_rate=getattr(alg, "learning_rate", None),
             iteration=self.iteration, env_steps=self.env_steps, train_seconds=self.train_seconds, seed=self.seed,
-            torch_rng=torch.get_rng_state(), env_state=env_state_dict(self.env), env_cfg=self.env_cfg,
+            torch_rng=torch.get_rng_state(), env_state=self._env_state(), env_cfg=self.env_cfg,
             train_cfg=self.train_cfg, rollout_state=rollout_state(alg))
         self._last_path = save_checkpoint(data, self.run_dir / "checkpoints" / checkpoint_name(self.iteration))
         self._saved_at = self.iteration
@@ -168,7 +218,7 @@ class Trainer:
             alg.learning_rate = float(data["learning_rate"])
             for group in alg.optimizer.param_groups:
                 group["lr"] = alg.learning_rate
-        load_env_state(self.env, data["env_state"])
+        self._load_env_state(data["env_state"], path)
         load_rollout_state(alg, data.get("rollout_state"))  # a recurrent policy continues with its hidden state
         self.iteration = int(data["iteration"])
         self.env_steps = int(data["env_steps"])
@@ -196,6 +246,27 @@ class Trainer:
         except (RuntimeError, KeyError):
             log.warning("the critic of %s does not fit this task's critic; it starts fresh", path)
         log.info("starting from the policy of %s", path)
+
+    def _env_state(self) -> dict:
+        """The env's snapshot: an in-process env's, or a Ray env's (every worker's, ``layout: ray``)."""
+        own = getattr(self.env, "env_state_dict", None)
+        return own() if own is not None else env_state_dict(self.env)
+
+    def _load_env_state(self, state: dict, path: Path) -> None:
+        """Continue the checkpoint's envs; when the run moved between in-process and Ray workers (or to
+        another number of workers) they cannot be continued: the envs start afresh, with a warning."""
+        own = getattr(self.env, "load_env_state", None)
+        saved_on_ray, on_ray = state.get("layout") == "ray", own is not None
+        same_layout = saved_on_ray == on_ray and (not on_ray or list(state["sizes"]) == list(self.env.pool.sizes))
+        if not same_layout:
+            trained = f"on Ray workers with {state['sizes']} envs" if saved_on_ray else "in-process"
+            log.warning("checkpoint %s was trained %s; the envs start afresh here (policy, optimizer and counters "
+                        "continue)", path, trained)
+            return
+        if on_ray:
+            own(state)
+        else:
+            load_env_state(self.env, state)
 
     # ---- training --------------------------------------------------------------------------------
     def train(self, fresh: bool = True, show_progress: bool = True) -> TrainResult:

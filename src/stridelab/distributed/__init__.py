@@ -1,0 +1,18 @@
+"""Scale-out on Ray: rollout workers, a Ray-fanned env for the one learner, ES evaluation on workers.
+
+The modules, from the plain data to the learner:
+
+- :mod:`~stridelab.distributed.options`: :class:`RayOptions` (``--workers``, ``--ray-address``,
+  ``--cpus-per-worker``, ``--async-rollouts``) and the per-worker seed stream; imports no Ray.
+- :mod:`~stridelab.distributed.worker`: :class:`RolloutWorker`, the code of one Ray actor: a
+  ``mujoco.batch`` env built from (config, seed), a CPU copy of the actor, whole rollouts; imports no Ray.
+- :mod:`~stridelab.distributed.cluster`: joining or starting Ray, with one-sentence errors.
+- :mod:`~stridelab.distributed.pool`: :class:`WorkerPool`, the actors and their restarts.
+- :mod:`~stridelab.distributed.vec_env`: :class:`RayVecEnv`, rsl-rl-lib's ``VecEnv`` contract over the pool.
+- :mod:`~stridelab.distributed.runner`: :class:`RayRunner`, the PPO learner fed one batch per worker per iteration.
+- :mod:`~stridelab.distributed.es`: :func:`evaluate_population`, ES fitnesses in-process or on the workers.
+
+Nothing here is imported unless training asks for workers (``stridelab train --workers N`` or
+``--ray-address``); Ray itself is imported only by ``cluster``, ``pool``, ``vec_env`` and ``runner``.
+See ``docs/distributed.md``.
+"""
