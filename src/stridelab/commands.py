@@ -292,6 +292,8 @@ def cmd_train(opts: TrainArgs, given: dict[str, str] | None = None, task_given: 
               f"{100 * gait['all_feet_down_at_zero_command']:.0f}%, slip {gait['foot_slip']:.2f} m/s -> "
               + ("natural" if gait["natural"] else "not natural: " + ", ".join(missed)) + " (see gait_eval.png)")
     if "terrain" in report:
+        from stridelab.eval.terrain import terrain_lines
+
         print("\n".join(terrain_lines(report["terrain"])) + " (see terrain_success.png)")
     return 0
 
@@ -329,22 +331,6 @@ def run_eval(target: Path, envs_per_command: int = 4, duration_s: float = 10.0, 
     if "terrain" in report:
         plot_terrain_success(report["terrain"], out_dir)
     return report
-
-
-def terrain_lines(terrain: dict) -> list[str]:
-    """Success per terrain type (and level) of an evaluation, one line per type, for the terminal."""
-    lines = [f"terrain success ({terrain['kind']}, {terrain['trials_per_cell']} trials per type and level, forward "
-             f"{terrain['speed']:g} m/s): {100 * terrain['overall_success_rate']:.0f}% overall"]
-    if terrain["kind"] == "course":
-        (cell,) = terrain["cells"]
-        lines.append(f"  {terrain['course']['summary']}: {cell['successes']}/{cell['trials']} crossed the finish line, "
-                     f"{100 * cell['fall_rate']:.0f}% fell, mean progress {cell['mean_distance']:.2f} m")
-        return lines
-    for t, name in enumerate(terrain["types"]):
-        by_level = ", ".join(f"{lv:.2f}: {'-' if row[t] is None else f'{100 * row[t]:.0f}%'}"
-                             for lv, row in zip(terrain["levels"], terrain["success_rate"]))
-        lines.append(f"  {name:<16} {100 * terrain['success_rate_by_type'][name]:.0f}%  (by level {by_level})")
-    return lines
 
 
 def run_play(target: Path | list[Path], out: Path | None = None, video: bool = True, width: int = 320,
@@ -395,6 +381,8 @@ def cmd_eval(opts: EvalArgs) -> int:
     print(json.dumps({k: report[k] for k in ("lin_vel_error", "yaw_rate_error", "fall_rate", "power", "foot_slip",
                                              "walks")}, indent=2))
     if "terrain" in report:
+        from stridelab.eval.terrain import terrain_lines
+
         print("\n".join(terrain_lines(report["terrain"])))
     return 0
 

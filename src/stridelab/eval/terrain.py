@@ -227,3 +227,19 @@ def evaluate_terrain(policy: Callable, env_cfg: EnvConfig, trials: int = 8, spee
     log.info("terrain evaluation of %s: overall success %.0f %% over %d trials", env_cfg.task,
              100 * result["overall_success_rate"], n)
     return result
+
+
+def terrain_lines(terrain: dict) -> list[str]:
+    """Success per terrain type (and level) of an evaluation, one line per type, for the terminal."""
+    lines = [f"terrain success ({terrain['kind']}, {terrain['trials_per_cell']} trials per type and level, forward "
+             f"{terrain['speed']:g} m/s): {100 * terrain['overall_success_rate']:.0f}% overall"]
+    if terrain["kind"] == "course":
+        (cell,) = terrain["cells"]
+        lines.append(f"  {terrain['course']['summary']}: {cell['successes']}/{cell['trials']} crossed the finish line, "
+                     f"{100 * cell['fall_rate']:.0f}% fell, mean progress {cell['mean_distance']:.2f} m")
+        return lines
+    for t, name in enumerate(terrain["types"]):
+        by_level = ", ".join(f"{lv:.2f}: {'-' if row[t] is None else f'{100 * row[t]:.0f}%'}"
+                             for lv, row in zip(terrain["levels"], terrain["success_rate"]))
+        lines.append(f"  {name:<16} {100 * terrain['success_rate_by_type'][name]:.0f}%  (by level {by_level})")
+    return lines
