@@ -25,9 +25,17 @@ def rough_terrain() -> TerrainConfig:
 
 
 def extero_group() -> ObsGroupCfg:
-    """The height scan (legged_gym: 187 points, scale 5); noise-free (a teacher's input)."""
+    """The height scan (legged_gym: 187 points, scale 5); noise-free (a teacher's input).
+
+    The points read the terrain's own heights (``method="lookup"``, as legged_gym samples its height
+    field) rather than casting 187 rays per env with ``Batch.ray``: at 1024 envs the rays cost 34 ms per
+    control step and hold the env at 0.54x the physics limit, the lookup at 0.86x (docs/benchmarks.md).
+    Both agree on treads, platforms and planar slopes (tested); ``method="ray"`` also sees geometry the
+    terrain does not describe (``--env.observations.extero.terms.height-scan.params.method ray``).
+    """
     return ObsGroupCfg(noise=0.0, clip=100.0, terms={
-        "height_scan": ObsTermCfg("height_scan", scale=5.0, params={"offset": 0.0, "clip": 1.0}),
+        "height_scan": ObsTermCfg("height_scan", scale=5.0, params={"offset": 0.0, "clip": 1.0,
+                                                                     "method": "lookup"}),
     })
 
 
