@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from stridelab.errors import ConfigError
+from stridelab.files import write_atomic
 
 log = logging.getLogger("stridelab")
 
@@ -114,9 +114,7 @@ def _export(opts: Any) -> int:
         meta_path = out / "policy.json"
         meta = json.loads(meta_path.read_text())
         meta["action"] = term.describe()
-        tmp = out / ".policy.json.tmp"
-        tmp.write_text(json.dumps(meta, indent=2))
-        os.replace(tmp, meta_path)
+        write_atomic(meta_path, lambda f: f.write(json.dumps(meta, indent=2)), binary=False)
     err = check_parity(out)
     table_err = table_error(term, etg_table_residual(term.default.tolist(), out / TABLE_FILE, term.joint_foot.tolist(),
                                                      term.act_bound, term.min_command))

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from stridelab.errors import ConfigError
+from stridelab.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -159,23 +159,11 @@ class GeneratorFile:
 
 def save_generator(path: Path | str, gen: GeneratorFile) -> Path:
     """Write ``gen`` as JSON atomically (temporary file, fsync, rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = {"format": FORMAT, "weights": [float(w) for w in gen.weights], "settings": asdict(gen.settings),
             "gait": gen.gait, "frequency": float(gen.frequency), "robot": gen.robot, "task": gen.task,
             "info": gen.info, "layout": "weights[2 h] = dx, weights[2 h + 1] = dz [m] of RBF centre h at phase h / "
                                         "num_rbf; see stridelab.etg.generator"}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w") as f:
-            f.write(json.dumps(data, indent=2))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return write_atomic(path, lambda f: f.write(json.dumps(data, indent=2)), binary=False)
 
 
 def load_generator(path: Path | str) -> GeneratorFile:

@@ -33,7 +33,6 @@ runner (:mod:`stridelab.learn.models`); the rest makes training resume bit for b
 from __future__ import annotations
 
 import logging
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ import torch
 
 from stridelab.config import EnvConfig, from_dict, to_dict
 from stridelab.errors import CheckpointError, ConfigError
+from stridelab.files import write_atomic
 from stridelab.learn.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -106,19 +106,7 @@ def load_rollout_state(alg: Any, state: dict | None) -> None:
 
 def save_checkpoint(data: dict[str, Any], path: Path) -> Path:
     """Write ``data`` to ``path`` atomically: a crash leaves the old file or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return write_atomic(path, lambda f: torch.save(data, f))
 
 
 # ---- reading -------------------------------------------------------------------------------------

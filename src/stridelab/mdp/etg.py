@@ -25,7 +25,6 @@ its observation builder's last state (:meth:`bind_state`).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from stridelab.errors import ConfigError
+from stridelab.files import write_atomic
 from stridelab.mdp import symmetry as sym
 from stridelab.mdp.state import RobotState, commanded
 
@@ -271,18 +271,7 @@ class etg_target:  # noqa: N801 - a term, named like the other terms
 
 def save_table(path: Path, table: np.ndarray) -> Path:
     """Write a lookup table as ``.npy`` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npy")
-    try:
-        with open(tmp, "wb") as f:
-            np.save(f, np.asarray(table, dtype=np.float64))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return write_atomic(path, lambda f: np.save(f, np.asarray(table, dtype=np.float64)))
 
 
 def load_table(path: Path | str, num_joints: int) -> np.ndarray:
