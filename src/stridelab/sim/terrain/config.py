@@ -219,13 +219,7 @@ def _validate(c: TerrainConfig) -> None:
         _fail("types", c.types, "give at least one type a proportion > 0")
     pairs = ("levels", "rough_amplitude", "slope_deg", "step_height", "obstacle_height", "obstacle_size",
              "gap_width", "stone_size", "stone_gap", "stone_height", "beam_width", "ceiling_clearance")
-    for name in pairs:
-        v = getattr(c, name)
-        if (not isinstance(v, (tuple, list)) or len(v) != 2
-                or not all(isinstance(x, (int, float)) and math.isfinite(x) and x >= 0 for x in v)):
-            _fail(name, v, "give a pair of numbers >= 0: (at level 0, at level 1)")
-    if not 0 <= c.levels[0] <= c.levels[1] <= 1:
-        _fail("levels", c.levels, "give (first row, last row) with 0 <= first <= last <= 1")
+    _check_pairs(c, pairs)
     if max(c.slope_deg) >= 80:
         _fail("slope_deg", c.slope_deg, "keep slopes below 80 degrees")
     if c.obstacle_size[0] > c.obstacle_size[1] or c.obstacle_size[0] < hs:
@@ -242,6 +236,17 @@ def _validate(c: TerrainConfig) -> None:
               f"it or use fewer or smaller tiles")
 
 
+def _check_pairs(c: TerrainConfig, names: tuple[str, ...]) -> None:
+    """Each named figure is a (level 0, level 1) pair of finite numbers >= 0; ``levels`` lies within [0, 1]."""
+    for name in names:
+        v = getattr(c, name)
+        if (not isinstance(v, (tuple, list)) or len(v) != 2
+                or not all(isinstance(x, (int, float)) and math.isfinite(x) and x >= 0 for x in v)):
+            _fail(name, v, "give a pair of numbers >= 0: (at level 0, at level 1)")
+    if not 0 <= c.levels[0] <= c.levels[1] <= 1:
+        _fail("levels", c.levels, "give (first row, last row) with 0 <= first <= last <= 1")
+
+
 def _validate_course(c: TerrainConfig) -> None:
     """The checks of a course: one level, a length, and a heightfield within :data:`MAX_SAMPLES`."""
     if c.num_rows != 1:
@@ -253,13 +258,7 @@ def _validate_course(c: TerrainConfig) -> None:
         if getattr(c, name) < c.horizontal_scale:
             _fail(name, getattr(c, name), f"it must be at least horizontal_scale = {c.horizontal_scale:g}")
     pairs = ("levels", "step_height", "slope_deg", "gap_width", "beam_width", "ceiling_clearance", "rough_amplitude")
-    for name in pairs:
-        v = getattr(c, name)
-        if (not isinstance(v, (tuple, list)) or len(v) != 2
-                or not all(isinstance(x, (int, float)) and math.isfinite(x) and x >= 0 for x in v)):
-            _fail(name, v, "give a pair of numbers >= 0: (at level 0, at level 1)")
-    if not 0 <= c.levels[0] <= c.levels[1] <= 1:
-        _fail("levels", c.levels, "give (first row, last row) with 0 <= first <= last <= 1")
+    _check_pairs(c, pairs)
     level = c.levels[0]  # the figures the course uses, at its one level
     if "slope" in c.course and not 0 < lerp(c.slope_deg, level) < 60:
         _fail("slope_deg", c.slope_deg, f"course {c.course!r} needs a slope between 0 and 60 degrees")
