@@ -284,6 +284,9 @@ def test_env_cfg_sets_the_gait_and_adds_a_clock_where_there_is_none():
     (["etg", "quadruped-flat", "--etg-path", "/nonexistent/generator.json"], "does not exist"),
     (["etg", "quadruped-flat", "--alg", "pgpe", "--popsize", "7"], "--popsize 7 is odd"),
     (["etg", "export", "/nonexistent/run"], "does not exist"),
+    (["etg", "quadruped-flat", "--cpus-per-worker", "2"], "add --workers N"),
+    (["etg", "quadruped-flat", "--workers", "-1"], "--workers -1 is out of range"),
+    (["etg", "export", "/nonexistent/run", "--workers", "2"], "runs no ES"),
 ])
 def test_cli_refuses_bad_input_in_one_sentence(argv, message, capsys, tmp_path):
     from stridelab.cli import main

@@ -103,3 +103,38 @@ def test_trainer_resolves_symmetry(tmp_path):
     assert lstm.symmetry == "loss" and type(lstm.runner.alg.symmetry).__name__ == "RecurrentMirrorLoss"
     with pytest.raises(ConfigError, match="recurrent"):
         TrainConfig(rnn_type="gru", symmetry="augment")
+
+
+def test_the_logged_mirror_loss_needs_no_second_actor_pass_and_changes_nothing(tmp_path):
+    """With augmentation, rsl-rl logs its mirror loss from a second actor pass; stridelab takes it from the update's
+    own pass: the same logged figure, the same weights after two iterations (bit for bit)."""
+    import types
+
+    from rsl_rl.extensions.symmetry import Symmetry
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from stridelab.learn.config import TrainConfig
+    from stridelab.learn.trainer import Trainer
+    from stridelab.registry import make_env_cfg
+
+    env_cfg = make_env_cfg("quadruped-flat", num_envs=16, num_threads=1)
+    cfg = TrainConfig(num_steps_per_env=8, max_iterations=2, actor_hidden_dims=(32, 32), critic_hidden_dims=(32, 32),
+                      stop_when_walks=False, max_minutes=0, torch_threads=1)
+    ours = Trainer(env_cfg, cfg, tmp_path / "ours", seed=0)
+    assert "compute_loss" in vars(ours.runner.alg.symmetry)  # replaced on the instance
+    ours.train(show_progress=False)
+    theirs = Trainer(env_cfg, cfg, tmp_path / "theirs", seed=0)  # one after the other: torch's global stream
+    sym = theirs.runner.alg.symmetry
+    sym.compute_loss = types.MethodType(Symmetry.compute_loss, sym)  # rsl-rl's own, with the second pass
+    theirs.train(show_progress=False)
+    a, b = ours.runner.alg.actor.state_dict(), theirs.runner.alg.actor.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+    def logged(run):
+        acc = EventAccumulator(str(run))
+        acc.Reload()
+        return [e.value for e in acc.Scalars("Loss/symmetry")]
+
+    ours_loss, theirs_loss = logged(tmp_path / "ours"), logged(tmp_path / "theirs")
+    assert len(ours_loss) == 2 and np.allclose(ours_loss, theirs_loss, rtol=1e-5, atol=1e-9)
+    assert max(ours_loss) > 0  # a random actor is not symmetric

@@ -20,6 +20,18 @@ def _check(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+def _check_ray(workers: int, ray_address: str | None, cpus_per_worker: int | None, what: str) -> None:
+    """The checks of --workers, --ray-address and --cpus-per-worker (``what``: e.g. "Ray rollout workers")."""
+    one = what.replace("workers", "worker")
+    _check(workers >= 0, f"--workers {workers} is out of range; use 0 to run in-process or 1 or more {what}.")
+    _check(cpus_per_worker is None or cpus_per_worker >= 1,
+           f"--cpus-per-worker {cpus_per_worker} is out of range; give each {one} 1 or more CPUs.")
+    _check(workers > 0 or ray_address is not None or cpus_per_worker is None,
+           f"--cpus-per-worker sizes {what}; add --workers N (or --ray-address), or drop it.")
+    _check(ray_address is None or bool(ray_address.strip()),
+           "--ray-address is empty; use auto, HOST:PORT of `ray start --head`, or ray://HOST:10001.")
+
+
 # ---- the commands' options -----------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
@@ -115,18 +127,9 @@ class TrainArgs:
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
-        _check(self.workers >= 0,
-               f"--workers {self.workers} is out of range; use 0 to train in-process or 1 or more Ray rollout workers.")
-        _check(self.cpus_per_worker is None or self.cpus_per_worker >= 1,
-               f"--cpus-per-worker {self.cpus_per_worker} is out of range; give each Ray rollout worker 1 or more "
-               f"CPUs.")
-        on_ray = self.workers > 0 or self.ray_address is not None
-        _check(on_ray or self.cpus_per_worker is None,
-               "--cpus-per-worker sizes Ray rollout workers; add --workers N (or --ray-address), or drop it.")
-        _check(on_ray or not self.async_rollouts,
+        _check_ray(self.workers, self.ray_address, self.cpus_per_worker, "Ray rollout workers")
+        _check(self.workers > 0 or self.ray_address is not None or not self.async_rollouts,
                "--async-rollouts needs Ray rollout workers; add --workers N (or --ray-address), or drop it.")
-        _check(self.ray_address is None or bool(self.ray_address.strip()),
-               "--ray-address is empty; use auto, HOST:PORT of `ray start --head`, or ray://HOST:10001.")
         _check(self.num_envs is None or self.num_envs >= 1,
                f"--num-envs {self.num_envs} is out of range; give 1 or more environments.")
         _check(self.max_iterations is None or self.max_iterations >= 0,
@@ -331,6 +334,11 @@ class EtgArgs:
         eval: evaluate on the command grid after training.
         out: export directory (default: RUN/export).
         table_size: rows of the lookup table (phase grid) written by export (default: the run's).
+        workers: evaluate the ES populations on this many Ray workers (a local Ray instance, or the cluster of
+            --ray-address); 0: in-process. PPO stays in-process.
+        ray_address: join an existing Ray cluster for the ES populations: auto, HOST:PORT or ray://HOST:10001
+            (without --workers: one worker per --cpus-per-worker free CPUs of the cluster).
+        cpus_per_worker: CPUs each Ray worker reserves (None: 1); it steps its envs on that many threads.
     """
 
     what: Annotated[tyro.conf.Positional[str], tyro.conf.arg(metavar="TASK|pretrain|export")]
@@ -358,8 +366,12 @@ class EtgArgs:
     eval: bool = True
     out: Annotated[str | None, tyro.conf.arg(metavar="DIR")] = None
     table_size: int | None = None
+    workers: int = 0
+    ray_address: Annotated[str | None, tyro.conf.arg(metavar="ADDRESS")] = None
+    cpus_per_worker: int | None = None
 
     def __post_init__(self) -> None:
+        _check_ray(self.workers, self.ray_address, self.cpus_per_worker, "Ray ES workers")
         if self.what in ("pretrain", "export"):
             _check(self.target is not None, f"`stridelab etg {self.what}` needs a "
                    f"{'task' if self.what == 'pretrain' else 'run directory'}: stridelab etg {self.what} "

@@ -171,14 +171,15 @@ def resume_configs(opts: TrainArgs, given: dict[str, str], task_given: bool) -> 
     return ckpt, env_cfg, override(train_cfg, **over) if over else train_cfg
 
 
-def ray_options(opts: TrainArgs) -> RayOptions | None:
-    """The Ray placement of ``stridelab train`` (``None``: in-process, and Ray is never imported)."""
+def ray_options(opts: Any) -> RayOptions | None:
+    """The Ray placement of ``stridelab train`` or ``stridelab etg`` (``None``: in-process, and Ray is never
+    imported)."""
     if opts.workers == 0 and opts.ray_address is None:
         return None
     from stridelab.distributed.options import RayOptions
 
     return RayOptions(workers=opts.workers, address=opts.ray_address, cpus_per_worker=opts.cpus_per_worker or 1,
-                      async_rollouts=opts.async_rollouts)
+                      async_rollouts=getattr(opts, "async_rollouts", False))
 
 
 def reserve_run_dir(parent: Path, stamp: str | None = None) -> Path:

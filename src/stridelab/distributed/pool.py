@@ -54,14 +54,20 @@ def _wait_for_free_cpus(needed: int, total: float) -> None:
 class WorkerPool:
     """``workers`` rollout workers over one env config; ``env_cfg.num_envs`` is the total, split evenly.
 
+    ``actor_class`` is the workers' code: :class:`~stridelab.distributed.worker.RolloutWorker`, or any class
+    constructed as ``actor_class(env_cfg, worker, restart, cpus, **actor_kwargs)`` with an ``info()`` method
+    (e.g. ETG's :class:`~stridelab.etg.remote.PopulationWorker`); the restarts work the same for all.
+
     Attributes:
         sizes: envs per worker; worker ``k`` owns rows ``offsets[k]:offsets[k + 1]`` of every batch.
         restarts: re-creations per worker; ``total_restarts`` their sum.
         connection: the Ray session (shut down by :meth:`close` if this pool started it).
     """
 
-    def __init__(self, env_cfg: EnvConfig, options: RayOptions, connection: Connection | None = None) -> None:
+    def __init__(self, env_cfg: EnvConfig, options: RayOptions, connection: Connection | None = None,
+                 actor_class: type = RolloutWorker, actor_kwargs: dict | None = None) -> None:
         self.options = options
+        self.actor_kwargs = dict(actor_kwargs or {})
         cpus = options.cpus_per_worker
         if options.workers:
             split_envs(env_cfg.num_envs, options.workers)  # too few envs: say so before Ray starts
@@ -75,7 +81,7 @@ class WorkerPool:
             self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int)
             self.restarts = [0] * workers
             self.total_restarts = 0
-            self._remote = ray.remote(RolloutWorker)
+            self._remote = ray.remote(actor_class)
             _wait_for_free_cpus(workers * cpus, self.connection.cpus)
             self.actors = [self._spawn(k) for k in range(workers)]
             self.infos: list[dict] = self.gather([self.submit(k, "info", lambda k: ()) for k in range(workers)],
@@ -98,7 +104,8 @@ class WorkerPool:
         cpus = self.options.cpus_per_worker
         cfg = replace(self.env_cfg, num_envs=self.sizes[k], num_threads=cpus)
         return self._remote.options(num_cpus=cpus, max_restarts=0, max_task_retries=0,
-                                    scheduling_strategy="SPREAD").remote(cfg, k, self.restarts[k], cpus)
+                                    scheduling_strategy="SPREAD").remote(cfg, k, self.restarts[k], cpus,
+                                                                         **self.actor_kwargs)
 
     # ---- calls with fault tolerance ----------------------------------------------------------------------
     def submit(self, k: int, method: str, args: Args) -> dict:

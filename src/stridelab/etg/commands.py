@@ -37,8 +37,10 @@ def _check_etg_path(path: str) -> None:
 
 def run_etg(opts: Any) -> int:
     if opts.what == "export":
+        if opts.workers or opts.ray_address is not None:
+            raise ConfigError("`stridelab etg export` runs no ES; drop --workers and --ray-address.")
         return _export(opts)
-    from stridelab.commands import reserve_run_dir
+    from stridelab.commands import ray_options, reserve_run_dir
     from stridelab.tasks import get_task
 
     pretrain = opts.what == "pretrain"
@@ -52,7 +54,8 @@ def run_etg(opts: Any) -> int:
 
         run_dir = reserve_run_dir(Path(opts.log_dir) / "etg-pretrain" / task)
         result = pretrain_generator(task, cfg, run_dir, opts.generations, seed=opts.seed, etg_path=opts.etg_path,
-                                    max_minutes=opts.max_minutes or 0.0, env_overrides=env_over)
+                                    max_minutes=opts.max_minutes or 0.0, env_overrides=env_over,
+                                    ray=ray_options(opts))
         info = json.loads((run_dir / "etg_log.json").read_text())
         print(f"evolved the generator of {task} for {result.generations} generations ({result.es_env_steps:,} env steps, "
               f"{result.seconds:.0f} s): fitness {info['fitness_before']:.2f} before, {info['fitness_after']:.2f} after "
@@ -70,7 +73,7 @@ def run_etg(opts: Any) -> int:
     run_dir = reserve_run_dir(Path(opts.log_dir) / f"{task}-etg")
     log.info("ETG training of %s (%s, act bound %.2f rad) in %s", task, cfg.alg, cfg.act_bound, run_dir)
     result = train_etg(task, cfg, run_dir, seed=opts.seed, etg_path=opts.etg_path, env_overrides=env_over,
-                       train_overrides=train_over, show_progress=sys.stderr.isatty())
+                       train_overrides=train_over, show_progress=sys.stderr.isatty(), ray=ray_options(opts))
     if result.walk_checks:
         (run_dir / "walk_checks.json").write_text(json.dumps(result.walk_checks, indent=2))
     info = json.loads((run_dir / "etg_log.json").read_text())

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from stridelab.config import EnvConfig, override
+from stridelab.distributed.options import RayOptions
 from stridelab.etg.config import ETGConfig, etg_env_cfg, with_weights
 from stridelab.etg.evolve import GeneratorES
 from stridelab.etg.generator import GeneratorFile, GeneratorSettings, load_generator, save_generator
@@ -127,8 +128,9 @@ class _RunFiles:
 
 def pretrain_generator(task: str, cfg: ETGConfig, run_dir: Path, generations: int, seed: int = 0,
                        etg_path: str | None = None, max_minutes: float = 0.0,
-                       env_overrides: dict | None = None) -> ETGResult:
-    """Evolve the generator alone (zero residual) for ``generations`` generations (one ES phase)."""
+                       env_overrides: dict | None = None, ray: RayOptions | None = None) -> ETGResult:
+    """Evolve the generator alone (zero residual) for ``generations`` generations (one ES phase); ``ray``:
+    evaluate the populations on Ray workers."""
     from stridelab.tasks import make_env_cfg
 
     cfg, weights, source = starting_generator(cfg, etg_path)
@@ -136,7 +138,7 @@ def pretrain_generator(task: str, cfg: ETGConfig, run_dir: Path, generations: in
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     files = _RunFiles(run_dir, cfg, env_cfg, source)
-    es = GeneratorES(env_cfg, cfg, weights, seed)
+    es = GeneratorES(env_cfg, cfg, weights, seed, ray=ray)
     t0 = time.monotonic()
     stopped = "generations"
 
@@ -144,29 +146,32 @@ def pretrain_generator(task: str, cfg: ETGConfig, run_dir: Path, generations: in
         return bool(max_minutes) and time.monotonic() - t0 >= 60.0 * max_minutes
 
     try:
-        es.phase(None, generations, should_stop=over_budget, on_generation=files.generation)
-        if over_budget() and len(es.state.history) < generations:
-            stopped = "max_minutes"
-    except KeyboardInterrupt:
-        stopped = "interrupted"
-    seconds = time.monotonic() - t0
-    before, after = es.compare(None, es.state.initial, es.state.incumbent)
-    path = files.save(es, {"seconds": round(seconds, 1), "pretrain": True, "stopped_because": stopped,
-                           "fitness_before": before, "fitness_after": after})
-    files.plots(es)
-    files.close()
+        try:
+            es.phase(None, generations, should_stop=over_budget, on_generation=files.generation)
+            if over_budget() and len(es.state.history) < generations:
+                stopped = "max_minutes"
+        except KeyboardInterrupt:
+            stopped = "interrupted"
+        seconds = time.monotonic() - t0
+        before, after = es.compare(None, es.state.initial, es.state.incumbent)
+        path = files.save(es, {"seconds": round(seconds, 1), "pretrain": True, "stopped_because": stopped,
+                               "fitness_before": before, "fitness_after": after, **_restarts(es)})
+        files.plots(es)
+    finally:
+        files.close()
+        es.close()
     n = len(es.state.history)
     return ETGResult(run_dir, stopped, 0, n, es.state.env_steps, es.state.env_steps, seconds, None, path, [])
 
 
 def train_etg(task: str, cfg: ETGConfig, run_dir: Path, seed: int = 0, etg_path: str | None = None,
               env_overrides: dict | None = None, train_overrides: dict | None = None, walk_check: bool = True,
-              show_progress: bool = False) -> ETGResult:
+              show_progress: bool = False, ray: RayOptions | None = None) -> ETGResult:
     """Dual training of ``task`` (module docstring); budgets and stopping rules come from the task's TrainConfig
-    with ``train_overrides`` (``max_iterations`` counts PPO iterations, ``max_minutes`` all training time)."""
+    with ``train_overrides`` (``max_iterations`` counts PPO iterations, ``max_minutes`` all training time);
+    ``ray``: evaluate the ES populations on Ray workers (PPO stays in-process)."""
     from stridelab.config import save_yaml
     from stridelab.eval.grid import evaluate
-    from stridelab.learn.models import InferencePolicy, build_model
     from stridelab.learn.trainer import Trainer
     from stridelab.tasks import get_task, make_env_cfg
 
@@ -184,51 +189,66 @@ def train_etg(task: str, cfg: ETGConfig, run_dir: Path, seed: int = 0, etg_path:
                       walk_check=check if walk_check else None)
     save_yaml({"task": task, "seed": seed, "etg": cfg, "env": env_cfg, "train": train_cfg}, run_dir / "config.yaml")
     files = _RunFiles(run_dir, cfg, env_cfg, source)
-    es = GeneratorES(env_cfg, cfg, weights, seed)
-    budget_s = 60.0 * train_cfg.max_minutes if train_cfg.max_minutes else float("inf")
-    stopped, first, checks = "max_iterations", True, []
+    es = GeneratorES(env_cfg, cfg, weights, seed, ray=ray)
     try:
-        while True:
-            # ---- ES phase: the generator against the current residual policy -------------------------
-            if cfg.es_generations:
-                t0 = time.monotonic()
-                # a copy of the current policy, as load_policy rebuilds it (the learner's models stay untouched)
-                policy = InferencePolicy(build_model(trainer._policy_spec, trainer.runner.alg.get_policy().state_dict()))
-                base, steps_before = trainer.train_seconds, es.state.env_steps
-                es.phase(policy, cfg.es_generations, on_generation=files.generation,
-                         should_stop=lambda: base + time.monotonic() - t0 >= budget_s)
-                trainer.env_steps += es.state.env_steps - steps_before  # generations and the selection
-                trainer.train_seconds += time.monotonic() - t0
-                current["env_cfg"] = trainer.env_cfg = with_weights(trainer.env_cfg, es.state.incumbent)
-                trainer.env.action_term.set_weights(es.state.incumbent)
-                files.save(es, {"iterations": trainer.iteration, "env_steps": trainer.env_steps})
-            if trainer.train_seconds >= budget_s:
-                stopped = "max_minutes"
-                break
-            # ---- RL phase: PPO on the incumbent generator ----------------------------------------
-            end = min(train_cfg.max_iterations, trainer.iteration + cfg.rl_iterations)
-            trainer.train_cfg = override(train_cfg, max_iterations=end)
-            result = trainer.train(fresh=first, show_progress=show_progress)
-            first = False
-            checks += result.walk_checks
-            if result.stopped_because != "max_iterations" or trainer.iteration >= train_cfg.max_iterations:
-                stopped = result.stopped_because
-                break
-    except KeyboardInterrupt:
-        stopped = "interrupted"
-    trainer.train_cfg = train_cfg
-    checkpoint = trainer.save()  # holds the final generator (the last phase may have been ES)
-    seconds = trainer.train_seconds
-    # the generator before and after evolution, both under the final residual policy, in one batch
-    policy = InferencePolicy(build_model(trainer._policy_spec, trainer.runner.alg.get_policy().state_dict()))
-    before, after = es.compare(policy, es.state.initial, es.state.incumbent)
-    path = files.save(es, {"iterations": trainer.iteration, "env_steps": trainer.env_steps,
-                           "seconds": round(seconds, 1), "stopped_because": stopped, "fitness_before": before,
-                           "fitness_after": after})
-    files.plots(es)
-    files.close()
+        budget_s = 60.0 * train_cfg.max_minutes if train_cfg.max_minutes else float("inf")
+        stopped, first, checks = "max_iterations", True, []
+        try:
+            while True:
+                # ---- ES phase: the generator against the current residual policy -------------------------
+                if cfg.es_generations:
+                    t0 = time.monotonic()
+                    policy = _current_policy(trainer)
+                    base, steps_before = trainer.train_seconds, es.state.env_steps
+                    es.phase(policy, cfg.es_generations, on_generation=files.generation,
+                             should_stop=lambda: base + time.monotonic() - t0 >= budget_s)
+                    trainer.env_steps += es.state.env_steps - steps_before  # generations and the selection
+                    trainer.train_seconds += time.monotonic() - t0
+                    current["env_cfg"] = trainer.env_cfg = with_weights(trainer.env_cfg, es.state.incumbent)
+                    trainer.env.action_term.set_weights(es.state.incumbent)
+                    files.save(es, {"iterations": trainer.iteration, "env_steps": trainer.env_steps})
+                if trainer.train_seconds >= budget_s:
+                    stopped = "max_minutes"
+                    break
+                # ---- RL phase: PPO on the incumbent generator ----------------------------------------
+                end = min(train_cfg.max_iterations, trainer.iteration + cfg.rl_iterations)
+                trainer.train_cfg = override(train_cfg, max_iterations=end)
+                result = trainer.train(fresh=first, show_progress=show_progress)
+                first = False
+                checks += result.walk_checks
+                if result.stopped_because != "max_iterations" or trainer.iteration >= train_cfg.max_iterations:
+                    stopped = result.stopped_because
+                    break
+        except KeyboardInterrupt:
+            stopped = "interrupted"
+        trainer.train_cfg = train_cfg
+        checkpoint = trainer.save()  # holds the final generator (the last phase may have been ES)
+        seconds = trainer.train_seconds
+        # the generator before and after evolution, both under the final residual policy, in one batch
+        policy = _current_policy(trainer)
+        before, after = es.compare(policy, es.state.initial, es.state.incumbent)
+        path = files.save(es, {"iterations": trainer.iteration, "env_steps": trainer.env_steps,
+                               "seconds": round(seconds, 1), "stopped_because": stopped, "fitness_before": before,
+                               "fitness_after": after, **_restarts(es)})
+        files.plots(es)
+    finally:
+        files.close()
+        es.close()
     return ETGResult(run_dir, stopped, trainer.iteration, len(es.state.history), trainer.env_steps, es.state.env_steps,
                      seconds, checkpoint, path, checks)
+
+
+def _current_policy(trainer: Any) -> Any:
+    """A copy of the trainer's current policy, as ``load_policy`` rebuilds it (the learner's models stay untouched)."""
+    from stridelab.learn.models import InferencePolicy, build_model
+
+    return InferencePolicy(build_model(trainer._policy_spec, trainer.runner.alg.get_policy().state_dict()))
+
+
+def _restarts(es: GeneratorES) -> dict:
+    """``{"worker_restarts": n}`` when the populations ran on Ray workers (nothing in-process)."""
+    restarts = getattr(es.evaluator, "worker_restarts", None)
+    return {} if restarts is None else {"worker_restarts": int(restarts)}
 
 
 def _plain(value: Any) -> Any:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from stridelab.config import EnvConfig
+from stridelab.distributed.options import RayOptions
 from stridelab.etg.config import ETGConfig
 from stridelab.etg.es import make_es
 from stridelab.etg.population import PopulationEvaluator
@@ -96,14 +97,22 @@ class GeneratorES:
         weights: the starting generator. Shape: (D,).
         seed: seed of the evaluator and of the strategies.
         num_threads: physics threads of the evaluator (``None``: the task's).
+        ray: evaluate the populations on Ray workers (:class:`~stridelab.etg.remote.RayPopulationEvaluator`);
+            ``None`` or not distributed: in-process. Call :meth:`close` to stop the workers.
     """
 
     def __init__(self, env_cfg: EnvConfig, cfg: ETGConfig, weights: np.ndarray, seed: int = 0,
-                 num_threads: int | None = None) -> None:
+                 num_threads: int | None = None, ray: RayOptions | None = None) -> None:
         self.cfg = cfg
         self.seed = seed
-        self.evaluator = PopulationEvaluator(env_cfg, cfg.popsize + 1, cfg.envs_per_member, cfg.episode_s, seed,
-                                             num_threads)
+        members = cfg.popsize + 1
+        if ray is not None and ray.distributed:
+            from stridelab.etg.remote import RayPopulationEvaluator
+
+            self.evaluator = RayPopulationEvaluator(env_cfg, members, cfg.envs_per_member, cfg.episode_s, seed, ray)
+        else:
+            self.evaluator = PopulationEvaluator(env_cfg, members, cfg.envs_per_member, cfg.episode_s, seed,
+                                                 num_threads)
         w = np.asarray(weights, dtype=np.float64)
         self.state = Evolution(incumbent=w.copy(), initial=w.copy())
         self._phases = 0
@@ -174,3 +183,9 @@ class GeneratorES:
         if np.array_equal(first, second):  # one generator: one figure (the halves differ only by noise)
             return float(returns.mean()), float(returns.mean())
         return float(returns[0::2].mean()), float(returns[1::2].mean())
+
+    def close(self) -> None:
+        """Release the evaluator (stops its Ray workers, if any)."""
+        close = getattr(self.evaluator, "close", None)
+        if close is not None:
+            close()

@@ -121,14 +121,21 @@ class PopulationEvaluator:
         if velocity is not None and getattr(velocity, "steers", False):
             velocity.command[:, :2] = np.tile(velocity.command[:self.k, :2], (self.members, 1))
 
-    def __call__(self, params: np.ndarray, policy: Callable | None = None) -> PopulationResult:
+    def __call__(self, params: np.ndarray, policy: Callable | None = None,
+                 call_seed: int | None = None) -> PopulationResult:
         """Fitness of each row of ``params`` (Shape: (P, D) generator weights [m]) under ``policy``
-        (observation TensorDict -> actions; ``None``: zero residual, the generator alone)."""
+        (observation TensorDict -> actions; ``None``: zero residual, the generator alone).
+
+        ``call_seed`` re-seeds the env's random stream first (commands, reset noise, randomized physics):
+        evaluators built alike then draw the same conditions for the same call, wherever they run (the Ray
+        evaluator's workers, a re-created worker). ``None`` continues the stream of the previous call."""
         t0 = time.monotonic()
         params = np.asarray(params, dtype=np.float64)
         if params.shape[0] != self.members:
             raise ValueError(f"the evaluator was built for {self.members} members, got {params.shape[0]}")
         env = self.env
+        if call_seed is not None:
+            env.rng.bit_generator.state = np.random.default_rng(call_seed).bit_generator.state
         env.action_term.set_weights(np.repeat(params, self.k, axis=0))
         self._commands()
         obs = env.reset_all()

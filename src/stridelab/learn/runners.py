@@ -40,6 +40,9 @@ class StridelabRunner(OnPolicyRunner):
     def __init__(self, env, train_cfg: dict, log_dir: str | None = None, device: str = "cpu") -> None:
         super().__init__(env, train_cfg, log_dir=log_dir, device=device)
         self.on_iteration: Callable[[int], None] | None = None
+        from stridelab.learn.symmetry import reuse_update_forward
+
+        reuse_update_forward(self.alg)  # augmentation logs its mirror loss without a second actor pass
 
     def save(self, path: str, infos: dict | None = None) -> None:
         """The end-of-iteration hook (``path`` and ``infos`` are ignored: rsl-rl writes no checkpoint).

@@ -52,3 +52,35 @@ def mirror_augment(env: Any, obs: TensorDict | None = None, actions: torch.Tenso
         perm, sign = maps["action"]
         out_actions = torch.cat([actions, actions[:, perm] * sign.to(actions.device)], dim=0)
     return out_obs, out_actions
+
+
+def reuse_update_forward(alg: Any) -> bool:
+    """Make the logged mirror loss of augmentation free: the same figure without a second actor pass.
+
+    With augmentation and no mirror loss, rsl-rl-lib's ``Symmetry.compute_loss`` still runs the actor once
+    more on every doubled mini-batch, with autograd on, only to log ``Loss/symmetry``. The update's own
+    forward pass has just computed those action means (the distribution's mean on the augmented batch;
+    the normalizer does not change between the two passes), so this replaces ``compute_loss`` on ``alg``'s
+    extension with the same MSE from them. Gradients and the training trajectory are unchanged. Only
+    for a Gaussian action distribution (its mean is the deterministic output); otherwise nothing changes.
+
+    Returns:
+        Whether the replacement was installed.
+    """
+    from rsl_rl.extensions.symmetry import Symmetry
+    from rsl_rl.modules.distribution import GaussianDistribution
+
+    sym = getattr(alg, "symmetry", None)
+    actor = getattr(alg, "actor", None)
+    if not isinstance(sym, Symmetry) or not sym.use_data_augmentation or sym.use_mirror_loss:
+        return False
+    if not isinstance(getattr(actor, "distribution", None), GaussianDistribution):
+        return False
+
+    def logged_loss(actor: Any, batch: Any, original_batch_size: int) -> torch.Tensor:
+        mean = actor.distribution.mean.detach()  # (2 n, num_actions): original rows, then mirrored rows
+        _, mirrored = sym.data_augmentation_func(env=sym.env, obs=None, actions=mean[:original_batch_size])
+        return torch.nn.functional.mse_loss(mean[original_batch_size:], mirrored[original_batch_size:])
+
+    sym.compute_loss = logged_loss
+    return True
