@@ -13,9 +13,12 @@ ETG differs only by the action (generator + residual), its observation terms and
 "walks" is stridelab's criterion on the command grid (linear error <= 0.15 m/s, yaw error <= 0.2 rad/s,
 falls <= 2 %), checked every ``check_every_s`` of training once the training error is below 0.3 m/s; a
 run that does not walk within the budget counts as infinite. Course success is
-``stridelab.eval.terrain.evaluate_terrain`` (the courses branch): the base crosses the finish line without a
-fall within the time the commanded speed allows. Runs go one after another; run the script alone on the
-machine (a second busy process slows torch 10-20x on two cores).
+``stridelab.eval.terrain.evaluate_terrain``: the base crosses the finish line without a fall within the time
+the commanded speed allows; course progress is the mean distance walked towards the finish line (until a
+fall or the time limit) as a fraction of the course, which still ranks two methods when neither finishes.
+``--reevaluate REPORT.json`` evaluates the checkpoints of an earlier course report again without training.
+Runs go one after another; run the script alone on the machine (a second busy process slows torch 10-20x
+on two cores).
 """
 
 from __future__ import annotations
@@ -112,11 +115,6 @@ def flat(args: argparse.Namespace, cfg: ETGConfig) -> dict:
 
 
 def courses(args: argparse.Namespace, cfg: ETGConfig) -> dict:
-    try:
-        from stridelab.eval.terrain import evaluate_terrain
-    except ImportError:
-        raise SystemExit("the course comparison needs the course tasks and stridelab.eval.terrain (the courses "
-                         "branch); merge it first, or give --tasks of tasks that exist.") from None
     runs = []
     for task in args.tasks:
         get_task(task)  # an unknown task stops here, before any training
@@ -125,24 +123,57 @@ def courses(args: argparse.Namespace, cfg: ETGConfig) -> dict:
                 logging.info("%s, %s, seed %d", task, method, seed)
                 run = (run_ppo(task, seed, args.minutes, False, Path(args.log_dir)) if method == "ppo" else
                        run_etg(task, seed, args.minutes, False, Path(args.log_dir), cfg, args.etg_path))
-                loaded = load_policy(Path(run["checkpoint"]))
-                report = evaluate_terrain(loaded.policy, loaded.env_cfg, trials=args.trials, speed=args.speed,
-                                          seed=seed + 1000)
-                run["success_rate"] = report["overall_success_rate"]
-                run["terrain_eval"] = {k: v for k, v in report.items() if k not in ("cells",)}
-                runs.append(run)
-                logging.info("%s %s seed %d: success %.2f", task, method, seed, run["success_rate"])
-    summary = {}
-    for task in args.tasks:
-        row = {}
-        for method in args.methods:
-            rates = [r["success_rate"] for r in runs if r["task"] == task and r["method"] == method]
-            row[method] = {"mean_success_rate": statistics.mean(rates) if rates else None, "rates": rates}
-        ppo, etg = row.get("ppo", {}).get("mean_success_rate"), row.get("etg", {}).get("mean_success_rate")
-        row["ratio_etg_over_ppo"] = etg / ppo if ppo and etg is not None else None
-        summary[task] = row
+                runs.append(evaluate_course(run, args))
     return {"kind": "courses", "budget_minutes": args.minutes, "trials_per_course": args.trials,
-            "speed": args.speed, "runs": runs, "summary": summary}
+            "speed": args.speed, "runs": runs, "summary": summarize_courses(runs, args.tasks, args.methods)}
+
+
+def evaluate_course(run: dict, args: argparse.Namespace) -> dict:
+    """The course figures of a run's checkpoint: success rate, progress (mean distance walked towards the finish
+    line before a fall or the time limit, as a fraction of the course) and fall rate (``--trials`` trials)."""
+    from stridelab.eval.terrain import evaluate_terrain
+
+    loaded = load_policy(Path(run["checkpoint"]))
+    report = evaluate_terrain(loaded.policy, loaded.env_cfg, trials=args.trials, speed=args.speed,
+                              seed=run["seed"] + 1000)
+    (cell,) = report["cells"]  # a course is one cell
+    run["success_rate"] = report["overall_success_rate"]
+    run["progress"] = float(min(cell["mean_distance"], cell["required_distance"]) / cell["required_distance"])
+    run["fall_rate"] = cell["fall_rate"]
+    run["terrain_eval"] = {k: v for k, v in report.items() if k not in ("cells",)}
+    logging.info("%s %s seed %d: success %.2f, progress %.2f, falls %.2f", run["task"], run["method"], run["seed"],
+                 run["success_rate"], run["progress"], run["fall_rate"])
+    return run
+
+
+def summarize_courses(runs: list[dict], tasks: list[str], methods: list[str]) -> dict:
+    """Per task and method: mean success, progress and fall rate; ratios ETG / PPO (None where PPO's is 0)."""
+    summary = {}
+    for task in tasks:
+        row: dict = {}
+        for method in methods:
+            mine = [r for r in runs if r["task"] == task and r["method"] == method]
+            row[method] = {f"mean_{key}": statistics.mean(r[key] for r in mine) if mine else None
+                           for key in ("success_rate", "progress", "fall_rate")}
+            row[method]["rates"] = [r["success_rate"] for r in mine]
+        for key in ("success_rate", "progress"):
+            ppo, etg = (row.get(m, {}).get(f"mean_{key}") for m in ("ppo", "etg"))
+            row[f"ratio_etg_over_ppo_{key}"] = etg / ppo if ppo and etg is not None else None
+        summary[task] = row
+    return summary
+
+
+def reevaluate(args: argparse.Namespace) -> dict:
+    """The course figures of every run of an earlier report again (its checkpoints; e.g. after adding a figure)."""
+    report = json.loads(Path(args.reevaluate).read_text())
+    if report.get("kind") != "courses":
+        raise SystemExit(f"{args.reevaluate} is not a course report of this benchmark; give the JSON of `courses`.")
+    args.trials, args.speed = report["trials_per_course"], report["speed"]
+    runs = [evaluate_course(run, args) for run in report["runs"]]
+    tasks = list(dict.fromkeys(r["task"] for r in runs))
+    methods = list(dict.fromkeys(r["method"] for r in runs))
+    report.update(runs=runs, summary=summarize_courses(runs, tasks, methods))
+    return report
 
 
 def main() -> None:
@@ -168,14 +199,21 @@ def main() -> None:
     p.add_argument("--etg-path", default=None, help="a pretrained generator.json (default: from the prior)")
     p.add_argument("--log-dir", default="runs/etg_vs_ppo")
     p.add_argument("--out", default=None)
+    p.add_argument("--reevaluate", default=None, metavar="JSON",
+                   help="courses: evaluate the checkpoints of an earlier course report again (no training)")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     cfg = ETGConfig(alg=args.alg, act_bound=args.act_bound, es_generations=args.es_generations,
                     rl_iterations=args.rl_iterations, popsize=args.popsize, envs_per_member=args.envs_per_member,
                     episode_s=args.es_episode_s)
-    report = flat(args, cfg) if args.kind == "flat" else courses(args, cfg)
-    report.update(machine=machine_description(), etg=json.loads(json.dumps(cfg.__dict__, default=lambda o: o.__dict__)),
-                  etg_path=args.etg_path, command=" ".join(sys.argv))
+    if args.reevaluate:
+        report = reevaluate(args)
+        report.update(reevaluated=" ".join(sys.argv))
+    else:
+        report = flat(args, cfg) if args.kind == "flat" else courses(args, cfg)
+        report.update(machine=machine_description(),
+                      etg=json.loads(json.dumps(cfg.__dict__, default=lambda o: o.__dict__)), etg_path=args.etg_path,
+                      command=" ".join(sys.argv))
     out = Path(args.out or f"benchmarks/results/etg_vs_ppo_{args.kind}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
