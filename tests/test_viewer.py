@@ -48,3 +48,20 @@ def test_brackets_change_the_stepping_frequency_within_the_clocks_range():
     assert f == 1.25
     assert frequency_after_key(2.0, 93, None) == 2.0  # a fixed-frequency clock ignores the keys
     assert frequency_after_key(1.5, 65, (1.25, 2.0)) == 1.5
+
+
+def test_the_video_camera_frames_a_robot_by_its_standing_height():
+    """The quadruped keeps the 1.4 m view; the biped's camera stands back so its trunk is in the frame, and the
+    camera follows the base's height (stairs, slopes)."""
+    import stridelab
+    from stridelab.viz.video import VideoRecorder
+
+    for task, distance in (("quadruped-flat", 1.4), ("biped-flat", 2.8 * 0.85)):
+        env = stridelab.make(task, num_envs=1, num_threads=1)
+        rec = VideoRecorder(env.sim, env.robot.base_qpos_adr, 64, 48,
+                            robot_height=env.robot.spec.base_height_target)
+        rec.capture()
+        base_z = float(rec.data.qpos[env.robot.base_qpos_adr + 2])
+        assert rec.camera.distance == pytest.approx(distance)
+        assert rec.camera.lookat[2] == pytest.approx(base_z - 0.1 * env.robot.spec.base_height_target)
+        assert rec.frames[0].shape == (48, 64, 3) and rec.frames[0].std() > 1.0  # a picture, not a blank frame

@@ -356,7 +356,8 @@ def run_play(target: Path | list[Path], out: Path | None = None, video: bool = T
     def make_video(env):
         from stridelab.viz.video import VideoRecorder
 
-        holder["rec"] = VideoRecorder(env.sim, env.robot.base_qpos_adr, width, height)
+        holder["rec"] = VideoRecorder(env.sim, env.robot.base_qpos_adr, width, height,
+                                      robot_height=env.robot.spec.base_height_target)
         return holder["rec"]
 
     every = fps  # frames per second: record() turns it into a control-step stride

@@ -17,11 +17,18 @@ class VideoRecorder:
 
     Args:
         width, height: frame size [px]; 320 x 240 renders in ~40 ms on a 2-core CPU.
-        fps: video frame rate; a frame is kept every ``round(1 / (fps * control_dt))`` control steps.
+        robot_height: the base's standing height [m] (``RobotSpec.base_height_target``): the camera looks
+            at ``0.1 x robot_height`` below the base and stands ``max(1.4, 2.8 x robot_height)`` m away, so a
+            quadruped (0.28 m) and a biped (0.85 m) both fill the frame (a fixed view cut the biped's trunk off).
+        distance: camera distance [m] (``None``: from ``robot_height``).
     """
 
     def __init__(self, sim, base_qpos_adr: int, width: int = 320, height: int = 240, sim_id: int = 0,
-                 distance: float = 1.4, azimuth: float = 135.0, elevation: float = -20.0) -> None:
+                 distance: float | None = None, azimuth: float = 135.0, elevation: float = -20.0,
+                 robot_height: float = 0.28) -> None:
+        if distance is None:
+            distance = max(1.4, 2.8 * robot_height)
+        self.look_below = 0.1 * robot_height
         os.environ.setdefault("MUJOCO_GL", "egl")
         self.sim = sim
         self.sim_id = sim_id
@@ -42,7 +49,7 @@ class VideoRecorder:
             self._model = self.sim.batch.get_model(self.sim_id)
         mujoco.mj_kinematics(self._model, self.data)
         self.camera.lookat[:] = self.data.qpos[self.base:self.base + 3]
-        self.camera.lookat[2] = 0.25
+        self.camera.lookat[2] -= self.look_below  # follows the base up stairs and slopes
         self.renderer.update_scene(self.data, camera=self.camera)
         self.frames.append(self.renderer.render().copy())
 
