@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import subprocess
 import sys
 
@@ -167,3 +168,17 @@ def test_every_registered_task_builds_and_steps(shared_robots, monkeypatch):
         for _ in range(5):
             obs, rew, dones, extras = env.step(torch.randn(3, env.num_actions) * 0.5)
         assert torch.isfinite(rew).all() and np.isfinite(obs["policy"].numpy()).all(), task.name
+
+
+def test_cli_bench_measures_the_robot_it_is_given(shared_robots, tmp_path, capsys):
+    example = Path(__file__).resolve().parents[1] / "docs" / "examples" / "unitree_h1.yaml"
+    spec_file = tmp_path / "h1.yaml"
+    spec_file.write_text(example.read_text().replace("../../../shared/robots", str(shared_robots)))
+    out = tmp_path / "b.json"
+    args = ["bench", "--task", "biped-flat", "--num-envs", "4", "--steps", "2", "--rounds", "1", "--threads", "1"]
+    assert cli.main([*args, "--robot", str(spec_file), "--out", str(out)]) == 0
+    r = json.loads(out.read_text())[0]
+    assert r["robot"] == str(spec_file) and r["task"] == "biped-flat" and r["env_steps_per_s"] > 0
+    assert f"biped-flat ({spec_file})" in capsys.readouterr().out
+    assert cli.main([*args, "--robot", "no_such_robot"]) != 0
+    assert "no_such_robot" in capsys.readouterr().err

@@ -177,6 +177,22 @@ def test_mirror_loss_equals_a_step_by_step_computation(env, rnn_type):
     assert expected > 1e-4 and got == pytest.approx(expected, rel=1e-5)
 
 
+def test_a_fraction_of_the_trajectories_gives_the_loss_of_that_random_subset(env):
+    """fraction < 1 draws trajectories at random: the loss equals the full loss on exactly those trajectories."""
+    mirror = Mirror.of_env(env)
+    _, _, padded, masks = _padded(env, seed=5)
+    actor = _actor(env, "lstm", seed=2)
+    num = masks.shape[1]
+    with torch.no_grad():
+        got = recurrent_mirror_loss(actor, padded, masks, mirror, 0.5, torch.Generator().manual_seed(7)).item()
+        keep = torch.randperm(num, generator=torch.Generator().manual_seed(7))[:round(0.5 * num)]
+        expected = recurrent_mirror_loss(actor, padded[:, keep], masks[:, keep], mirror).item()
+        full = recurrent_mirror_loss(actor, padded, masks, mirror).item()
+    assert got == pytest.approx(expected, rel=1e-6) and got != pytest.approx(full, rel=1e-6)
+    with pytest.raises(ConfigError, match="mirror_loss_fraction = 0.0 must be within"):
+        TrainConfig(mirror_loss_fraction=0.0)
+
+
 def _trainer(tmp_path, name, **train):
     from stridelab.learn.trainer import Trainer
 
@@ -195,6 +211,7 @@ def test_the_mirror_loss_is_part_of_ppo_loss_and_logged(tmp_path):
         trainer = _trainer(tmp_path, f"c{coef}", rnn_type="gru", symmetry="loss", mirror_loss_coef=coef)
         alg = trainer.runner.alg
         assert isinstance(alg, StridelabPPO) and isinstance(alg.symmetry, RecurrentMirrorLoss)
+        assert alg.symmetry.fraction == TrainConfig().mirror_loss_fraction
         assert alg.symmetry.mirror_loss_coeff == coef and trainer.runner.cfg["algorithm"]["class_name"] == \
             "stridelab.learn.ppo:StridelabPPO"
         losses = []

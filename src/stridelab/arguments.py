@@ -51,6 +51,7 @@ class BenchArgs:
         rounds: measured rounds (after one warm-up round).
         seed: seed of the env and of the random actions.
         out: JSON file for the results (default: none, the results are only printed).
+        robot: a registered robot name or a RobotSpec YAML file in place of the task's robot.
     """
 
     task: str = DEFAULT_TASK
@@ -60,6 +61,7 @@ class BenchArgs:
     rounds: int = 5
     seed: int = 0
     out: Annotated[str | None, tyro.conf.arg(metavar="FILE")] = None
+    robot: Annotated[str | None, tyro.conf.arg(metavar="SPEC")] = None
 
     def __post_init__(self) -> None:
         _check(bool(self.num_envs) and all(n >= 1 for n in self.num_envs),

@@ -38,6 +38,7 @@ class BenchResult:
     rounds: int
     steps_per_round: int
     machine: str
+    robot: str | None = None  # the robot in place of the task's own, if any
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -57,14 +58,17 @@ def machine_description() -> str:
 
 
 def run_bench(task: str = "quadruped-flat", num_envs: int = 1024, num_threads: int = 0, steps: int = 50,
-              rounds: int = 5, seed: int = 0) -> BenchResult:
+              rounds: int = 5, seed: int = 0, robot: str | None = None) -> BenchResult:
     """Measure env and raw throughput in alternating rounds; return the best rounds and their ratio.
+
+    ``robot`` (a registered name or a RobotSpec YAML file) replaces the task's robot.
 
     Nothing is written: the caller (``stridelab bench --out FILE``) decides where the results go.
     """
     from stridelab.tasks import make
 
-    env = make(task, num_envs=num_envs, num_threads=num_threads, seed=seed)
+    overrides = {"robot": robot} if robot else {}
+    env = make(task, num_envs=num_envs, num_threads=num_threads, seed=seed, **overrides)
     try:
         raw = mjbatch.Batch(env.robot.model, num_envs, num_threads)
         raw.reset(keyframe=env.sim.home_key)
@@ -95,6 +99,6 @@ def run_bench(task: str = "quadruped-flat", num_envs: int = 1024, num_threads: i
         env_rate = steps * num_envs / float(np.min(env_times))
         raw_rate = steps * num_envs / float(np.min(raw_times))
         return BenchResult(task, num_envs, raw.nthread, dec, env_rate, raw_rate, env_rate / raw_rate, rounds, steps,
-                           machine_description())
+                           machine_description(), robot)
     finally:
         env.close()

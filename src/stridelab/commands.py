@@ -64,9 +64,9 @@ def cmd_bench(opts: BenchArgs) -> int:
         raise ConfigError(f"--out {out} is a directory; give the path of a JSON file, e.g. {out / 'bench.json'}.")
     results = []
     for n in opts.num_envs:
-        r = run_bench(opts.task, n, opts.threads, opts.steps, opts.rounds, opts.seed)
+        r = run_bench(opts.task, n, opts.threads, opts.steps, opts.rounds, opts.seed, opts.robot)
         results.append(r)
-        print(f"{r.task}: {r.num_envs} envs, {r.num_threads} threads, decimation {r.decimation}: "
+        print(f"{r.task}{f' ({r.robot})' if r.robot else ''}: {r.num_envs} envs, {r.num_threads} threads, decimation {r.decimation}: "
               f"env {r.env_steps_per_s:,.0f} steps/s, raw mujoco.batch {r.raw_steps_per_s:,.0f} steps/s, "
               f"ratio {r.ratio:.3f}")
     if out is not None:

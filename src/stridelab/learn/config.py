@@ -89,6 +89,8 @@ class TrainConfig:
             recurrent actor, :mod:`stridelab.learn.mirror`), ``off``, or ``auto``: when the robot has a
             mirror map and every observation term can be mirrored, ``augment`` for an MLP actor and
             ``loss`` for a recurrent one; otherwise ``off``.
+        mirror_loss_fraction: the share of each mini-batch's trajectories the recurrent mirror loss is
+            computed on, drawn at random (in (0, 1]; 1: all): its cost scales with it.
         runner_class: the runner that drives rsl-rl-lib's loop: a name registered in
             :mod:`stridelab.learn.runners` (``"StridelabRunner"``: PPO) or ``"module:Class"``.
         actor_obs_groups, critic_obs_groups: observation groups the actor and the critic read, in order
@@ -113,6 +115,7 @@ class TrainConfig:
     save_interval: int = 50
     symmetry: str = "auto"
     mirror_loss_coef: float = 1.0
+    mirror_loss_fraction: float = 0.25  # recurrent mirror loss on 1/4 of the trajectories (docs/benchmarks.md)
     runner_class: str = "StridelabRunner"
     actor_obs_groups: tuple[str, ...] = ("policy",)
     critic_obs_groups: tuple[str, ...] = ("policy", "privileged")
@@ -142,6 +145,9 @@ class TrainConfig:
             raise ConfigError(f"symmetry 'augment' mirrors single samples and cannot train a recurrent policy "
                               f"(rnn_type {self.rnn_type!r}); use symmetry 'loss' (a mirror loss over whole "
                               f"sequences) or 'off'.")
+        if not 0.0 < self.mirror_loss_fraction <= 1.0:
+            raise ConfigError(f"mirror_loss_fraction = {self.mirror_loss_fraction} must be within (0, 1]: the share "
+                              f"of trajectories the recurrent mirror loss is computed on (1: all).")
         if self.mirror_loss_coef < 0:
             raise ConfigError(f"mirror_loss_coef = {self.mirror_loss_coef} must be >= 0.")
         if not self.actor_obs_groups or not self.critic_obs_groups:
@@ -153,9 +159,12 @@ class TrainConfig:
     def _symmetry_cfg(self, mode: str) -> dict | None:
         if mode not in ("augment", "loss"):
             return None
-        return {"use_data_augmentation": mode == "augment", "use_mirror_loss": mode == "loss",
-                "mirror_loss_coeff": self.mirror_loss_coef,
-                "data_augmentation_func": "stridelab.learn.symmetry:mirror_augment"}
+        cfg = {"use_data_augmentation": mode == "augment", "use_mirror_loss": mode == "loss",
+               "mirror_loss_coeff": self.mirror_loss_coef,
+               "data_augmentation_func": "stridelab.learn.symmetry:mirror_augment"}
+        if self.rnn_type != "none":  # read by StridelabPPO's recurrent mirror loss only
+            cfg["mirror_loss_fraction"] = self.mirror_loss_fraction
+        return cfg
 
     def algorithm_class(self, symmetry: str | None = None) -> str:
         """The rsl-rl algorithm class to train with: ``algorithm.class_name``, where ``"PPO"`` becomes

@@ -14,6 +14,13 @@ feet swap, which for an alternating gait is the half-cycle phase shift, height s
 and ``M_a`` mirrors the actions (the robot's joint permutation and signs). A policy that commutes with
 the mirror has zero loss. Gradients flow through both terms, as in apex.
 
+Cost. The two passes run over 2b trajectories with autograd on, on top of the update's own pass over
+the mini-batch's B trajectories; the update's pass cannot be reused, because it starts each trajectory
+from the hidden state stored with the rollout (PPO's ratio needs the policy that acted), whose mirror
+is unknown. So the loss is computed on a random share ``fraction`` of the trajectories (b = fraction
+x B, default 1/4 in :class:`stridelab.learn.config.TrainConfig`): an unbiased estimate of the loss at
+that share of the cost (docs/benchmarks.md has the measured speeds).
+
 :class:`RecurrentMirrorLoss` has the interface of rsl-rl's ``Symmetry`` that ``PPO.update`` calls
 (``augment_batch``, ``compute_loss``, ``use_mirror_loss``, ``mirror_loss_coeff``), so rsl-rl adds
 ``mirror_loss_coeff * L_mirror`` to its loss and logs ``Loss/symmetry`` itself;
@@ -81,7 +88,23 @@ def zero_hidden_state(actor: nn.Module, batch: int) -> torch.Tensor | tuple[torc
     return (zeros, zeros.clone()) if isinstance(rnn, nn.LSTM) else zeros
 
 
-def recurrent_mirror_loss(actor: nn.Module, obs: TensorDict, masks: torch.Tensor, mirror: Mirror) -> torch.Tensor:
+def padded_action_means(actor: nn.Module, obs: TensorDict) -> torch.Tensor:
+    """The action means of a recurrent rsl-rl actor on padded trajectories, each run from the zero state.
+
+    The actor's own layers (normalizer, RNN, MLP head, the distribution's deterministic output), kept
+    padded so that any subset of trajectories can be run. Steps past a trajectory's end hold padding and
+    do not affect the valid steps (the RNN is causal). Shapes: obs (T, B) batch; returns (T, B, A).
+    """
+    from rsl_rl.models.mlp_model import MLPModel
+
+    latent = MLPModel.get_latent(actor, obs)  # the selected groups, concatenated and normalized: (T, B, D)
+    hidden, _ = actor.rnn.rnn(latent, zero_hidden_state(actor, latent.shape[1]))
+    out = actor.mlp(hidden)
+    return actor.distribution.deterministic_output(out) if actor.distribution is not None else out
+
+
+def recurrent_mirror_loss(actor: nn.Module, obs: TensorDict, masks: torch.Tensor, mirror: Mirror,
+                          fraction: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
     """The sequence mirror loss (module docstring) of a recurrent rsl-rl actor on padded trajectories.
 
     Args:
@@ -89,17 +112,24 @@ def recurrent_mirror_loss(actor: nn.Module, obs: TensorDict, masks: torch.Tensor
         obs: padded trajectories as rsl-rl's recurrent mini-batches hold them, batch shape (T, B).
         masks: (T, B) bool, True on the valid steps of each trajectory.
         mirror: the env's :class:`Mirror`.
+        fraction: the share of the B trajectories, drawn at random, the loss is computed on (at least
+            one); 1: all. An unbiased estimate of the full loss at ``fraction`` of its cost.
+        generator: the random source of the draw (torch's global one if None).
 
     Returns:
         Scalar: mean squared difference over the valid steps and the action dimensions.
     """
     obs = obs.select(*actor.obs_groups)  # only the groups the actor reads
-    both = torch.cat([obs, mirror.obs(obs)], dim=1)  # (T, 2B): the trajectories, then their mirrors
-    zero = zero_hidden_state(actor, 2 * masks.shape[1])
-    means = actor(both, masks=torch.cat([masks, masks], dim=1), hidden_state=zero)
-    # unpadded: (T, 2E, A), the original envs' rows first (E envs of T steps each)
-    half = means.shape[1] // 2
-    return (mirror.actions(means[:, :half]) - means[:, half:]).pow(2).mean()
+    num = masks.shape[1]
+    if fraction < 1.0:
+        keep = torch.randperm(num, generator=generator)[:max(1, round(fraction * num))].to(masks.device)
+        obs, masks = obs[:, keep], masks[:, keep]
+        num = masks.shape[1]
+    both = torch.cat([obs, mirror.obs(obs)], dim=1)  # (T, 2b): the trajectories, then their mirrors
+    means = padded_action_means(actor, both)
+    diff = mirror.actions(means[:, :num]) - means[:, num:]  # (T, b, A)
+    valid = masks.to(diff.dtype).unsqueeze(-1)
+    return (diff.pow(2) * valid).sum() / (valid.sum() * diff.shape[-1])
 
 
 class RecurrentMirrorLoss:
@@ -108,14 +138,20 @@ class RecurrentMirrorLoss:
     Attributes:
         mirror: the env's :class:`Mirror`.
         mirror_loss_coeff: weight of the loss in PPO's loss.
+        fraction: share of each mini-batch's trajectories the loss is computed on (see
+            :func:`recurrent_mirror_loss`).
     """
 
     use_data_augmentation = False
     use_mirror_loss = True
 
-    def __init__(self, env: Any, mirror_loss_coeff: float) -> None:
+    def __init__(self, env: Any, mirror_loss_coeff: float, fraction: float = 1.0) -> None:
+        if not 0.0 < fraction <= 1.0:
+            raise ConfigError(f"mirror_loss_fraction = {fraction} must be within (0, 1]: the share of each "
+                              f"mini-batch's trajectories the recurrent mirror loss is computed on.")
         self.mirror = Mirror.of_env(env)
         self.mirror_loss_coeff = float(mirror_loss_coeff)
+        self.fraction = float(fraction)
 
     def augment_batch(self, batch: Any, original_batch_size: int) -> None:
         """Nothing: sequences are mirrored inside :meth:`compute_loss`."""
@@ -125,4 +161,4 @@ class RecurrentMirrorLoss:
         if batch.masks is None:
             raise ConfigError("the recurrent mirror loss needs trajectory mini-batches; it works only with a recurrent "
                               "actor (--policy lstm or gru).")
-        return recurrent_mirror_loss(actor, batch.observations, batch.masks, self.mirror)
+        return recurrent_mirror_loss(actor, batch.observations, batch.masks, self.mirror, self.fraction)

@@ -51,7 +51,8 @@ class StridelabPPO(PPO):
                 raise ConfigError("symmetry 'augment' mirrors single samples and cannot train a recurrent policy; use "
                                   "--train.symmetry loss (the sequence mirror loss) or off.")
             if symmetry_cfg.get("use_mirror_loss"):
-                mirror = RecurrentMirrorLoss(symmetry_cfg["env"], symmetry_cfg.get("mirror_loss_coeff", 1.0))
+                mirror = RecurrentMirrorLoss(symmetry_cfg["env"], symmetry_cfg.get("mirror_loss_coeff", 1.0),
+                                             symmetry_cfg.get("mirror_loss_fraction", 1.0))
             symmetry_cfg = None
         super().__init__(actor, critic, storage, symmetry_cfg=symmetry_cfg, **kwargs)
         if mirror is not None:
