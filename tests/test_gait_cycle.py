@@ -95,3 +95,40 @@ def test_biped_observes_its_frequency_command_and_the_deploy_builder_runs_it():
     robot_clock.resample(np.array([0]))
     robot_clock.step(0.5)
     np.testing.assert_allclose(robot_clock.command[0], np.mod([0.9, 1.4], 1.0), atol=1e-12)
+
+
+def test_max_step_length_raises_the_frequency_with_the_commanded_speed():
+    """f = min(max(drawn f, v / (2 L)), top of the range): 1 m/s with L = 0.25 m steps at 2 Hz, standing keeps f."""
+    clock = gait_clock(clock_env(num_envs=3), frequency=1.5, offsets=(0.0, 0.5), frequency_range=(1.25, 2.0),
+                       max_step_length=0.3)
+    clock.set_frequency(1.25)
+    clock.resample(np.arange(3))
+    velocity = np.array([[0.0, 0.0, 0.5], [0.6, -0.8, 0.0], [2.0, 0.0, 0.0]])  # 0, 1 and 2 m/s planar
+    phase0 = clock.phase.copy()
+    clock.step(0.1, velocity)
+    expected = np.array([1.25, 1.0 / 0.6, 2.0])  # drawn, 1 / (2 x 0.3), capped at the range's top
+    np.testing.assert_allclose(clock.frequencies, expected, atol=1e-12)
+    np.testing.assert_allclose(np.mod(clock.phase - phase0, 1.0), 0.1 * expected, atol=1e-12)
+    np.testing.assert_array_equal(clock.base_frequencies, 1.25)
+    other = gait_clock.from_description(clock.describe())  # the robot runs the same coupling
+    assert other.max_step_length == 0.3
+    other.set_frequency(1.25)
+    other.step(0.1, velocity[1:2])
+    np.testing.assert_allclose(other.frequencies, [1.0 / 0.6], atol=1e-12)
+    with pytest.raises(ConfigError, match="max_step_length = -1"):
+        gait_clock(clock_env(), offsets=(0.0, 0.5), max_step_length=-1.0)
+
+
+def test_the_env_couples_its_clock_to_the_velocity_command_from_config():
+    env = stridelab.make("biped-flat", num_envs=8, num_threads=1, seed=0,
+                         commands={"gait": {"params": {"max_step_length": 0.25}}})
+    clock = env.commands.gait
+    env.set_commands(np.array([1.0, 0.0, 0.0]))
+    env.step(np.zeros((8, env.num_actions)))
+    np.testing.assert_allclose(clock.frequencies, 2.0)  # 1 m/s / (2 x 0.25 m), within the 1.25-2 Hz range
+    np.testing.assert_allclose(O.gait_frequency(env.state, nominal=1.5)[:, 0], 0.5)  # the policy sees it
+    default = stridelab.make("biped-flat", num_envs=8, num_threads=1, seed=0)  # no coupling unless configured
+    default.set_commands(np.array([1.0, 0.0, 0.0]))
+    default.step(np.zeros((8, default.num_actions)))
+    np.testing.assert_array_equal(default.commands.gait.frequencies, default.commands.gait.base_frequencies)
+    assert np.ptp(default.commands.gait.frequencies) > 0.1

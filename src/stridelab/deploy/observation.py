@@ -63,6 +63,6 @@ class ObservationBuilder:
             raise StridelabError(f"the rebuilt observation terms have sizes {self.group.sizes} but policy.json says "
                                  f"{self.expected_sizes}; the robot's joint count or the stridelab version differs.")
         self._fresh = False
-        if self.clock is not None:  # the next control step's phase
-            self.clock.step(self.control_dt)
+        if self.clock is not None:  # the next control step's phase (at the command's speed, as in training)
+            self.clock.step(self.control_dt, np.asarray(command, dtype=np.float64).reshape(1, -1))
         return obs.astype(np.float32)

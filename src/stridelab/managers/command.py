@@ -38,8 +38,13 @@ class CommandManager:
         return self.terms[name].command
 
     def step(self, dt: float) -> None:
+        """Advance every term by ``dt`` [s]; the gait clock also gets the velocity command (its speed coupling)."""
+        velocity = self.velocity
         for term in self.terms.values():
-            term.step(dt)
+            if getattr(term, "role", None) == "gait" and velocity is not None:
+                term.step(dt, velocity.command)
+            else:
+                term.step(dt)
 
     def reset(self, env_ids: np.ndarray) -> None:
         for term in self.terms.values():

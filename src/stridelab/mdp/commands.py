@@ -181,16 +181,23 @@ class gait_clock:  # noqa: N801 - a term, named like the function terms
     one in the range at every restart, the observation term ``gait_frequency`` shows it to the policy, and
     :meth:`set_frequency` fixes it (play, eval, the deploy runtime).
 
+    With ``max_step_length`` [m] the frequency rises with the commanded planar speed ``v`` so that no
+    step is longer than that: each step the clock runs at ``min(max(f, v / (2 L)), f_high)``, where ``f``
+    is the env's drawn (or fixed) frequency and ``f_high`` the top of the range (people raise their
+    cadence with speed likewise). Without it a drawn 1.25 Hz at 1 m/s asks for 0.4 m steps.
+
     Attributes:
         command: per-foot phase. Shape: (num_envs, num_feet).
         phase: the clock's own phase. Shape: (num_envs,).
-        frequencies: each env's stepping frequency [Hz]. Shape: (num_envs,).
+        frequencies: each env's stepping frequency [Hz], after the speed coupling. Shape: (num_envs,).
+        base_frequencies: each env's drawn (or fixed) frequency [Hz], before it. Shape: (num_envs,).
     """
 
     role = "gait"
 
     def __init__(self, env: Any, frequency: float = 2.0, offsets: tuple[float, ...] | None = None,
-                 duty: float = 0.5, random_start: bool = True, frequency_range: Range | None = None) -> None:
+                 duty: float = 0.5, random_start: bool = True, frequency_range: Range | None = None,
+                 max_step_length: float | None = None) -> None:
         if offsets is None:
             offsets = alternating_offsets(env.robot.spec) if env is not None else None
         if offsets is None:
@@ -206,6 +213,9 @@ class gait_clock:  # noqa: N801 - a term, named like the function terms
                                             or not 0.0 < frequency_range[0] <= frequency_range[1] <= 10.0):
             raise ConfigError(f"gait_clock frequency_range = {frequency_range!r} is not a valid range; give (low, "
                               f"high) in Hz with 0 < low <= high <= 10, or leave it out for a fixed frequency.")
+        if max_step_length is not None and not 0.0 < max_step_length <= 5.0:
+            raise ConfigError(f"gait_clock max_step_length = {max_step_length} m must be within (0, 5], or left out "
+                              f"for a stepping frequency that does not depend on the commanded speed.")
         if not 0.0 < duty < 1.0:
             raise ConfigError(f"gait_clock duty = {duty} must be within (0, 1): the stance fraction of a cycle.")
         self.frequency, self.duty, self.random_start = float(frequency), float(duty), bool(random_start)
@@ -215,7 +225,9 @@ class gait_clock:  # noqa: N801 - a term, named like the function terms
         self.phase = np.zeros(n)
         self.frequency_range = None if frequency_range is None else (float(frequency_range[0]),
                                                                      float(frequency_range[1]))
-        self.frequencies = np.full(n, self.frequency)  # per env [Hz]; sampled at each restart with a range
+        self.max_step_length = None if max_step_length is None else float(max_step_length)
+        self.base_frequencies = np.full(n, self.frequency)  # per env [Hz]; sampled at each restart with a range
+        self.frequencies = self.base_frequencies.copy()  # what the clock runs at (the speed coupling applied)
         self.fixed_frequency: float | None = None
         self.command = np.zeros((n, num_feet))
         self._update()
@@ -229,9 +241,10 @@ class gait_clock:  # noqa: N801 - a term, named like the function terms
             return
         self.phase[env_ids] = self.rng.random(len(env_ids)) if self.random_start and self.rng is not None else 0.0
         if self.fixed_frequency is not None:
-            self.frequencies[env_ids] = self.fixed_frequency
+            self.base_frequencies[env_ids] = self.fixed_frequency
         elif self.frequency_range is not None and self.rng is not None:
-            self.frequencies[env_ids] = self.rng.uniform(*self.frequency_range, size=len(env_ids))
+            self.base_frequencies[env_ids] = self.rng.uniform(*self.frequency_range, size=len(env_ids))
+        self.frequencies[env_ids] = self.base_frequencies[env_ids]  # the speed coupling applies from the next step
         self._update()
 
     def set_frequency(self, frequency: float | None) -> None:
@@ -240,12 +253,19 @@ class gait_clock:  # noqa: N801 - a term, named like the function terms
         if frequency is not None:
             low, high = self.frequency_range or (self.frequency, self.frequency)
             self.fixed_frequency = float(np.clip(frequency, low, high))
+            self.base_frequencies[:] = self.fixed_frequency
             self.frequencies[:] = self.fixed_frequency
         else:
             self.fixed_frequency = None
 
-    def step(self, dt: float) -> None:
-        """Advance by ``dt`` [s]."""
+    def step(self, dt: float, velocity: np.ndarray | None = None) -> None:
+        """Advance by ``dt`` [s]; ``velocity`` is the velocity command (n, 3) [m/s, m/s, rad/s], which sets the
+        frequency with ``max_step_length`` (the command manager and the deploy runtime pass it)."""
+        if self.max_step_length is not None and velocity is not None:
+            speed = np.linalg.norm(np.asarray(velocity, dtype=np.float64)[:, :2], axis=1)
+            high = self.frequency_range[1] if self.frequency_range is not None else self.frequency
+            needed = speed / (2.0 * self.max_step_length)
+            self.frequencies[:] = np.minimum(np.maximum(self.base_frequencies, needed), high)
         self.phase = np.mod(self.phase + dt * self.frequencies, 1.0)
         self._update()
 
@@ -253,20 +273,25 @@ class gait_clock:  # noqa: N801 - a term, named like the function terms
         """The clock's parameters for ``policy.json`` (a robot runs the same clock from them)."""
         return {"func": "gait_clock", "frequency": self.frequency, "offsets": self.offsets.tolist(),
                 "duty": self.duty,
-                "frequency_range": None if self.frequency_range is None else list(self.frequency_range), "phase": "foot phase = (t * frequency + offset) mod 1, t from the start of "
+                "frequency_range": None if self.frequency_range is None else list(self.frequency_range),
+                "max_step_length": self.max_step_length, "phase": "foot phase = (t * frequency + offset) mod 1, t from the start of "
                                             "the episode; stance while foot phase < duty"}
 
     @classmethod
     def from_description(cls, desc: dict) -> gait_clock:
         """One clock (a batch of one, starting at phase 0) from :meth:`describe` output."""
         return cls(None, frequency=desc["frequency"], offsets=tuple(desc["offsets"]), duty=desc["duty"],
-                   random_start=False, frequency_range=desc.get("frequency_range"))
+                   random_start=False, frequency_range=desc.get("frequency_range"),
+                   max_step_length=desc.get("max_step_length"))
 
     def state_dict(self) -> dict:
-        return {"phase": torch.from_numpy(self.phase.copy()), "frequencies": torch.from_numpy(self.frequencies.copy())}
+        return {"phase": torch.from_numpy(self.phase.copy()), "frequencies": torch.from_numpy(self.frequencies.copy()),
+                "base_frequencies": torch.from_numpy(self.base_frequencies.copy())}
 
     def load_state_dict(self, state: dict) -> None:
         self.phase[:] = state["phase"].numpy()
         if "frequencies" in state:
             self.frequencies[:] = state["frequencies"].numpy()
+        self.base_frequencies[:] = state["base_frequencies"].numpy() if "base_frequencies" in state \
+            else self.frequencies
         self._update()
