@@ -18,8 +18,8 @@ Cost. The two passes run over 2b trajectories with autograd on, on top of the up
 the mini-batch's B trajectories; the update's pass cannot be reused, because it starts each trajectory
 from the hidden state stored with the rollout (PPO's ratio needs the policy that acted), whose mirror
 is unknown. So the loss is computed on a random share ``fraction`` of the trajectories (b = fraction
-x B, default 1/4 in :class:`stridelab.learn.config.TrainConfig`): an unbiased estimate of the loss at
-that share of the cost (docs/benchmarks.md has the measured speeds).
+x B, default 1/4 in :class:`stridelab.learn.config.TrainConfig`): an estimate of the same loss (its
+valid steps pooled over the drawn trajectories) at that share of the cost (docs/benchmarks.md has the measured speeds).
 
 :class:`RecurrentMirrorLoss` has the interface of rsl-rl's ``Symmetry`` that ``PPO.update`` calls
 (``augment_batch``, ``compute_loss``, ``use_mirror_loss``, ``mirror_loss_coeff``), so rsl-rl adds
@@ -113,7 +113,7 @@ def recurrent_mirror_loss(actor: nn.Module, obs: TensorDict, masks: torch.Tensor
         masks: (T, B) bool, True on the valid steps of each trajectory.
         mirror: the env's :class:`Mirror`.
         fraction: the share of the B trajectories, drawn at random, the loss is computed on (at least
-            one); 1: all. An unbiased estimate of the full loss at ``fraction`` of its cost.
+            one); 1: all. An estimate of the full loss at ``fraction`` of its cost.
         generator: the random source of the draw (torch's global one if None).
 
     Returns:
