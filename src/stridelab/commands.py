@@ -66,7 +66,8 @@ def cmd_bench(opts: BenchArgs) -> int:
     for n in opts.num_envs:
         r = run_bench(opts.task, n, opts.threads, opts.steps, opts.rounds, opts.seed, opts.robot)
         results.append(r)
-        print(f"{r.task}{f' ({r.robot})' if r.robot else ''}: {r.num_envs} envs, {r.num_threads} threads, decimation {r.decimation}: "
+        label = f"{r.task} ({r.robot})" if r.robot else r.task
+        print(f"{label}: {r.num_envs} envs, {r.num_threads} threads, decimation {r.decimation}: "
               f"env {r.env_steps_per_s:,.0f} steps/s, raw mujoco.batch {r.raw_steps_per_s:,.0f} steps/s, "
               f"ratio {r.ratio:.3f}")
     if out is not None:

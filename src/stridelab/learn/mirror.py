@@ -138,17 +138,14 @@ class RecurrentMirrorLoss:
     Attributes:
         mirror: the env's :class:`Mirror`.
         mirror_loss_coeff: weight of the loss in PPO's loss.
-        fraction: share of each mini-batch's trajectories the loss is computed on (see
-            :func:`recurrent_mirror_loss`).
+        fraction: share of each mini-batch's trajectories the loss is computed on, in (0, 1] (checked by
+            :class:`stridelab.learn.config.TrainConfig`; see :func:`recurrent_mirror_loss`).
     """
 
     use_data_augmentation = False
     use_mirror_loss = True
 
     def __init__(self, env: Any, mirror_loss_coeff: float, fraction: float = 1.0) -> None:
-        if not 0.0 < fraction <= 1.0:
-            raise ConfigError(f"mirror_loss_fraction = {fraction} must be within (0, 1]: the share of each "
-                              f"mini-batch's trajectories the recurrent mirror loss is computed on.")
         self.mirror = Mirror.of_env(env)
         self.mirror_loss_coeff = float(mirror_loss_coeff)
         self.fraction = float(fraction)

@@ -274,8 +274,9 @@ class gait_clock:  # noqa: N801 - a term, named like the function terms
         return {"func": "gait_clock", "frequency": self.frequency, "offsets": self.offsets.tolist(),
                 "duty": self.duty,
                 "frequency_range": None if self.frequency_range is None else list(self.frequency_range),
-                "max_step_length": self.max_step_length, "phase": "foot phase = (t * frequency + offset) mod 1, t from the start of "
-                                            "the episode; stance while foot phase < duty"}
+                "max_step_length": self.max_step_length,
+                "phase": "foot phase = (t * frequency + offset) mod 1, t from the start of the episode; stance while "
+                         "foot phase < duty"}
 
     @classmethod
     def from_description(cls, desc: dict) -> gait_clock:
