@@ -12,6 +12,10 @@ a second job on a 2-core machine slows torch 10-20x.
 With --workers N the rollouts run on N Ray workers (a local Ray instance), synchronously or with
 --async-rollouts: what asynchronous PPO costs in learning (time and env steps to walk) next to its throughput
 (benchmarks/ray_throughput.py). The env count stays the task's total, split over the workers.
+
+With --init-from RUN each seed fine-tunes RUN's policy (``stridelab train --init-from``: its actor and critic,
+a fresh optimizer) instead of starting from scratch, e.g. under changed rewards; times and env steps then
+count from the fine-tuning's start, so add the first run's to state the whole budget.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ METRICS = ("lin_vel_error", "yaw_rate_error", "fall_rate", "power", "foot_slip",
 
 
 def run_seed(task: str, seed: int, max_minutes: float, check_every_s: float | None, log_dir: Path,
-             train_overrides: dict | None = None, env_overrides: dict | None = None, ray: object = None) -> dict:
+             train_overrides: dict | None = None, env_overrides: dict | None = None, ray: object = None,
+             init_from: str | None = None) -> dict:
     env_cfg = make_env_cfg(task, seed=seed, **(env_overrides or {}))
     train_cfg = override(get_task(task).train_cfg(), **(train_overrides or {}))
     train_cfg = override(train_cfg, max_minutes=max_minutes, stop_when_walks=True, max_iterations=100_000,
@@ -42,6 +47,8 @@ def run_seed(task: str, seed: int, max_minutes: float, check_every_s: float | No
     run_dir = log_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}"
     trainer = Trainer(env_cfg, train_cfg, run_dir, seed=seed, ray=ray,
                       walk_check=lambda pol: evaluate(pol, env_cfg, envs_per_command=2, seed=seed + 1))
+    if init_from:
+        trainer.init_from(Path(init_from))
     t0 = time.monotonic()
     try:
         result = trainer.train(show_progress=False)
@@ -51,7 +58,7 @@ def run_seed(task: str, seed: int, max_minutes: float, check_every_s: float | No
     final = evaluate(load_policy(result.checkpoint).policy, env_cfg, envs_per_command=4, seed=seed + 1000)
     walked = result.stopped_because == "walks"
     return {
-        "seed": seed, "walked": walked,
+        "seed": seed, "walked": walked, "init_from": init_from,
         "seconds_to_walk": round(result.seconds, 1) if walked else None,
         "env_steps_to_walk": result.env_steps if walked else None,
         "wall_seconds": round(wall, 1), "iterations": result.iterations, "stopped_because": result.stopped_because,
@@ -80,6 +87,8 @@ def main() -> None:
     p.add_argument("--out", default="benchmarks/results/time_to_walk.json")
     p.add_argument("--train-overrides", default="{}", help='JSON of TrainConfig changes, e.g. \'{"symmetry": "off"}\'')
     p.add_argument("--env-overrides", default="{}", help="JSON of EnvConfig changes (nested dicts)")
+    p.add_argument("--init-from", default=None,
+                   help="run dir or checkpoint to fine-tune from (times then count from the fine-tuning's start)")
     p.add_argument("--workers", type=int, default=0, help="Ray rollout workers (0: in-process)")
     p.add_argument("--cpus-per-worker", type=int, default=1)
     p.add_argument("--async-rollouts", action="store_true")
@@ -94,9 +103,9 @@ def main() -> None:
     runs = []
     for seed in args.seeds:
         runs.append(run_seed(args.task, seed, args.max_minutes, args.check_every_s, Path(args.log_dir),
-                             json.loads(args.train_overrides), json.loads(args.env_overrides), ray))
+                             json.loads(args.train_overrides), json.loads(args.env_overrides), ray, args.init_from))
         logging.info("seed %d: %s", seed, {k: v for k, v in runs[-1].items() if k != "checks"})
-    report = {"task": args.task, "train_overrides": json.loads(args.train_overrides),
+    report = {"task": args.task, "init_from": args.init_from, "train_overrides": json.loads(args.train_overrides),
               "env_overrides": json.loads(args.env_overrides), "workers": args.workers,
               "async_rollouts": args.async_rollouts, "summary": summarize(runs), "runs": runs,
               "machine": machine_description()}
