@@ -23,7 +23,7 @@ from stridelab.config import EnvConfig, EventTermCfg, TermCfg, TerminationTermCf
 from stridelab.registry import TaskEntry, register_task
 from stridelab.sim.terrain.config import COURSES
 from stridelab.sim.terrain.courses import course_config
-from stridelab.tasks.rough import rough_velocity_task
+from stridelab.tasks.rough import TEACHER_HIDDEN_DIMS, rough_velocity_task
 
 #: one line per course for ``stridelab list`` (figures: :mod:`stridelab.sim.terrain.courses`)
 DESCRIPTIONS = {
@@ -57,7 +57,7 @@ def _train_cfg():
 
     # as quadruped-rough: a teacher reading the height scan, the critic also the privileged values
     return TrainConfig(actor_obs_groups=("policy", "extero"), critic_obs_groups=("policy", "privileged", "extero"),
-                       actor_hidden_dims=(512, 256, 128), critic_hidden_dims=(512, 256, 128), max_minutes=60.0,
+                       actor_hidden_dims=TEACHER_HIDDEN_DIMS, critic_hidden_dims=TEACHER_HIDDEN_DIMS, max_minutes=60.0,
                        stop_when_walks=False)
 
 

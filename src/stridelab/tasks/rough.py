@@ -14,7 +14,12 @@ from dataclasses import replace
 from stridelab.config import EnvConfig, EventTermCfg, ObsGroupCfg, ObsTermCfg, RewardTermCfg, TermCfg
 from stridelab.registry import TaskEntry, register_task
 from stridelab.sim.terrain.config import TerrainConfig
-from stridelab.tasks.velocity import flat_velocity_task
+from stridelab.tasks.velocity import flat_velocity_task, with_gait_clock
+
+#: the teacher's actor and critic: 3 x 128, not legged_gym's 512-256-128, whose PPO update on mirror-augmented
+#: mini-batches costs 3.3x as much per sample on 2 CPU cores and held training at ~2.7k env steps/s
+#: (docs/benchmarks.md, section 7)
+TEACHER_HIDDEN_DIMS = (128, 128, 128)
 
 ROUGH_TYPES = {"flat": 1.0, "rough": 1.0, "slope_up": 1.0, "slope_down": 1.0, "stairs_up": 1.0, "stairs_down": 1.0}
 
@@ -75,9 +80,9 @@ def rough_randomization() -> dict[str, EventTermCfg]:
 
 
 def rough_velocity_task(task: str, robot: str, terrain: TerrainConfig | None = None) -> EnvConfig:
-    """The flat velocity task on terrain: spawn on curriculum tiles, height scan, terrain curriculum, every
-    domain randomization on."""
-    base = flat_velocity_task(task, robot)
+    """The flat velocity task on terrain, with its 2 Hz trot clock (``with_gait_clock``): spawn on curriculum
+    tiles, height scan, terrain curriculum, every domain randomization on."""
+    base = with_gait_clock(flat_velocity_task(task, robot))
     events = {k: v for k, v in base.events.items() if k != "reset_robot"}
     events.update(rough_randomization())
     events["reset_robot"] = EventTermCfg("reset_robot_on_terrain", params={"joint_noise": 0.1, "xy_noise": 0.5})
@@ -97,7 +102,7 @@ def _train_cfg():
     from stridelab.learn.config import TrainConfig
 
     return TrainConfig(actor_obs_groups=("policy", "extero"), critic_obs_groups=("policy", "privileged", "extero"),
-                       actor_hidden_dims=(512, 256, 128), critic_hidden_dims=(512, 256, 128), max_minutes=60.0,
+                       actor_hidden_dims=TEACHER_HIDDEN_DIMS, critic_hidden_dims=TEACHER_HIDDEN_DIMS, max_minutes=60.0,
                        stop_when_walks=False)
 
 
