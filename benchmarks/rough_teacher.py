@@ -9,10 +9,9 @@
 2. **Pushes** (:func:`stridelab.eval.push.evaluate_pushes`): ``--push-trials`` robots walking at 0.5 m/s on flat
    tiles each get one 0.5 m/s horizontal shove, directions spread around the heading; success is still
    standing 5 s later.
-3. **Latency**: the tracking grid (:func:`stridelab.eval.grid.evaluate`, 45 commands) on flat tiles with the
-   action latency fixed at 0 and at 20 ms (in 5 ms physics substeps; every other randomization as trained):
-   the ratio of the linear-velocity errors. This runs in the training simulator, not the deploy backend:
-   the deploy runtime builds no height scan, which the teacher reads (docs/benchmarks.md says so too).
+3. **Latency**: the exported policy (``stridelab export``) on the deploy simulation's tracking grid
+   (:func:`stridelab.deploy.sim2sim.run_sim2sim`: 45 commands, ``--repeats`` runs each, flat floor) with the
+   actuation latency at 0 and at 20 ms: the ratio of the linear-velocity errors.
 """
 
 from __future__ import annotations
@@ -25,13 +24,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from stridelab.bench import machine_description
-from stridelab.config import override
 
 log = logging.getLogger("rough_teacher")
 
 
-def figures(run: Path, trials: int, push_trials: int, envs_per_command: int, seed: int) -> dict:
-    from stridelab.eval.grid import evaluate
+def figures(run: Path, trials: int, push_trials: int, repeats: int, seed: int, export_dir: Path) -> dict:
+    from stridelab.deploy.backend import SimBackendConfig
+    from stridelab.deploy.export import export_policy
+    from stridelab.deploy.sim2sim import run_sim2sim
     from stridelab.eval.push import evaluate_pushes
     from stridelab.eval.terrain import evaluate_terrain
     from stridelab.learn.policy import load_policy
@@ -51,14 +51,14 @@ def figures(run: Path, trials: int, push_trials: int, envs_per_command: int, see
                       "trials_per_type": trials, "step_height_m": 0.10, "rough_amplitude_m": 0.05,
                       "speed": terrain["speed"], "fraction": terrain["fraction"], "duration_s": terrain["duration_s"]}
     log.info("terrain: %s", out["terrain"]["success_rate_by_type"])
-    flat = replace(cfg, terrain=replace(cfg.terrain, types={"flat": 1.0}, num_cols=1))
     out["push"] = evaluate_pushes(loaded.policy, cfg, trials=push_trials, seed=seed)
+    exported = export_policy(run, export_dir)
     latency = {}
     for delay in (0.0, 0.02):
-        lat_cfg = override(flat, events={"latency": {"params": {"delay_s": (delay, delay)}}})
-        report = evaluate(loaded.policy, lat_cfg, envs_per_command=envs_per_command, seed=seed)
+        report = run_sim2sim(exported / "policy.onnx", export_dir / f"sim2sim_{delay * 1000:.0f}ms", repeats=repeats,
+                             backend_cfg=SimBackendConfig(latency_s=delay))
         latency[f"{delay * 1000:.0f}ms"] = {k: report[k] for k in ("lin_vel_error", "yaw_rate_error", "fall_rate")}
-        log.info("latency %.0f ms: %s", delay * 1000, latency[f"{delay * 1000:.0f}ms"])
+        log.info("deploy sim, latency %.0f ms: %s", delay * 1000, latency[f"{delay * 1000:.0f}ms"])
     latency["lin_vel_error_ratio"] = latency["20ms"]["lin_vel_error"] / max(latency["0ms"]["lin_vel_error"], 1e-9)
     out["latency"] = latency
     out["seconds"] = time.perf_counter() - t0
@@ -70,12 +70,14 @@ def main() -> None:
     parser.add_argument("run", type=Path, help="run directory or checkpoint of a terrain task")
     parser.add_argument("--trials", type=int, default=32, help="trials per terrain type")
     parser.add_argument("--push-trials", type=int, default=64)
-    parser.add_argument("--envs-per-command", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=2, help="deploy-sim runs per grid command")
+    parser.add_argument("--export-dir", type=Path, default=None, help="where the policy is exported (default: RUN/export)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/rough_teacher.json"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    result = figures(args.run, args.trials, args.push_trials, args.envs_per_command, args.seed)
+    export_dir = args.export_dir or (args.run if args.run.is_dir() else args.run.parent.parent) / "export"
+    result = figures(args.run, args.trials, args.push_trials, args.repeats, args.seed, export_dir)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     log.info("wrote %s", args.out)

@@ -7,7 +7,8 @@ Inputs and outputs (both formats):
   GRU policy:  actions, h_out = f(obs, h_in)
   ensemble:    actions, <states out> = f(obs, <states in>): the mean of the members' deterministic actions;
                recurrent member i takes h_in_i (and c_in_i) and returns h_out_i (and c_out_i)
-``obs`` is the policy observation vector described by ``policy.json["observation"]`` (batch first);
+``obs`` is the policy observation vector described by ``policy.json["observation"]`` (batch first), followed
+by the height scan of ``policy.json["extero"]`` for a policy that reads one (a terrain teacher);
 ``policy.json["recurrent"]`` lists the state inputs and outputs with their shapes (``state_shapes``),
 ``policy.json["ensemble"]`` the members of an ensemble.
 """
@@ -157,10 +158,18 @@ def metadata(loaded: LoadedPolicy, module: ExportablePolicy | EnsembleExport, en
     """
     cfg = env.cfg
     spec = env.robot.spec
+    groups = list(loaded.obs_groups)
+    unsupported = [g for g in groups if g not in ("policy", "extero")]
+    if unsupported or "policy" not in groups:
+        raise CheckpointError(f"the checkpoint's policy reads the observation groups {groups}; a deployed policy "
+                              f"reads 'policy' and optionally 'extero' (the height scan), so export a policy (or a "
+                              f"student) trained on those.")
     observation = env.observations.groups["policy"].describe()
-    if observation["size"] != module.obs_dim:
+    extero = env.observations.groups["extero"].describe() if "extero" in groups else None
+    size = observation["size"] + (extero["size"] if extero else 0)
+    if size != module.obs_dim:
         raise CheckpointError(f"the checkpoint's policy reads {module.obs_dim} observation values but the task "
-                              f"builds {observation['size']}; export with the stridelab version that trained it.")
+                              f"builds {size}; export with the stridelab version that trained it.")
     inputs, outputs = module.io_names()
     velocity = env.commands.velocity
     return {
@@ -181,6 +190,8 @@ def metadata(loaded: LoadedPolicy, module: ExportablePolicy | EnsembleExport, en
         "control_hz": 1.0 / env.dt,
         "physics_dt": float(env.robot.model.opt.timestep),
         "observation": observation,
+        "extero": extero,  # the height scan (a teacher's input), None for a proprioceptive policy
+        "observation_groups": groups,  # the order in which the groups are concatenated into ``obs``
         "privileged": env.observations.groups["privileged"].describe() if "privileged" in env.observations.groups
         else None,
         "commands": velocity.ranges() if velocity is not None else {},
@@ -262,7 +273,7 @@ def check_parity(out_dir: Path, num_samples: int = 64, seed: int = 0) -> float:
     sess = ort.InferenceSession(str(out_dir / "policy.onnx"), providers=["CPUExecutionProvider"])
     ts = torch.jit.load(str(out_dir / "policy.pt"))
     rng = np.random.default_rng(seed)
-    size = meta["observation"]["size"]
+    size = input_size(meta)
     worst = 0.0
     if meta["recurrent"] is None:
         obs = rng.normal(0, 1, size=(num_samples, size)).astype(np.float32)
@@ -287,3 +298,9 @@ def state_shapes(meta: dict) -> list[list[int]]:
     if not rec:
         return []
     return rec.get("state_shapes") or [rec["state_shape"]] * len(rec["inputs"])
+
+
+def input_size(meta: dict) -> int:
+    """Length of the ``obs`` input of an exported policy: the policy group, plus the height scan if it reads one."""
+    extero = meta.get("extero")
+    return int(meta["observation"]["size"]) + (int(extero["size"]) if extero else 0)

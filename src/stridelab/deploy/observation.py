@@ -8,6 +8,8 @@ vector is assembled by exactly the code that assembled it in training (without t
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 
 from stridelab.deploy.backend import RobotState as RobotSample
@@ -29,6 +31,16 @@ class ObservationBuilder:
                                  f"version that exported it on the robot.") from None
         self.expected_sizes = [int(t["size"]) for t in desc["terms"]]
         self.size = int(desc["size"])
+        # the height scan of a terrain policy: its training term on a flat floor (ground at z = 0), fed the base
+        # height the backend reports (a simulation's base position; a real robot would need an elevation map)
+        self.extero = None
+        if meta.get("extero"):
+            floor = SimpleNamespace(num_envs=1, robot=SimpleNamespace(terrain=None), rng=np.random.default_rng(0))
+            self.extero = ObservationGroup.from_description(meta["extero"], env=floor)
+            self.size += int(meta["extero"]["size"])
+            if list(meta.get("observation_groups", ["policy", "extero"])) != ["policy", "extero"]:
+                raise StridelabError(f"policy.json's observation_groups {meta['observation_groups']} are not "
+                                     f"['policy', 'extero']; export the policy with this stridelab version.")
         self.default = np.asarray(meta["default_joint_pos"], dtype=np.float64)
         # the gait clock, if the policy was trained with one: it starts at phase 0 and ticks once per call
         self.clock = gait_clock.from_description(meta["gait"]) if meta.get("gait") else None
@@ -46,8 +58,15 @@ class ObservationBuilder:
         """A batch-of-one RobotState from a robot sample, the command and the last (processed) action."""
         phase = self.clock.command[0].copy() if self.clock is not None else None  # the clock ticks in place
         frequency = self.clock.frequencies[0] if self.clock is not None else None
-        return RobotState.from_signals(sample.base_quat, sample.base_ang_vel, sample.joint_pos, sample.joint_vel,
-                                       self.default, last_action, command, sample.base_lin_vel, phase, frequency)
+        s = RobotState.from_signals(sample.base_quat, sample.base_ang_vel, sample.joint_pos, sample.joint_vel,
+                                    self.default, last_action, command, sample.base_lin_vel, phase, frequency)
+        if self.extero is not None:
+            if "base_pos" not in sample.extra:
+                raise StridelabError("this policy reads a height scan, which needs the base position above the ground; "
+                                     "the robot backend reports none (extra['base_pos']): run it in the deploy "
+                                     "simulation, or export a proprioceptive policy.")
+            s.base_pos = np.asarray(sample.extra["base_pos"], dtype=np.float64).reshape(1, 3)
+        return s
 
     def set_gait_frequency(self, frequency: float | None) -> None:
         """Step at ``frequency`` [Hz] (clipped to the trained range), or ``None`` for the trained nominal one."""
@@ -59,6 +78,8 @@ class ObservationBuilder:
         s = self.last_state = self.state(sample, command, last_action)
         reset_ids = np.array([0]) if self._fresh else np.zeros(0, dtype=np.int64)
         obs = self.group.compute(s, reset_ids, noise=False)
+        if self.extero is not None:
+            obs = np.concatenate([obs, self.extero.compute(s, reset_ids, noise=False)], axis=1)
         if self._fresh and self.group.sizes != self.expected_sizes:
             raise StridelabError(f"the rebuilt observation terms have sizes {self.group.sizes} but policy.json says "
                                  f"{self.expected_sizes}; the robot's joint count or the stridelab version differs.")
