@@ -37,8 +37,8 @@ def step_ms(actor_in: int, critic_in: int, hidden: tuple[int, ...], samples: int
             encoder: tuple[int, ...] | None = None) -> float:
     """Mean time of one mini-batch step [ms]; ``encoder`` puts an MLP (187 -> ... -> last) before each network."""
     enc_out = encoder[-1] if encoder else SCAN
-    actor = mlp(actor_in - SCAN + enc_out if encoder else actor_in, hidden, 12)
-    critic = mlp(critic_in - SCAN + enc_out if encoder else critic_in, hidden, 1)
+    actor = mlp(actor_in - SCAN + enc_out, hidden, 12)
+    critic = mlp(critic_in - SCAN + enc_out, hidden, 1)
     modules = [actor, critic]
     if encoder:
         enc_a, enc_c = mlp(SCAN, encoder[:-1], enc_out), mlp(SCAN, encoder[:-1], enc_out)

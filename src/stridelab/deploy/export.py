@@ -33,6 +33,7 @@ from stridelab.errors import CheckpointError
 from stridelab.learn.checkpoint import run_dir_of
 from stridelab.learn.ensemble import check_members, policy_interface
 from stridelab.registry import make_env
+from stridelab.deploy.observation import input_size
 from stridelab.deploy.robot_xml import write_robot_xml
 from stridelab.learn.policy import LoadedPolicy, load_policy
 
@@ -298,9 +299,3 @@ def state_shapes(meta: dict) -> list[list[int]]:
     if not rec:
         return []
     return rec.get("state_shapes") or [rec["state_shape"]] * len(rec["inputs"])
-
-
-def input_size(meta: dict) -> int:
-    """Length of the ``obs`` input of an exported policy: the policy group, plus the height scan if it reads one."""
-    extero = meta.get("extero")
-    return int(meta["observation"]["size"]) + (int(extero["size"]) if extero else 0)

@@ -19,6 +19,12 @@ from stridelab.mdp.commands import gait_clock
 from stridelab.mdp.state import RobotState
 
 
+def input_size(meta: dict) -> int:
+    """Length of the ``obs`` input of an exported policy: the policy group, plus the height scan if it reads one."""
+    extero = meta.get("extero")
+    return int(meta["observation"]["size"]) + (int(extero["size"]) if extero else 0)
+
+
 class ObservationBuilder:
     """Assembles the policy input (frames and history) exactly as ``policy.json`` describes it."""
 
@@ -30,14 +36,13 @@ class ObservationBuilder:
             raise StridelabError(f"policy.json's observation cannot be rebuilt here ({err}); install the stridelab "
                                  f"version that exported it on the robot.") from None
         self.expected_sizes = [int(t["size"]) for t in desc["terms"]]
-        self.size = int(desc["size"])
+        self.size = input_size(meta)
         # the height scan of a terrain policy: its training term on a flat floor (ground at z = 0), fed the base
         # height the backend reports (a simulation's base position; a real robot would need an elevation map)
         self.extero = None
         if meta.get("extero"):
             floor = SimpleNamespace(num_envs=1, robot=SimpleNamespace(terrain=None), rng=np.random.default_rng(0))
             self.extero = ObservationGroup.from_description(meta["extero"], env=floor)
-            self.size += int(meta["extero"]["size"])
             if list(meta.get("observation_groups", ["policy", "extero"])) != ["policy", "extero"]:
                 raise StridelabError(f"policy.json's observation_groups {meta['observation_groups']} are not "
                                      f"['policy', 'extero']; export the policy with this stridelab version.")
