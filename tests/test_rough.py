@@ -209,6 +209,34 @@ def test_feet_stumble_counts_feet_touching_without_support():
     np.testing.assert_array_equal(term(s), [1.0, 1.0])
 
 
+def test_feet_swing_height_measures_clearance_above_the_terrain_against_the_swing_profile():
+    from dataclasses import replace as dc_replace
+
+    from stridelab.mdp.rewards import desired_stance, feet_swing_height
+
+    env = _stairs_env()
+    term = feet_swing_height(env, height=0.08)
+    r = term.radius[0]
+    x, y = 4.0 + 1.75, 4.0  # stairs up: mid first tread, one 20 cm riser above the spawn platform
+    g = float(env.robot.terrain.height_at(x, y))
+    assert g == pytest.approx(env.robot.terrain.height_at(4.0, 4.0) + 0.20, abs=1e-6)
+    foot_pos = np.zeros((2, 4, 3))
+    foot_pos[:, :, :2] = [x, y]
+    # mid-swing (phase 0.75): the target is the full 8 cm above the tread, not above the world origin
+    phase = np.full((2, 4), 0.75)
+    foot_pos[:, :, 2] = [g + r + 0.08, g + r, g + r + 0.08, g + r + 0.18]
+    commands = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])  # the second env is told to stand
+    s = dc_replace(env.state, foot_pos=foot_pos, gait_phase=phase, commands=commands)
+    swing = 1.0 - float(desired_stance(np.array([[0.75]]))[0, 0])
+    in_swing = term(s)
+    np.testing.assert_allclose(in_swing, [(0.08 ** 2 + 0.10 ** 2) * swing, 0.0], rtol=1e-6)
+    # in stance (phase 0.25) the same raised feet cost under 2 % of that: the profile applies to swing only
+    s = dc_replace(s, gait_phase=np.full((2, 4), 0.25))
+    assert term(s)[0] < 0.02 * in_swing[0]
+    with pytest.raises(stridelab.errors.ConfigError, match="needs a gait clock"):
+        term(dc_replace(s, gait_phase=None))
+
+
 def test_rough_snapshot_resumes_exactly():
     from stridelab.envs.snapshot import env_state_dict, load_env_state
 

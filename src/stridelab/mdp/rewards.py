@@ -341,3 +341,41 @@ class feet_stumble:  # noqa: N801 - a term, named like the function terms
 
     def reset(self, env_ids: np.ndarray) -> None:
         """Stateless."""
+
+
+class feet_swing_height:  # noqa: N801 - a term, named like the function terms
+    """Swing feet should follow a clearance profile above the ground under them (walk-these-ways'
+    ``feet_clearance_cmd_linear``, Margolis & Agrawal 2022, made terrain-aware).
+
+    For each foot in swing (gait-clock phase past ``duty``) with progress ``u`` in [0, 1] through the swing,
+    the target clearance is ``height * (1 - |2u - 1|)`` [m] (a triangle peaking mid-swing); the clearance is
+    the foot's lowest point above the ground directly under it (``Terrain.height_at``; z = 0 on the flat
+    floor). Value: the sum over feet of ``(clearance - target)^2 * (1 - desired_stance)`` [m^2], zero for
+    envs told to stand. Use a negative weight. Needs a ``gait_clock`` command.
+    """
+
+    def __init__(self, env: Any, height: float = 0.08, duty: float = 0.5, kappa: float = 0.07,
+                 min_command: float = 0.1) -> None:
+        if not 0.0 < height < 1.0:
+            raise ConfigError(f"feet_swing_height height = {height} must be within (0, 1) m.")
+        if not 0.0 < duty < 1.0:
+            raise ConfigError(f"feet_swing_height duty = {duty} must be within (0, 1): the stance fraction of a cycle.")
+        self.radius = env.robot.foot_radius
+        self.terrain = getattr(env.robot, "terrain", None)
+        self.height, self.duty, self.kappa, self.min_command = float(height), float(duty), float(kappa), min_command
+
+    def __call__(self, s: RobotState) -> np.ndarray:
+        if s.gait_phase is None:
+            raise ConfigError("reward term feet_swing_height needs a gait clock; add a 'gait_clock' command to the "
+                              "task's commands.")
+        x, y = s.foot_pos[..., 0], s.foot_pos[..., 1]
+        ground = self.terrain.height_at(x, y) if self.terrain is not None else np.zeros_like(x)
+        clearance = s.foot_pos[..., 2] - self.radius - ground
+        progress = np.clip((s.gait_phase - self.duty) / (1.0 - self.duty), 0.0, 1.0)
+        target = self.height * (1.0 - np.abs(2.0 * progress - 1.0))
+        swing = 1.0 - desired_stance(s.gait_phase, self.duty, self.kappa)
+        value = np.sum((clearance - target) ** 2 * swing, axis=1)
+        return np.where(commanded(s, self.min_command), value, 0.0)
+
+    def reset(self, env_ids: np.ndarray) -> None:
+        """Stateless."""

@@ -93,7 +93,15 @@ def rough_velocity_task(task: str, robot: str, terrain: TerrainConfig | None = N
         events=events,
         # legged_gym's feet_stumble, present but off as in legged_gym (--env.rewards.feet_stumble.weight -0.5);
         # thigh collisions are the flat task's undesired_contacts
-        rewards={**base.rewards, "feet_stumble": RewardTermCfg("feet_stumble", weight=0.0)},
+        rewards={**base.rewards,
+                 "feet_stumble": RewardTermCfg("feet_stumble", weight=0.0),
+                 # walk-these-ways' foot clearance (-30, its 8 cm trot swing height), above the terrain under the
+                 # foot: a foot that shuffles at 2-3 cm catches every riser
+                 "feet_swing_height": RewardTermCfg("feet_swing_height", weight=-30.0, params={"height": 0.08}),
+                 # on slopes and stairs the body follows the ground: Isaac Lab's rough velocity task and
+                 # legged_gym's rough configs weigh orientation and base height with 0
+                 "flat_orientation_l2": replace(base.rewards["flat_orientation_l2"], weight=0.0),
+                 "base_height_l2": replace(base.rewards["base_height_l2"], weight=0.0)},
         curriculum={"terrain_levels": TermCfg("terrain_levels", params={"max_init_level": 1})},
     )
 
