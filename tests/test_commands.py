@@ -134,3 +134,41 @@ def test_unknown_command_name(make_env):
     np.testing.assert_array_equal(env.commands.get("velocity"), env.commands.terms["velocity"].command)
     with pytest.raises(ConfigError, match=r"no command 'heading'; its commands are: velocity, gait\."):
         env.commands.get("heading")
+
+
+def _heading(**params) -> dict:
+    return {"velocity": {"func": "heading_command", "params": {"lin_vel_x": (0.5, 0.5), "lin_vel_y": (0.0, 0.0),
+                                                               "min_lin_vel": 0.0, **params}}}
+
+
+def test_heading_command_steers_every_step_towards_its_target_heading(make_env):
+    from stridelab.sim.math import yaw_of
+
+    env = make_env(num_envs=6, observations=CLEAN, commands=_heading(standing_fraction=0.0))
+    term = env.commands.terms["velocity"]
+    b = env.robot.base_qpos_adr
+
+    def expected():
+        error = np.mod(term.target - yaw_of(env.sim.qpos[:, b + 3:b + 7]) + np.pi, 2 * np.pi) - np.pi
+        return np.clip(0.5 * error, -1.0, 1.0)
+
+    assert term.steered.all() and len(np.unique(term.target)) == 6
+    np.testing.assert_allclose(command(env)[:, 2], expected())
+    for _ in range(5):  # random actions turn the robots: the yaw rate follows each new heading
+        env.step(torch.as_tensor(np.random.default_rng(0).normal(0, 1, (6, 12)), dtype=torch.float32))
+        np.testing.assert_allclose(command(env)[:, 2], expected())
+    np.testing.assert_array_equal(command(env)[:, :2], [[0.5, 0.0]] * 6)
+    env.set_commands(np.array([0.5, 0.0, 0.3]))  # evaluation: a fixed command is never steered
+    env.step(torch.zeros(6, 12))
+    np.testing.assert_array_equal(command(env)[:, 2], 0.3)
+
+
+def test_heading_command_leaves_standing_and_unsteered_envs_alone(make_env):
+    env = make_env(num_envs=6, commands=_heading(standing_fraction=1.0))
+    assert not env.commands.terms["velocity"].steered.any() and not command(env).any()
+    env = make_env(num_envs=6, commands=_heading(standing_fraction=0.0, heading_fraction=0.0,
+                                                 ang_vel_yaw=(0.2, 0.2)))
+    env.step(torch.zeros(6, 12))
+    np.testing.assert_array_equal(command(env)[:, 2], 0.2)
+    with pytest.raises(ConfigError, match="heading_fraction = 2"):
+        make_env(commands=_heading(heading_fraction=2.0))

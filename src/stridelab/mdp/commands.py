@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from stridelab.errors import ConfigError
+from stridelab.sim.math import yaw_of
 
 Range = tuple[float, float]
 
@@ -80,6 +81,69 @@ class velocity_command:  # noqa: N801 - a term, named like the function terms
     def load_state_dict(self, state: dict) -> None:
         self.command[:] = state["command"].numpy()
         self.time_left[:] = state["time_left"].numpy()
+
+
+class heading_command(velocity_command):  # noqa: N801 - a term, named like the function terms
+    """Velocity commands whose yaw rate steers towards a random target heading (legged_gym's and Isaac Lab's
+    ``heading_command``): robots walk straight lines across the terrain instead of circles, so that the
+    terrain curriculum's distance measures walking, not turning.
+
+    At each resample, ``heading_fraction`` of the envs (Isaac Lab's ``rel_heading_envs``) draw a world
+    heading [rad] uniformly in ``heading``; every control step their yaw rate is
+    ``clip(heading_gain * wrap(target - yaw), ang_vel_yaw)`` (legged_gym: gain 0.5, clip to +-1 rad/s). The
+    other envs keep a random yaw rate; envs told to stand stay at zero. A fixed command (evaluation, play)
+    is never steered.
+    """
+
+    def __init__(self, env: Any, resample_s: float = 10.0, lin_vel_x: Range = (-1.0, 1.0),
+                 lin_vel_y: Range = (-0.5, 0.5), ang_vel_yaw: Range = (-1.0, 1.0), standing_fraction: float = 0.05,
+                 min_lin_vel: float = 0.1, heading: Range = (-np.pi, np.pi), heading_gain: float = 0.5,
+                 heading_fraction: float = 1.0) -> None:
+        super().__init__(env, resample_s, lin_vel_x, lin_vel_y, ang_vel_yaw, standing_fraction, min_lin_vel)
+        if not isinstance(heading, (tuple, list)) or len(heading) != 2 or heading[0] > heading[1]:
+            raise ConfigError(f"heading_command heading = {heading!r} is not a valid range; give (low, high) in rad.")
+        if not heading_gain > 0 or not 0.0 <= heading_fraction <= 1.0:
+            raise ConfigError(f"heading_command heading_gain = {heading_gain} must be > 0 (rad/s per rad) and "
+                              f"heading_fraction = {heading_fraction} within [0, 1].")
+        self.env = env
+        self.heading_range = (float(heading[0]), float(heading[1]))
+        self.heading_gain, self.heading_fraction = float(heading_gain), float(heading_fraction)
+        self.target = np.zeros(env.num_envs)  # world heading [rad]
+        self.steered = np.zeros(env.num_envs, dtype=bool)
+
+    def resample(self, env_ids: np.ndarray) -> None:
+        super().resample(env_ids)
+        if len(env_ids) == 0 or self.fixed is not None:
+            self.steered[env_ids] = False
+            return
+        k = len(env_ids)
+        self.target[env_ids] = self.rng.uniform(*self.heading_range, size=k)
+        standing = ~np.any(self.command[env_ids] != 0.0, axis=1)
+        self.steered[env_ids] = (self.rng.random(k) < self.heading_fraction) & ~standing
+        self._steer(env_ids)
+
+    def _steer(self, env_ids: np.ndarray) -> None:
+        ids = env_ids[self.steered[env_ids]]
+        if len(ids) == 0:
+            return
+        b = self.env.robot.base_qpos_adr
+        yaw = yaw_of(self.env.sim.qpos[ids, b + 3:b + 7])
+        error = np.mod(self.target[ids] - yaw + np.pi, 2 * np.pi) - np.pi
+        self.command[ids, 2] = np.clip(self.heading_gain * error, self.low[2], self.high[2])
+
+    def step(self, dt: float) -> None:
+        """Advance the timers, resample expired commands and steer the heading envs from their current yaw."""
+        super().step(dt)
+        self._steer(np.arange(len(self.command)))
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "target": torch.from_numpy(self.target.copy()),
+                "steered": torch.from_numpy(self.steered.copy())}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.target[:] = state["target"].numpy()
+        self.steered[:] = state["steered"].numpy()
 
 
 class course_command(velocity_command):  # noqa: N801 - a term, named like the function terms
