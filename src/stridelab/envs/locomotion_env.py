@@ -4,8 +4,8 @@ The env knows no term by name: the task config's term tables become managers, an
 them in this fixed order for all envs at once (no Python loop over environments):
 
 1. action term: policy output -> processed actions (clip) -> PD joint targets;
-2. physics: one ``Batch.step(nstep=decimation)`` call (PD inside every substep; action latency is MuJoCo's
-   own per-env actuator delay);
+2. physics: one ``Batch.step(nstep=decimation)`` call (PD inside every substep; with action latency one
+   ``Batch.rollout`` call applying each env's delayed targets substep by substep);
 3. commands advance their timers; interval events (pushes) fire;
 4. the state is read once (:class:`~stridelab.mdp.state.RobotState`);
 5. terminations, then rewards (the failure flag is visible to the termination penalty);

@@ -60,10 +60,6 @@ def load_env_state(env, state: dict) -> None:
         raise CheckpointError(f"the checkpoint's env state has {state['num_envs']} envs but the env has {env.num_envs}; "
                               f"resume with the same --num-envs.")
     batch = env.sim.batch
-    if tuple(state["sim_state"].shape) != tuple(batch.state.shape):
-        raise CheckpointError(f"the checkpoint's simulation state has {state['sim_state'].shape[-1]} values per env but "
-                              f"this model has {batch.state.shape[-1]} (another robot, or a checkpoint of an older "
-                              f"stridelab); resume with what wrote it, or start anew with --init-from.")
     batch.state[:] = state["sim_state"].numpy()
     env.sim._warn_count[:] = state["warn_count"].numpy()
     for name, values in state["expanded"].items():

@@ -17,7 +17,6 @@ Loading edits the model with ``mujoco.MjSpec``:
 from __future__ import annotations
 
 import logging
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,9 +36,6 @@ log = logging.getLogger(__name__)
 
 #: Geom group of the robot's geoms in a model with terrain (the terrain uses groups 0 and 1).
 ROBOT_GROUP = 2
-#: the longest action latency a simulation can apply [s]: ETG-RL draws 35-45 ms, walk-these-ways 30 ms, the rough
-#: task 0-40 ms; each 5 ms of it costs every env 24 doubles of control history per step and per snapshot
-MAX_ACTION_DELAY_S = 0.05
 
 ASSETS = Path(__file__).parent / "assets"
 
@@ -251,11 +247,6 @@ def build_mjspec(spec: RobotSpec) -> tuple[mujoco.MjSpec, Path, dict[str, list[P
         mjspec.option.timestep = spec.timestep
     for name, value in spec.option:
         setattr(mjspec.option, name, value)
-    # every PD actuator keeps enough control samples for MuJoCo to delay its target by up to MAX_ACTION_DELAY_S
-    # (zero-order hold; actuator_delay 0 reads the current ctrl): stridelab.sim.simulator's action latency
-    samples = math.ceil(MAX_ACTION_DELAY_S / mjspec.option.timestep - 1e-9) + 2
-    for act in mjspec.actuators:
-        act.nsample, act.interp, act.delay = samples, 0, 0.0
     return mjspec, path, parts
 
 

@@ -4,21 +4,20 @@ physical parameters (:mod:`stridelab.sim.physics`) and action latency.
 One control step is one ``Batch.step(nstep=decimation)`` call over all simulations; the PD
 controllers run inside every substep. There is no Python loop over simulations.
 
-Action latency: each env may delay its PD targets by a whole number ``d`` of physics substeps
-(``set_delay``); a target then takes effect exactly ``d`` substeps after it was issued. MuJoCo applies the
-delay itself: the loader gives every PD actuator a history of control samples
-(``actuator_history``, zero-order hold, :data:`~stridelab.robots.loader.MAX_ACTION_DELAY_S`), and
-``set_delay`` writes the per-env ``actuator_delay``. Stepping stays one ``Batch.step`` call, as fast as
-without latency (a per-substep ``Batch.rollout`` of delayed targets cost 15 % more physics time, measured
-2026-12-02). The delay is set half a substep short of ``d`` substeps: the sample ``d`` substeps back is then
-found despite floating-point drift in ``time`` (with exactly ``d`` substeps a 3-substep delay picked the
-wrong sample after 16 s; with the half-substep margin it matches the explicit per-substep targets bit for bit
-over 100 s, tested).
+Action latency: each env may delay its PD targets by a whole number of physics substeps
+(``set_delay``). At substep ``k`` (0 <= k < decimation) of a control step an env with delay ``d`` applies
+the target issued ``lag = max(0, ceil((d - k) / decimation))`` control steps ago, so a target takes
+effect exactly ``d`` substeps after it was issued. The last ``ceil(max_delay / decimation) + 1`` targets are
+kept per env; the per-substep targets of all envs are gathered in one indexing operation and applied by
+one ``Batch.rollout(nstep=decimation, control=...)`` call, which sets each simulation's ``ctrl`` before each
+substep in C and is bit-identical to stepping substep by substep. While every delay is zero the
+simulator keeps the single ``Batch.step(nstep=decimation)`` call.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 
 import mujoco
 import numpy as np
@@ -62,14 +61,8 @@ class BatchSimulator:
         self.home_key = robot.model.keyframe("home").id if _has_key(robot.model, "home") else -1
         self.physics = PhysicsParams(self)
         self.delay_substeps = np.zeros(num_envs, dtype=np.int64)
-        # the value slots of every actuator's control history in MjData.history (its time slots precede them)
-        model, nsample = robot.model, robot.model.actuator_history[:, 0]
-        self.max_delay_substeps = int(nsample.min()) - 2 if model.nu and nsample.min() > 0 else 0
-        self._history = self.batch.bind("history") if self.max_delay_substeps > 0 else None
-        self._history_values = np.concatenate(
-            [adr + 2 + k + np.arange(k) for adr, k in zip(model.actuator_historyadr, nsample)]) \
-            if self._history is not None else None
-        self._samples_per_actuator = nsample
+        self._history: np.ndarray | None = None  # (num_envs, H, nu): targets issued 0, 1, ..., H-1 steps ago
+        self._lag: np.ndarray | None = None  # (num_envs, decimation): history index applied at each substep
 
     @property
     def control_dt(self) -> float:
@@ -91,8 +84,11 @@ class BatchSimulator:
         self.physics.flush()
         failed = np.zeros(self.num_envs, dtype=bool)
         try:
-            self.ctrl[:] = targets
-            self.batch.step(nstep=self.decimation)
+            if self._history is None:
+                self.ctrl[:] = targets
+                self.batch.step(nstep=self.decimation)
+            else:
+                self._step_delayed(targets)
         except mjbatch.SimulationError as err:
             failed[err.ids] = True
             log.debug("simulation error in %d envs: %s", len(err.ids), err)
@@ -126,34 +122,53 @@ class BatchSimulator:
         """Set the PD targets [rad] of ``ids`` (Shape: (k,)) to ``targets`` (Shape: (k, nu)) as if they had been
         issued for as long as any delay reaches back (a reset: no stale target of the last episode applies)."""
         self.ctrl[ids] = targets
-        if self._history is not None and len(ids):
-            self._history[np.asarray(ids)[:, None], self._history_values] = np.repeat(
-                np.asarray(targets, dtype=np.float64), self._samples_per_actuator, axis=1)
+        if self._history is not None:
+            self._history[ids] = np.asarray(targets)[:, None, :]
 
     # ---- action latency --------------------------------------------------------------------------
     def set_delay(self, ids: np.ndarray, substeps: np.ndarray) -> None:
         """Delay the PD targets of ``ids`` (Shape: (k,)) by ``substeps`` physics substeps (Shape: (k,), whole
-        numbers from 0 to ``max_delay_substeps``), through MuJoCo's ``actuator_delay``."""
+        numbers >= 0). The first nonzero delay switches stepping to the delayed path for good (the history
+        of targets starts from the current ``ctrl``); all-zero delays step exactly as without latency."""
         d = np.asarray(substeps, dtype=np.float64)
         if (d < 0).any() or (d != np.round(d)).any():
             raise ConfigError(f"action delays must be whole numbers of substeps >= 0; got {d.min()} .. {d.max()}.")
-        if len(d) and d.max() > self.max_delay_substeps:
-            raise ConfigError(f"an action delay of {int(d.max())} substeps ({d.max() * self.model.opt.timestep:g} s) "
-                              f"exceeds the {self.max_delay_substeps} substeps this model's actuators keep; give "
-                              f"delays up to stridelab.robots.loader.MAX_ACTION_DELAY_S.")
         ids = np.asarray(ids, dtype=np.int64)
         self.delay_substeps[ids] = d.astype(np.int64)
-        # all-zero delays leave the model field shared (not expanded), as without latency
-        if self._history is not None and (d.any() or self.batch.expanded("actuator_delay") is not None):
-            seconds = np.where(d > 0, d - 0.5, 0.0) * float(self.model.opt.timestep)
-            self.batch.expand("actuator_delay")[ids] = seconds[:, None]
+        length = math.ceil(int(self.delay_substeps.max()) / self.decimation) + 1
+        if self._history is None and self.delay_substeps.any() or \
+                self._history is not None and self._history.shape[1] < length:
+            old = self._history if self._history is not None else self.ctrl[:, None, :]
+            self._history = np.repeat(old[:, -1:], length, axis=1)
+            self._history[:, :old.shape[1]] = old
+        if self._history is not None:
+            k = np.arange(self.decimation)
+            self._lag = np.maximum(0, -((k[None, :] - self.delay_substeps[:, None]) // self.decimation))
+
+    def _step_delayed(self, targets: np.ndarray) -> None:
+        """One control step with per-env delayed targets: push ``targets`` (Shape: (n, nu)) into the history,
+        gather each env's target per substep, one ``Batch.rollout`` call."""
+        h = self._history
+        h[:, 1:] = h[:, :-1].copy()
+        h[:, 0] = targets
+        if not self.delay_substeps.any():
+            self.ctrl[:] = targets
+            self.batch.step(nstep=self.decimation)
+            return
+        control = h[np.arange(self.num_envs)[:, None], self._lag]  # (n, decimation, nu)
+        self.batch.rollout(self.decimation, control=control, record=())
 
     def state_dict(self) -> dict:
-        """The per-env delays, for exact resume (MuJoCo's control history is part of ``Batch.state``)."""
-        return {"delay_substeps": self.delay_substeps.copy()}
+        """Latency state for exact resume (the delays and the target history); empty without latency."""
+        if self._history is None:
+            return {}
+        return {"delay_substeps": self.delay_substeps.copy(), "history": self._history.copy()}
 
     def load_state_dict(self, state: dict) -> None:
-        self.set_delay(np.arange(self.num_envs), np.asarray(state.get("delay_substeps", np.zeros(self.num_envs))))
+        if not state:
+            return
+        self.set_delay(np.arange(self.num_envs), np.asarray(state["delay_substeps"]))
+        self._history = np.array(state["history"], dtype=np.float64)
 
     def expand(self, name: str) -> np.ndarray:
         """Per-environment values of a model field (domain randomization hook). Shape: (num_envs, ...)."""
