@@ -37,6 +37,7 @@ import mujoco
 import numpy as np
 
 from stridelab.errors import ConfigError
+from stridelab.sim.math import wrap_angle
 
 _AXIS_TOL = 1e-6
 _MOVING = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
@@ -157,14 +158,14 @@ class LegKinematics:
         cos_rel = np.clip((tx ** 2 + tz ** 2 - wx ** 2 - wz ** 2 - fx ** 2 - fz ** 2) / (2.0 * radius), -1.0, 1.0)
         phi, rel = np.arctan2(b, a), np.arccos(cos_rel)
         default = self.default_q * self.sign
-        near = np.abs(_wrap(phi + rel - default[:, 2])) <= np.abs(_wrap(phi - rel - default[:, 2]))
+        near = np.abs(wrap_angle(phi + rel - default[:, 2])) <= np.abs(wrap_angle(phi - rel - default[:, 2]))
         th3 = np.where(near, phi + rel, phi - rel)
         # 3. thigh: turn the thigh-to-foot vector onto the target direction
         mx = wx + np.cos(th3) * fx + np.sin(th3) * fz
         mz = wz - np.sin(th3) * fx + np.cos(th3) * fz
         th2 = np.arctan2(mz, mx) - np.arctan2(tz, tx)
         th = np.stack([th1, th2, th3], axis=-1)
-        th = default + _wrap(th - default)
+        th = default + wrap_angle(th - default)
         return th * self.sign
 
     def scatter(self, q_legs: np.ndarray, num_joints: int) -> np.ndarray:
@@ -172,11 +173,6 @@ class LegKinematics:
         out = np.zeros(q_legs.shape[:-2] + (num_joints,))
         out[..., self.joint_index.reshape(-1)] = q_legs.reshape(q_legs.shape[:-2] + (-1,))
         return out
-
-
-def _wrap(x: np.ndarray) -> np.ndarray:
-    """Angles wrapped to [-pi, pi)."""
-    return np.mod(x + np.pi, 2.0 * np.pi) - np.pi
 
 
 def _chain_joints(model: mujoco.MjModel, body: int, base: int) -> list[int]:

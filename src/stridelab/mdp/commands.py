@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from stridelab.errors import ConfigError
-from stridelab.sim.math import yaw_of
+from stridelab.sim.math import wrap_angle, yaw_of
 
 Range = tuple[float, float]
 
@@ -128,8 +128,7 @@ class heading_command(velocity_command):  # noqa: N801 - a term, named like the 
             return
         b = self.env.robot.base_qpos_adr
         yaw = yaw_of(self.env.sim.qpos[ids, b + 3:b + 7])
-        error = np.mod(self.target[ids] - yaw + np.pi, 2 * np.pi) - np.pi
-        self.command[ids, 2] = np.clip(self.heading_gain * error, self.low[2], self.high[2])
+        self.command[ids, 2] = np.clip(self.heading_gain * wrap_angle(self.target[ids] - yaw), self.low[2], self.high[2])
 
     def step(self, dt: float) -> None:
         """Advance the timers, resample expired commands and steer the heading envs from their current yaw."""
@@ -181,8 +180,7 @@ class course_command(velocity_command):  # noqa: N801 - a term, named like the f
         """The steering law: yaw rate [rad/s] from heading ``yaw`` [rad], lateral position ``y`` and the lane's
         centre ``lane_y`` [m]. Shapes: (k,)."""
         target = -np.arctan(self.lane_gain * (y - lane_y))
-        error = np.mod(target - yaw + np.pi, 2 * np.pi) - np.pi
-        return np.clip(self.heading_gain * error, self.low[2], self.high[2])
+        return np.clip(self.heading_gain * wrap_angle(target - yaw), self.low[2], self.high[2])
 
     def _steer(self, env_ids: np.ndarray) -> None:
         if self.fixed is not None or len(env_ids) == 0:
@@ -192,8 +190,7 @@ class course_command(velocity_command):  # noqa: N801 - a term, named like the f
         env = self.env
         b = env.robot.base_qpos_adr
         qpos = env.sim.qpos[env_ids]
-        w, x, y, z = (qpos[:, b + 3 + k] for k in range(4))
-        yaw = np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+        yaw = yaw_of(qpos[:, b + 3:b + 7])
         lane_y = tiles_of(env, "course_command").origins(env_ids)[:, 1]
         moving = np.any(self.command[env_ids, :2] != 0.0, axis=1)
         self.command[env_ids, 2] = np.where(moving, self.steering(yaw, qpos[:, b + 1], lane_y), 0.0)

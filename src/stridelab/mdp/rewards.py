@@ -315,6 +315,14 @@ class spot_air_time(_PhaseTerm):  # noqa: N801
         return np.sum(np.where(given, moving_reward, stance_reward), axis=1)
 
 
+def _foot_clearance(s: RobotState, radius: np.ndarray, terrain: Any) -> np.ndarray:
+    """Height [m] of each foot's lowest point (a sphere foot's centre minus ``radius``) above the ground
+    directly under its centre (``Terrain.height_at``; z = 0 on the flat floor, ``terrain`` None). Shape: (n, f)."""
+    x, y = s.foot_pos[..., 0], s.foot_pos[..., 1]
+    ground = terrain.height_at(x, y) if terrain is not None else np.zeros_like(x)
+    return s.foot_pos[..., 2] - radius - ground
+
+
 class feet_stumble:  # noqa: N801 - a term, named like the function terms
     """Feet touching something while not supported from below (legged_gym's feet_stumble, approximated).
 
@@ -334,9 +342,7 @@ class feet_stumble:  # noqa: N801 - a term, named like the function terms
         self.margin = float(margin)
 
     def __call__(self, s: RobotState) -> np.ndarray:
-        x, y = s.foot_pos[..., 0], s.foot_pos[..., 1]
-        ground = self.terrain.height_at(x, y) if self.terrain is not None else np.zeros_like(x)
-        unsupported = s.foot_pos[..., 2] - self.radius - ground > self.margin
+        unsupported = _foot_clearance(s, self.radius, self.terrain) > self.margin
         return np.sum(unsupported & s.foot_contact, axis=1).astype(np.float64)
 
     def reset(self, env_ids: np.ndarray) -> None:
@@ -368,9 +374,7 @@ class feet_swing_height:  # noqa: N801 - a term, named like the function terms
         if s.gait_phase is None:
             raise ConfigError("reward term feet_swing_height needs a gait clock; add a 'gait_clock' command to the "
                               "task's commands.")
-        x, y = s.foot_pos[..., 0], s.foot_pos[..., 1]
-        ground = self.terrain.height_at(x, y) if self.terrain is not None else np.zeros_like(x)
-        clearance = s.foot_pos[..., 2] - self.radius - ground
+        clearance = _foot_clearance(s, self.radius, self.terrain)
         progress = np.clip((s.gait_phase - self.duty) / (1.0 - self.duty), 0.0, 1.0)
         target = self.height * (1.0 - np.abs(2.0 * progress - 1.0))
         swing = 1.0 - desired_stance(s.gait_phase, self.duty, self.kappa)

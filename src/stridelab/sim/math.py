@@ -52,6 +52,11 @@ def quat_rotate(quat: np.ndarray, vec: np.ndarray) -> np.ndarray:
     return vec * (2.0 * w * w - 1.0) + _cross(u, vec) * (2.0 * w) + u * (2.0 * np.sum(u * vec, axis=1, keepdims=True))
 
 
+def wrap_angle(x: np.ndarray) -> np.ndarray:
+    """Angles [rad] wrapped to [-pi, pi). Shape: as ``x``."""
+    return np.mod(x + np.pi, 2.0 * np.pi) - np.pi
+
+
 def yaw_of(quat: np.ndarray) -> np.ndarray:
     """Heading angle [rad] of each quaternion. Shape: (n,)."""
     w, x, y, z = quat[:, 0], quat[:, 1], quat[:, 2], quat[:, 3]

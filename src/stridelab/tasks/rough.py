@@ -87,7 +87,7 @@ def rough_velocity_task(task: str, robot: str, terrain: TerrainConfig | None = N
     events.update(rough_randomization())
     events["reset_robot"] = EventTermCfg("reset_robot_on_terrain", params={"joint_noise": 0.1, "xy_noise": 0.5})
     # legged_gym's and Isaac Lab's rough tasks steer towards random headings: yaw-rate commands walk circles
-    # (0.5 m/s at 0.5 rad/s is a 1 m circle) that never leave a stair pit, so its curriculum could not move up
+    # (0.5 m/s at 0.5 rad/s: a circle 2 m across) that never leave a stair pit, so its curriculum could not move up
     velocity = base.commands["velocity"]
     commands = {**base.commands, "velocity": replace(velocity, func="heading_command")}
     return replace(
