@@ -239,7 +239,7 @@ def test_terrain_cli_previews_a_course_and_the_grid(tmp_path, capsys):
     assert "7.50 m from spawn to finish line" in text and "4 lanes of 2 m" in text
     grid = tmp_path / "grid.png"
     assert main(["terrain", "--preview", str(grid), "--task", "quadruped-rough", "--dpi", "30"]) == 0
-    assert grid.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "5 levels x 6 columns" in capsys.readouterr().out
+    assert grid.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "10 levels x 8 columns" in capsys.readouterr().out
 
 
 def test_unknown_course_and_task_names_are_one_sentence(capsys):

@@ -58,8 +58,8 @@ def test_envs_spawn_on_their_tile_origins():
     assert np.all(np.abs(base[:, :2] - origins[:, :2]) <= 0.5 + 1e-9)  # xy noise +-0.5 m
     np.testing.assert_allclose(base[:, 2], origins[:, 2] + env.robot.spec.init_height)
     np.testing.assert_allclose(tiles.spawn_xy, base[:, :2])
-    # columns (types) are spread evenly; rows start within max_init_level = 1
-    assert sorted(set(tiles.cols)) == list(range(6)) and tiles.rows.max() <= 1
+    # columns (types) are spread evenly; rows start within max_init_level = 2
+    assert sorted(set(tiles.cols)) == list(range(8)) and tiles.rows.max() <= 2
     # a reset after a promotion spawns the env on the next row
     env.sim.qpos[0, :2] = tiles.spawn_xy[0] + [5.0, 0.0]  # walked 5 m > half a tile
     row = tiles.rows[0]
@@ -85,7 +85,7 @@ def test_curriculum_term_logs_mean_level_per_type(rough_env):
     info = rough_env.curriculum.reset(np.zeros(0, dtype=np.int64))
     assert set(info) == {f"Curriculum/terrain_levels/{t}" for t in
                          ("flat", "rough", "slope_up", "slope_down", "stairs_up", "stairs_down")}
-    assert all(0.0 <= v <= 1.0 for v in info.values())
+    assert all(0.0 <= v <= 2.0 for v in info.values())  # rows 0..max_init_level
 
 
 def _pose(env, xy, yaw):
@@ -185,7 +185,7 @@ def test_terrain_cli_writes_png(tmp_path, capsys):
     out = tmp_path / "terrain.png"
     assert main(["terrain", "--preview", str(out), "--task", "quadruped-rough", "--dpi", "30"]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "5 levels x 6 columns" in capsys.readouterr().out
+    assert "10 levels x 8 columns" in capsys.readouterr().out
     assert main(["terrain", "--preview", str(out), "--task", "quadruped-flat"]) == 2
     assert "flat floor" in capsys.readouterr().err
 

@@ -149,8 +149,8 @@ def test_eval_json_has_success_per_type_and_level(untrained_runs, capsys):
     report = json.loads((run / "eval.json").read_text())
     t = report["terrain"]
     assert t["kind"] == "grid" and t["types"] == ["flat", "rough", "slope_up", "slope_down", "stairs_up", "stairs_down"]
-    assert t["levels"] == [0.0, 0.25, 0.5, 0.75, 1.0] and len(t["success_rate"]) == 5
-    assert len(t["cells"]) == 30 and all(c["trials"] == 2 for c in t["cells"])
+    assert t["levels"] == pytest.approx([i / 9 for i in range(10)]) and len(t["success_rate"]) == 10
+    assert len(t["cells"]) == 60 and all(c["trials"] == 2 for c in t["cells"])
     assert t["overall_success_rate"] == pytest.approx(np.mean([c["success_rate"] for c in t["cells"]]))
     assert t["cells"][0]["required_distance"] == pytest.approx(0.5 * 0.5 * 0.4)  # fraction x speed x duration
     assert (run / "terrain_success.png").read_bytes()[:4] == b"\x89PNG"
