@@ -12,6 +12,9 @@
 3. **Latency**: the exported policy (``stridelab export``) on the deploy simulation's tracking grid
    (:func:`stridelab.deploy.sim2sim.run_sim2sim`: 45 commands, ``--repeats`` runs each, flat floor) with the
    actuation latency at 0 and at 20 ms: the ratio of the linear-velocity errors.
+4. **Stairs-up profile** (a diagnosis, not a goal): success on stairs up with risers of 5, 7, 9, 11 and 13 cm,
+   ``--trials`` // 2 each, with the task's reset-time randomizations (as in 1) and without them (the nominal
+   robot: the same masses, gains, friction and latency every trial).
 """
 
 from __future__ import annotations
@@ -61,7 +64,28 @@ def figures(run: Path, trials: int, push_trials: int, repeats: int, seed: int, e
         log.info("deploy sim, latency %.0f ms: %s", delay * 1000, latency[f"{delay * 1000:.0f}ms"])
     latency["lin_vel_error_ratio"] = latency["20ms"]["lin_vel_error"] / max(latency["0ms"]["lin_vel_error"], 1e-9)
     out["latency"] = latency
+    out["stairs_up_profile"] = stairs_up_profile(loaded.policy, cfg, max(1, trials // 2), seed)
     out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def stairs_up_profile(policy, cfg, trials: int, seed: int) -> dict:
+    """Stairs-up success per riser height [m], randomized and nominal (reset randomizations dropped)."""
+    from stridelab.eval.terrain import evaluate_terrain
+
+    risers = (0.05, 0.13)
+    ladder = replace(cfg.terrain, num_rows=5, num_cols=1, levels=(0.0, 1.0), step_height=risers,
+                     types={"stairs_up": 1.0})
+    nominal = {k: v for k, v in cfg.events.items() if not v.func.startswith("randomize")}
+    out: dict = {"trials_per_riser": trials}
+    for name, events in (("randomized", cfg.events), ("nominal", nominal)):
+        table = evaluate_terrain(policy, replace(cfg, terrain=ladder, events=events), trials=trials, seed=seed)
+        by_riser = {}
+        for cell in table["cells"]:
+            riser = risers[0] + (risers[1] - risers[0]) * cell["level"]
+            by_riser[f"{riser * 100:.0f}cm"] = cell["success_rate"]
+        out[name] = by_riser
+        log.info("stairs up, %s: %s", name, by_riser)
     return out
 
 
