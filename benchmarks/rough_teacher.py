@@ -5,7 +5,7 @@
 1. **Terrain** (:func:`stridelab.eval.terrain.evaluate_terrain`, legged_gym's success rule: no fall and at least
    half the commanded distance walked in 10 s at 0.5 m/s) on one row of fixed figures: stairs up and stairs down
    with 10 cm risers (30 cm treads), and the rough type at its hardest training amplitude (5 cm), ``--trials``
-   each.
+   each; then the same on the nominal robot (``terrain_nominal``: the task's reset randomizations dropped).
 2. **Pushes** (:func:`stridelab.eval.push.evaluate_pushes`): ``--push-trials`` robots walking at 0.5 m/s on flat
    tiles each get one 0.5 m/s horizontal shove, directions spread around the heading; success is still
    standing 5 s later.
@@ -54,6 +54,11 @@ def figures(run: Path, trials: int, push_trials: int, repeats: int, seed: int, e
                       "trials_per_type": trials, "step_height_m": 0.10, "rough_amplitude_m": 0.05,
                       "speed": terrain["speed"], "fraction": terrain["fraction"], "duration_s": terrain["duration_s"]}
     log.info("terrain: %s", out["terrain"]["success_rate_by_type"])
+    plain = evaluate_terrain(loaded.policy, replace(cfg, terrain=fixed, events=nominal_events(cfg)), trials=trials,
+                             seed=seed)
+    out["terrain_nominal"] = {"success_rate_by_type": plain["success_rate_by_type"],
+                              "fall_rate_by_type": {c["type"]: c["fall_rate"] for c in plain["cells"]}}
+    log.info("terrain, nominal robot: %s", out["terrain_nominal"]["success_rate_by_type"])
     out["push"] = evaluate_pushes(loaded.policy, cfg, trials=push_trials, seed=seed)
     exported = export_policy(run, export_dir)
     latency = {}
@@ -69,6 +74,11 @@ def figures(run: Path, trials: int, push_trials: int, repeats: int, seed: int, e
     return out
 
 
+def nominal_events(cfg) -> dict:
+    """``cfg``'s events without its randomizations: the nominal robot (masses, gains, friction, no latency)."""
+    return {k: v for k, v in cfg.events.items() if not v.func.startswith("randomize")}
+
+
 def stairs_up_profile(policy, cfg, trials: int, seed: int) -> dict:
     """Stairs-up success per riser height [m], randomized and nominal (reset randomizations dropped)."""
     from stridelab.eval.terrain import evaluate_terrain
@@ -76,9 +86,8 @@ def stairs_up_profile(policy, cfg, trials: int, seed: int) -> dict:
     risers = (0.05, 0.13)
     ladder = replace(cfg.terrain, num_rows=5, num_cols=1, levels=(0.0, 1.0), step_height=risers,
                      types={"stairs_up": 1.0})
-    nominal = {k: v for k, v in cfg.events.items() if not v.func.startswith("randomize")}
     out: dict = {"trials_per_riser": trials}
-    for name, events in (("randomized", cfg.events), ("nominal", nominal)):
+    for name, events in (("randomized", cfg.events), ("nominal", nominal_events(cfg))):
         table = evaluate_terrain(policy, replace(cfg, terrain=ladder, events=events), trials=trials, seed=seed)
         by_riser = {}
         for cell in table["cells"]:
