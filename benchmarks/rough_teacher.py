@@ -82,17 +82,15 @@ def nominal_events(cfg) -> dict:
 def stairs_up_profile(policy, cfg, trials: int, seed: int) -> dict:
     """Stairs-up success per riser height [m], randomized and nominal (reset randomizations dropped)."""
     from stridelab.eval.terrain import evaluate_terrain
+    from stridelab.sim.terrain.config import lerp
 
-    risers = (0.05, 0.13)
-    ladder = replace(cfg.terrain, num_rows=5, num_cols=1, levels=(0.0, 1.0), step_height=risers,
+    ladder = replace(cfg.terrain, num_rows=5, num_cols=1, levels=(0.0, 1.0), step_height=(0.05, 0.13),
                      types={"stairs_up": 1.0})
     out: dict = {"trials_per_riser": trials}
     for name, events in (("randomized", cfg.events), ("nominal", nominal_events(cfg))):
         table = evaluate_terrain(policy, replace(cfg, terrain=ladder, events=events), trials=trials, seed=seed)
-        by_riser = {}
-        for cell in table["cells"]:
-            riser = risers[0] + (risers[1] - risers[0]) * cell["level"]
-            by_riser[f"{riser * 100:.0f}cm"] = cell["success_rate"]
+        by_riser = {f"{lerp(ladder.step_height, cell['level']) * 100:.0f}cm": cell["success_rate"]
+                    for cell in table["cells"]}
         out[name] = by_riser
         log.info("stairs up, %s: %s", name, by_riser)
     return out
