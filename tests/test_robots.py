@@ -231,7 +231,7 @@ def test_go2_scene_by_path(shared_robots):
 def test_go2_from_menagerie_root_stands(shared_robots, monkeypatch):
     monkeypatch.setenv("MENAGERIE_ROOT", str(shared_robots))
     robot = load_robot(get_robot("go2"))
-    assert robot.spec.source == "menagerie:unitree_go2"
+    assert robot.spec.source == "menagerie:unitree_go2/go2"
     assert_pd(robot.model, kp=20.0, kd=0.5, limits=GO2_LIMITS)
     env = LocomotionEnv(make_env_cfg("go2-flat", num_envs=2, num_threads=1), robot=robot)
     assert env.get_observations()["policy"].shape == (2, 53)
@@ -240,6 +240,24 @@ def test_go2_from_menagerie_root_stands(shared_robots, monkeypatch):
         _, rew, dones, _ = env.step(zero)
         assert not dones.any() and torch.isfinite(rew).all()
     assert np.all(env.state.base_pos[:, 2] > 0.2)
+
+
+def test_go2_flat_world_holds_only_the_floor(shared_robots, monkeypatch, caplog):
+    """The built-in Go2 loads the robot file, not unitree_mujoco's scene.xml, whose bars and staircase stand
+    1.2-3.4 m ahead of the spawn point: a flat task must have nothing in the world but the ground."""
+    monkeypatch.setenv("MENAGERIE_ROOT", str(shared_robots))
+    with caplog.at_level("WARNING", logger="stridelab.robots.loader"):
+        m = load_robot(get_robot("go2")).model
+    world = [m.geom(i).name for i in range(m.ngeom) if m.geom_bodyid[i] == 0]
+    assert world == ["floor"]
+    assert "besides the ground" not in caplog.text
+
+
+def test_a_scene_with_obstacles_is_named_in_a_warning(shared_robots, caplog):
+    spec = replace(get_robot("go2"), name="go2_scene", source=str(shared_robots / "unitree_go2" / "scene.xml"))
+    with caplog.at_level("WARNING", logger="stridelab.robots.loader"):
+        load_robot(spec)
+    assert "8 solid geoms besides the ground" in caplog.text and "scene.xml" in caplog.text
 
 
 # ---- robot specs from YAML (how a user brings a robot to the CLI) -----------------------------------

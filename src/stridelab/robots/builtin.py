@@ -40,7 +40,9 @@ QUADRUPED = RobotSpec(
 # follow unitree_rl_gym's go2_config.py; the trunk rests at about 0.27 m in that pose.
 GO2 = RobotSpec(
     name="go2",
-    source="menagerie:unitree_go2",
+    # the robot file alone (the loader adds a floor): unitree_mujoco's scene.xml, the one in ../shared/robots,
+    # also puts two 8 cm bars and a staircase 1.2-3.4 m ahead of the spawn point, which every forward walk hit
+    source="menagerie:unitree_go2/go2",
     joint_names=_QUAD_JOINTS,
     default_pose=_A1_POSE,
     kp=(20.0,) * 12,

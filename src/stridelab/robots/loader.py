@@ -240,7 +240,13 @@ def build_mjspec(spec: RobotSpec) -> tuple[mujoco.MjSpec, Path, dict[str, list[P
     _replace_actuators(mjspec, spec)
     if spec.limit_collisions:
         _limit_collisions(mjspec, spec, parts)
-    if not any(g.type in (mujoco.mjtGeom.mjGEOM_PLANE, mujoco.mjtGeom.mjGEOM_HFIELD) for g in mjspec.worldbody.geoms):
+    ground = (mujoco.mjtGeom.mjGEOM_PLANE, mujoco.mjtGeom.mjGEOM_HFIELD)
+    obstacles = [g for g in mjspec.worldbody.geoms if g.type not in ground and (g.contype or g.conaffinity)]
+    if obstacles:
+        log.warning("robot file %s puts %d solid geoms besides the ground in the world (a demo scene's obstacles?); "
+                    "every env trains among them. Point the spec's source at the robot's own file (e.g. go2.xml, "
+                    "not scene.xml) unless that is intended.", path, len(obstacles))
+    if not any(g.type in ground for g in mjspec.worldbody.geoms):
         _add_floor(mjspec)
     _add_sensors(mjspec, parts)
     if spec.timestep is not None:
