@@ -16,8 +16,8 @@ if "MUJOCO_GL" not in _os.environ and not _os.environ.get("DISPLAY"):
     _os.environ["MUJOCO_GL"] = "egl"
 
 # torch's OpenMP threads spin after each parallel region (the policy's forward pass at every control step)
-# while MuJoCo's own physics threads need the same cores: on 2 cores the spinning cost ~17 % of each rollout.
-# Sleeping OpenMP threads collect 12,288 env steps in 0.59 s instead of 0.70 s (the update gets ~5 % slower);
+# while MuJoCo's own physics threads need the same cores: on 2 cores the spinning cost ~16 % of each rollout.
+# Sleeping OpenMP threads collect 12,288 env steps in 0.59 s instead of 0.70 s (the update gets ~6 % slower);
 # measured in docs/benchmarks.md, section 2. Only takes effect if torch was not imported before stridelab.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
