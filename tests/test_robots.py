@@ -12,7 +12,7 @@ import torch
 
 from stridelab.envs.locomotion_env import LocomotionEnv
 from stridelab.errors import RobotSpecError
-from stridelab.robots import RobotSpec, get_robot, load_robot
+from stridelab.robots import RobotSpec, get_robot, load_robot, loader
 from stridelab.robots.builtin import QUADRUPED
 from stridelab.tasks import make_env_cfg
 
@@ -147,7 +147,8 @@ def test_user_mjcf_motors_become_pd_in_joint_order(tmp_path):
     np.testing.assert_allclose(robot.model.actuator_forcerange, [[-3.0, 3.0], [-4.0, 4.0]])
 
 
-def test_missing_visual_mesh_is_dropped_with_a_warning(tmp_path, caplog):
+def test_missing_visual_mesh_is_dropped_with_a_warning(tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr(loader, "_WARNED", set())
     path = tmp_path / "toy_visual.xml"
     path.write_text(TOY_MJCF.format(asset='<mesh name="shell" file="meshes/shell.stl"/>',
                                     extra_geom='<geom type="mesh" mesh="shell" contype="0" conaffinity="0" group="2"/>'))
@@ -253,11 +254,16 @@ def test_go2_flat_world_holds_only_the_floor(shared_robots, monkeypatch, caplog)
     assert "besides the ground" not in caplog.text
 
 
-def test_a_scene_with_obstacles_is_named_in_a_warning(shared_robots, caplog):
+def test_a_scene_with_obstacles_is_named_in_a_warning_once(shared_robots, caplog, monkeypatch):
+    """The warning names the file and the count, and is given at the first load only (a run reloads the robot
+    for every walk check)."""
+    monkeypatch.setattr(loader, "_WARNED", set())
     spec = replace(get_robot("go2"), name="go2_scene", source=str(shared_robots / "unitree_go2" / "scene.xml"))
     with caplog.at_level("WARNING", logger="stridelab.robots.loader"):
         load_robot(spec)
+        load_robot(spec)
     assert "8 solid geoms besides the ground" in caplog.text and "scene.xml" in caplog.text
+    assert caplog.text.count("solid geoms besides the ground") == 1
 
 
 # ---- robot specs from YAML (how a user brings a robot to the CLI) -----------------------------------

@@ -39,6 +39,18 @@ ROBOT_GROUP = 2
 
 ASSETS = Path(__file__).parent / "assets"
 
+#: warnings already given in this process: a file's problem is logged at its first load, not at every env built
+#: from it (a training run builds one per walk check)
+_WARNED: set[str] = set()
+
+
+def _warn_once(message: str, *args: object) -> None:
+    """``log.warning(message, *args)`` unless the same warning was given before in this process."""
+    text = message % args
+    if text not in _WARNED:
+        _WARNED.add(text)
+        log.warning(text)
+
 _CONTACT_FOUND = 1  # contact sensor dataspec bit for "found" (see mjtConDataType)
 _CONTACT_FORCE = 2  # dataspec bit for "force" (mjCONDATA_FORCE)
 _REDUCE_NETFORCE = 3  # contact sensor reduction: the sum of all matching contacts' forces, world frame
@@ -184,7 +196,7 @@ def _drop_missing_meshes(mjspec: mujoco.MjSpec, path: Path) -> None:
                 )
             mjspec.delete(geom)
     for name, mesh in missing.items():
-        log.warning("robot %s: visual mesh %r is missing (%s); dropped it", path.name, name, mesh.file)
+        _warn_once("robot %s: visual mesh %r is missing (%s); dropped it", path.name, name, mesh.file)
         mjspec.delete(mesh)
 
 
@@ -243,7 +255,7 @@ def build_mjspec(spec: RobotSpec) -> tuple[mujoco.MjSpec, Path, dict[str, list[P
     ground = (mujoco.mjtGeom.mjGEOM_PLANE, mujoco.mjtGeom.mjGEOM_HFIELD)
     obstacles = [g for g in mjspec.worldbody.geoms if g.type not in ground and (g.contype or g.conaffinity)]
     if obstacles:
-        log.warning("robot file %s puts %d solid geoms besides the ground in the world (a demo scene's obstacles?); "
+        _warn_once("robot file %s puts %d solid geoms besides the ground in the world (a demo scene's obstacles?); "
                     "every env trains among them. Point the spec's source at the robot's own file (e.g. go2.xml, "
                     "not scene.xml) unless that is intended.", path, len(obstacles))
     if not any(g.type in ground for g in mjspec.worldbody.geoms):
