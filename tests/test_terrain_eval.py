@@ -131,6 +131,25 @@ def test_grid_evaluation_in_the_simulator():
         evaluate_terrain(_stand, make_env_cfg("quadruped-flat"))
 
 
+def test_evaluation_keeps_the_privileged_layout_and_never_pushes():
+    """An evaluation env has the training env's observation sizes (a policy that reads ``privileged`` still fits:
+    the push's values stay, at zero) and no push fires within the run."""
+    from stridelab.eval.terrain import terrain_eval_cfg
+
+    rough = replace(make_env_cfg("quadruped-rough", num_envs=4, num_threads=1),
+                    terrain=TerrainConfig(num_rows=1, num_cols=1, border=1.0, types={"flat": 1.0}))
+    train_env = make_env(rough)
+    cfg = terrain_eval_cfg(rough, 4, 0.5, 2.0, 0)
+    assert cfg.events["push"].interval_s[0] > 1e5
+    env = make_env(cfg)
+    obs = env.reset_all()
+    train_obs = train_env.get_observations()
+    assert {k: tuple(v.shape) for k, v in obs.items()} == {k: tuple(v.shape) for k, v in train_obs.items()}
+    for _ in range(int(round(2.0 / env.dt))):
+        obs, _, _, _ = env.step(torch.zeros(4, 12))
+    assert not env.events.privileged()["push"].any()
+
+
 @pytest.fixture(scope="module")
 def untrained_runs(tmp_path_factory):
     """One-iteration runs (untrained policies) of quadruped-rough, quadruped-gallop and quadruped-flat,

@@ -34,8 +34,15 @@ def default_commands(env_cfg: EnvConfig) -> np.ndarray:
 
 
 def eval_env_cfg(env_cfg: EnvConfig, num_envs: int, duration_s: float, seed: int) -> EnvConfig:
-    """The training task with commands held, no interval events (pushes) and an episode longer than the run."""
-    calm = replace(env_cfg, events={name: e for name, e in env_cfg.events.items() if e.mode != "interval"})
+    """The training task with commands held, interval events (pushes) that never fire within the run, and an
+    episode longer than the run.
+
+    The interval events stay in the task, only their timers are set beyond the run: removing them would drop
+    their values from the ``privileged`` group (e.g. the last push) and change the input of a policy that reads
+    it."""
+    never = (duration_s + 1e6, duration_s + 1e6)
+    calm = replace(env_cfg, events={name: replace(e, interval_s=never) if e.mode == "interval" else e
+                                    for name, e in env_cfg.events.items()})
     commands = {name: {"params": {"resample_s": duration_s + 1.0}} for name, c in env_cfg.commands.items()
                 if "resample_s" in c.params}
     return override(calm, num_envs=num_envs, seed=seed, episode_length_s=duration_s + 1.0, commands=commands)
