@@ -32,9 +32,7 @@ log = logging.getLogger("rough_teacher")
 
 
 def figures(run: Path, trials: int, push_trials: int, repeats: int, seed: int, export_dir: Path) -> dict:
-    from stridelab.deploy.backend import SimBackendConfig
     from stridelab.deploy.export import export_policy
-    from stridelab.deploy.sim2sim import run_sim2sim
     from stridelab.eval.push import evaluate_pushes
     from stridelab.eval.terrain import evaluate_terrain
     from stridelab.learn.policy import load_policy
@@ -54,24 +52,33 @@ def figures(run: Path, trials: int, push_trials: int, repeats: int, seed: int, e
                       "trials_per_type": trials, "step_height_m": 0.10, "rough_amplitude_m": 0.05,
                       "speed": terrain["speed"], "fraction": terrain["fraction"], "duration_s": terrain["duration_s"]}
     log.info("terrain: %s", out["terrain"]["success_rate_by_type"])
-    if "privileged" in loaded.obs_groups:
-        # an actor that reads the randomized values: dropping the randomizations would change its input, and a
-        # deployed policy cannot read them (stridelab export refuses it)
-        skipped = ("the actor reads the privileged group: the nominal robot (randomizations dropped) would change "
-                   "its input, and the deploy simulation cannot feed it")
-        log.warning("skipping the nominal robot and the deploy-sim latency check: %s", skipped)
-        out["skipped"] = skipped
-        out["push"] = evaluate_pushes(loaded.policy, cfg, trials=push_trials, seed=seed)
-        out["stairs_up_profile"] = stairs_up_profile(loaded.policy, cfg, max(1, trials // 2), seed, nominal=False)
-        out["seconds"] = time.perf_counter() - t0
-        return out
-    plain = evaluate_terrain(loaded.policy, replace(cfg, terrain=fixed, events=nominal_events(cfg)), trials=trials,
-                             seed=seed)
-    out["terrain_nominal"] = {"success_rate_by_type": plain["success_rate_by_type"],
-                              "fall_rate_by_type": {c["type"]: c["fall_rate"] for c in plain["cells"]}}
-    log.info("terrain, nominal robot: %s", out["terrain_nominal"]["success_rate_by_type"])
+    # an actor that also reads the randomized values: dropping the randomizations would change its input, and a
+    # deployed policy cannot read them (stridelab export refuses it), so its nominal and deploy figures are skipped
+    deployable = "privileged" not in loaded.obs_groups
+    if deployable:
+        plain = evaluate_terrain(loaded.policy, replace(cfg, terrain=fixed, events=nominal_events(cfg)),
+                                 trials=trials, seed=seed)
+        out["terrain_nominal"] = {"success_rate_by_type": plain["success_rate_by_type"],
+                                  "fall_rate_by_type": {c["type"]: c["fall_rate"] for c in plain["cells"]}}
+        log.info("terrain, nominal robot: %s", out["terrain_nominal"]["success_rate_by_type"])
+    else:
+        out["skipped"] = ("the actor reads the privileged group: the nominal robot (randomizations dropped) would "
+                          "change its input, and the deploy simulation cannot feed it")
+        log.warning("skipping the nominal robot and the deploy-sim latency check: %s", out["skipped"])
     out["push"] = evaluate_pushes(loaded.policy, cfg, trials=push_trials, seed=seed)
-    exported = export_policy(run, export_dir)
+    if deployable:
+        out["latency"] = latency_figures(export_policy(run, export_dir), export_dir, repeats)
+    out["stairs_up_profile"] = stairs_up_profile(loaded.policy, cfg, max(1, trials // 2), seed, nominal=deployable)
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def latency_figures(exported: Path, export_dir: Path, repeats: int) -> dict:
+    """The exported policy on the deploy simulation's grid with 0 and 20 ms of actuation latency, and the ratio of
+    the linear-velocity errors."""
+    from stridelab.deploy.backend import SimBackendConfig
+    from stridelab.deploy.sim2sim import run_sim2sim
+
     latency = {}
     for delay in (0.0, 0.02):
         report = run_sim2sim(exported / "policy.onnx", export_dir / f"sim2sim_{delay * 1000:.0f}ms", repeats=repeats,
@@ -79,10 +86,7 @@ def figures(run: Path, trials: int, push_trials: int, repeats: int, seed: int, e
         latency[f"{delay * 1000:.0f}ms"] = {k: report[k] for k in ("lin_vel_error", "yaw_rate_error", "fall_rate")}
         log.info("deploy sim, latency %.0f ms: %s", delay * 1000, latency[f"{delay * 1000:.0f}ms"])
     latency["lin_vel_error_ratio"] = latency["20ms"]["lin_vel_error"] / max(latency["0ms"]["lin_vel_error"], 1e-9)
-    out["latency"] = latency
-    out["stairs_up_profile"] = stairs_up_profile(loaded.policy, cfg, max(1, trials // 2), seed)
-    out["seconds"] = time.perf_counter() - t0
-    return out
+    return latency
 
 
 def nominal_events(cfg) -> dict:

@@ -51,6 +51,7 @@ def _warn_once(message: str, *args: object) -> None:
         _WARNED.add(text)
         log.warning(text)
 
+
 _CONTACT_FOUND = 1  # contact sensor dataspec bit for "found" (see mjtConDataType)
 _CONTACT_FORCE = 2  # dataspec bit for "force" (mjCONDATA_FORCE)
 _REDUCE_NETFORCE = 3  # contact sensor reduction: the sum of all matching contacts' forces, world frame
