@@ -1,7 +1,8 @@
 """Where quadruped-rough's env step goes: the env as configured against variants with the height scan read
-from the terrain's heights instead of rays, and without action latency (env side only, best of 3 rounds).
+from the terrain's heights instead of rays, with Miki et al.'s rings around each foot added to the scan (52
+points per foot, looked up or cast), and without action latency (env side only, best of 3 rounds).
 
-    python benchmarks/rough_scan_cost.py [as_configured] [rays] [lookup] [no_latency]
+    python benchmarks/rough_scan_cost.py [as_configured] [rays] [lookup] [foot_rings] [foot_rings_rays] [no_latency]
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ VARIANTS = {
     "lookup": {"observations": {"extero": {"terms": {"height_scan": {"params": {"method": "lookup"}}}}}},
     "no_latency": {"events": {"latency": {"params": {"delay_s": (0.0, 0.0)}}}},
 }
+# Miki et al. 2022's foot scan: circles of 0.08-0.48 m with 6-16 points, 52 per foot (208 for four feet)
+RINGS = {"foot_radii": (0.08, 0.16, 0.26, 0.36, 0.48), "foot_points": (6, 8, 10, 12, 16)}
+VARIANTS["foot_rings"] = {"observations": {"extero": {"terms": {"height_scan": {"params": {**RINGS}}}}}}
+VARIANTS["foot_rings_rays"] = {"observations": {"extero": {"terms": {"height_scan": {"params": {
+    **RINGS, "method": "ray"}}}}}}
 
 
 def env_rate(overrides: dict, num_envs: int = 1024, steps: int = 40, rounds: int = 3) -> float:

@@ -77,3 +77,26 @@ def test_a_backend_without_base_position_is_a_clear_error(rough_export):
     sample = RobotState(0.0, np.zeros(12), np.zeros(12), np.array([1.0, 0, 0, 0]), np.zeros(3))
     with pytest.raises(StridelabError, match="height scan"):
         ObservationBuilder(meta)(sample, np.zeros(3), np.zeros(12))
+
+
+def test_the_deployed_scan_reads_foot_rings_from_the_sim_backend(rough_export):
+    """A scan with rings around the feet: the deploy sim reports the feet's positions, and the builder's rings sit
+    on them; a backend without them is a clear error."""
+    _, out = rough_export
+    meta = json.loads((out / "policy.json").read_text())
+    meta["extero"]["terms"][0]["params"].update(foot_radii=[0.1], foot_points=[4])
+    meta["extero"]["terms"][0]["size"] = meta["extero"]["size"] = meta["extero"]["frame_size"] = 187 + 4 * 4
+    meta["extero"]["terms"][0]["scale"] = 5.0  # the task's scale (policy.json lists it per value)
+    builder = ObservationBuilder(meta)
+    backend = SimBackend(robot_of(meta), SimBackendConfig())
+    sample = backend.read_state()
+    assert sample.extra["foot_pos"].shape == (4, 3)
+    built = builder(sample, np.zeros(3), np.zeros(12))
+    assert built.shape == (1, input_size(meta))
+    rings = built[0, -16:] / 5.0
+    np.testing.assert_allclose(rings, sample.extra["base_pos"][2], atol=1e-5)  # flat floor at z = 0 under every point
+    xy = builder.extero.terms[0].world_points(builder.last_state)[0, 187:].reshape(4, 4, 2)
+    np.testing.assert_allclose(xy.mean(axis=1), sample.extra["foot_pos"][:, :2], atol=1e-9)
+    del sample.extra["foot_pos"]
+    with pytest.raises(StridelabError, match="rings around the feet"):
+        ObservationBuilder(meta)(sample, np.zeros(3), np.zeros(12))

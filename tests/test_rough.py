@@ -13,6 +13,7 @@ import stridelab
 from stridelab.cli import main
 from stridelab.config import from_dict, override, to_dict
 from stridelab.config import EnvConfig
+from stridelab.errors import ConfigError
 from stridelab.mdp.curriculum import update_terrain_levels
 from stridelab.mdp.observations import height_scan
 from stridelab.robots.loader import ROBOT_GROUP
@@ -82,7 +83,8 @@ def test_curriculum_promotes_and_demotes_on_synthetic_distances():
 
 
 def test_curriculum_term_logs_mean_level_per_type(rough_env):
-    info = rough_env.curriculum.reset(np.zeros(0, dtype=np.int64))
+    info = {k: v for k, v in rough_env.curriculum.reset(np.zeros(0, dtype=np.int64)).items()
+            if k.startswith("Curriculum/terrain_levels/")}
     assert set(info) == {f"Curriculum/terrain_levels/{t}" for t in
                          ("flat", "rough", "slope_up", "slope_down", "stairs_up", "stairs_down")}
     assert all(0.0 <= v <= 2.0 for v in info.values())  # rows 0..max_init_level
@@ -113,6 +115,47 @@ def test_height_scan_matches_terrain_on_stairs(yaw):
     np.testing.assert_allclose(values, expected, atol=0.01)
     lookup = height_scan(env, clip=10.0, method="lookup")(s)[0]
     np.testing.assert_allclose(lookup, expected, atol=1e-9)
+
+
+def test_foot_rings_read_the_terrain_around_each_foot():
+    env = _stairs_env()
+    s = _pose(env, (4.0 + 1.6, 12.0), 0.7)  # over the stairs down, the feet beside risers
+    scan = height_scan(env, clip=10.0, method="lookup", foot_radii=(0.1, 0.25), foot_points=(4, 6))
+    values, xy = scan(s)[0], scan.world_points(s)[0]
+    assert values.shape == (187 + 4 * 10,)
+    rings = xy[187:].reshape(4, 10, 2)
+    np.testing.assert_allclose(rings.mean(axis=1), s.foot_pos[0, :, :2], atol=1e-12)  # centred on the feet
+    np.testing.assert_allclose(np.linalg.norm(rings[:, 4:] - s.foot_pos[0, :, None, :2], axis=2), 0.25)
+    heading = np.array([np.cos(0.7), np.sin(0.7)])  # point k = 0 of a ring lies straight ahead
+    np.testing.assert_allclose(rings[:, 0] - s.foot_pos[0, :, :2], 0.1 * np.tile(heading, (4, 1)), atol=1e-12)
+    expected = s.base_pos[0, 2] - env.robot.terrain.height_at(xy[:, 0], xy[:, 1])
+    np.testing.assert_allclose(values, expected, atol=1e-9)
+    assert np.ptp(values[187:]) > 0.1  # the rings see the risers
+    np.testing.assert_allclose(values[:187], height_scan(env, clip=10.0, method="lookup")(s)[0])  # the grid stays
+
+
+def test_foot_rings_mirror_and_per_foot_offsets(rough_env):
+    env = rough_env
+    scan = height_scan(env, foot_radii=(0.1, 0.2), foot_points=(4, 6))
+    size = 187 + 4 * 10
+    perm, sign = scan.mirror(env.robot.spec, size)
+    assert np.array_equal(perm[perm], np.arange(size)) and (sign == 1).all()
+    feet = np.asarray(env.robot.spec.feet_mirror_perm)
+    for f in range(4):  # foot f's ring point k comes from the mirror foot's point at the negated angle
+        src = perm[187 + 10 * f: 187 + 10 * (f + 1)] - 187
+        assert (src // 10 == feet[f]).all()
+        np.testing.assert_allclose(scan.ring[src % 10] * [1, -1], scan.ring, atol=1e-12)
+    shifted = height_scan(env, foot_radii=(0.1, 0.2), foot_points=(4, 6), foot_offset=0.05)
+    delta = shifted(env.state) - scan(env.state)
+    assert np.abs(delta[:, :187]).max() == 0.0  # the grid has no foot offset
+    per_foot = delta[:, 187:].reshape(len(delta), 4, 10)
+    assert np.ptp(per_foot, axis=2).max() < 1e-12  # one offset per foot ...
+    assert np.abs(per_foot).max() <= 0.05 and np.ptp(per_foot[:, :, 0]) > 0.0  # ... within its bound, varying
+    for params, words in [({"foot_radii": (0.1,), "foot_points": (4, 6)}, "one point count >= 1 per radius"),
+                          ({"foot_offset": 0.02}, "needs foot rings")]:
+        with pytest.raises(ConfigError) as err:
+            height_scan(env, **params)
+        assert words in str(err.value) and "\n" not in str(err.value)
 
 
 def test_height_scan_layout_mirror_clip_and_noise(rough_env):

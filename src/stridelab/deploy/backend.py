@@ -141,6 +141,7 @@ class SimBackend(RobotBackend):
             joint_torque=d.actuator_force.copy(),
             foot_contact=d.sensordata[s.foot_contact[0]:s.foot_contact[1]] > 0,
             extra={"base_pos": d.qpos[b:b + 3].copy(),
+                   "foot_pos": d.sensordata[s.foot_pos[0]:s.foot_pos[1]].reshape(-1, 3).copy(),  # world [m]
                    "foot_vel": r.foot_velocity(d.sensordata[None])[0],
                    "terminate_contact": bool((d.sensordata[s.terminate_contact[0]:s.terminate_contact[1]] > 0).any())},
         )

@@ -40,8 +40,12 @@ class ObservationBuilder:
         # the height scan of a terrain policy: its training term on a flat floor (ground at z = 0), fed the base
         # height the backend reports (a simulation's base position; a real robot would need an elevation map)
         self.extero = None
+        extero_terms = (meta.get("extero") or {}).get("terms", [])
+        self.foot_rings = any(t.get("params", {}).get("foot_radii") for t in extero_terms)
         if meta.get("extero"):
-            floor = SimpleNamespace(num_envs=1, robot=SimpleNamespace(terrain=None), rng=np.random.default_rng(0))
+            feet = len(meta.get("robot", {}).get("feet", []))
+            floor = SimpleNamespace(num_envs=1, robot=SimpleNamespace(terrain=None, num_feet=feet),
+                                    rng=np.random.default_rng(0))
             self.extero = ObservationGroup.from_description(meta["extero"], env=floor)
             if list(meta.get("observation_groups", ["policy", "extero"])) != ["policy", "extero"]:
                 raise StridelabError(f"policy.json's observation_groups {meta['observation_groups']} are not "
@@ -71,6 +75,12 @@ class ObservationBuilder:
                                      "the robot backend reports none (extra['base_pos']): run it in the deploy "
                                      "simulation, or export a proprioceptive policy.")
             s.base_pos = np.asarray(sample.extra["base_pos"], dtype=np.float64).reshape(1, 3)
+            if self.foot_rings:
+                if "foot_pos" not in sample.extra:
+                    raise StridelabError("this policy's height scan has rings around the feet, which need the feet's "
+                                         "positions; the robot backend reports none (extra['foot_pos']): run it in "
+                                         "the deploy simulation.")
+                s.foot_pos = np.asarray(sample.extra["foot_pos"], dtype=np.float64).reshape(1, -1, 3)
         return s
 
     def set_gait_frequency(self, frequency: float | None) -> None:

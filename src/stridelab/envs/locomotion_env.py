@@ -67,6 +67,7 @@ class LocomotionEnv(VecEnv):
         self.last_actions = np.zeros((n, j))
         self.prev_joint_vel = np.zeros((n, j))
         self.unstable_total = 0
+        self.common_step_counter = 0  # control steps since the env was built (Isaac Lab's name); schedules read it
         self.extras: dict = {}
         self.keep_final_obs = False  # gymnasium wants the terminal observations of reset envs
 
@@ -113,6 +114,7 @@ class LocomotionEnv(VecEnv):
         unstable = self.sim.step(self.action_term.targets(self.actions)) | bad_action
 
         self.episode_length += 1
+        self.common_step_counter += 1
         self.commands.step(self.dt)
         self.events.step(self.dt)
         s = self.state = self.last_state = self._read_state()

@@ -49,6 +49,7 @@ def env_state_dict(env) -> dict:
         "curriculum": env.curriculum.state_dict(),
         "observations": env.observations.state_dict(),
         "unstable_total": int(env.unstable_total),
+        "common_step_counter": int(env.common_step_counter),
         "rng": _rng_to_plain(env.rng),
         "obs": {k: v.clone() for k, v in env.get_observations().items()},
     }
@@ -77,6 +78,7 @@ def load_env_state(env, state: dict) -> None:
     env.curriculum.load_state_dict(state["curriculum"])
     env.observations.load_state_dict(state["observations"])
     env.unstable_total = int(state["unstable_total"])
+    env.common_step_counter = int(state.get("common_step_counter", 0))  # absent in checkpoints before 2026-12-03
     env.rng.bit_generator.state = _rng_from_plain(state["rng"])
     env.state = env.last_state = env._read_state()
     env._obs = TensorDict({k: v.clone() for k, v in state["obs"].items()}, batch_size=[env.num_envs])

@@ -34,8 +34,9 @@ def default_commands(env_cfg: EnvConfig) -> np.ndarray:
 
 
 def eval_env_cfg(env_cfg: EnvConfig, num_envs: int, duration_s: float, seed: int) -> EnvConfig:
-    """The training task with commands held, interval events (pushes) that never fire within the run, and an
-    episode longer than the run.
+    """The training task with commands held, interval events (pushes) that never fire within the run, an
+    episode longer than the run, and the randomizations at the config's full ranges (a ``randomization_strength``
+    ramp is a training schedule: an evaluation env starts at step 0, where the ramp would hold the nominal robot).
 
     The interval events stay in the task, only their timers are set beyond the run: removing them would drop
     their values from the ``privileged`` group (e.g. the last push) and change the input of a policy that reads
@@ -45,6 +46,8 @@ def eval_env_cfg(env_cfg: EnvConfig, num_envs: int, duration_s: float, seed: int
                                     for name, e in env_cfg.events.items()})
     commands = {name: {"params": {"resample_s": duration_s + 1.0}} for name, c in env_cfg.commands.items()
                 if "resample_s" in c.params}
+    calm = replace(calm, curriculum={name: c for name, c in calm.curriculum.items()
+                                     if c.func != "randomization_strength"})
     return override(calm, num_envs=num_envs, seed=seed, episode_length_s=duration_s + 1.0, commands=commands)
 
 

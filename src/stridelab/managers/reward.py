@@ -60,13 +60,13 @@ class RewardManager:
         return total
 
     def episode_log(self, env_ids: np.ndarray, episode_length_s: float) -> dict[str, float]:
-        """Mean episode sum per term of ``env_ids`` per second of episode, then clears their sums."""
-        info = {f"Episode_Reward/{name}": float(np.mean(self.episode_sums[i, env_ids]) / episode_length_s)
+        """Mean episode sum per term of ``env_ids`` per second of episode; :meth:`reset` clears the sums (after the
+        curriculum terms, which may read them)."""
+        return {f"Episode_Reward/{name}": float(np.mean(self.episode_sums[i, env_ids]) / episode_length_s)
                 for i, name in enumerate(self.sum_names)}
-        self.episode_sums[:, env_ids] = 0.0
-        return info
 
     def reset(self, env_ids: np.ndarray) -> None:
+        self.episode_sums[:, env_ids] = 0.0
         for term in self.terms:
             term.reset(env_ids)
 

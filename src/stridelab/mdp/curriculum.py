@@ -9,9 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 
 from stridelab.errors import ConfigError
 from stridelab.mdp.terrain import tiles_of
+
+Range = tuple[float, float]
 
 
 def update_terrain_levels(rows: np.ndarray, distance: np.ndarray, required: np.ndarray, tile_size: float,
@@ -86,3 +89,102 @@ class terrain_levels:  # noqa: N801 - a term, named like the function terms
 
     def load_state_dict(self, state: dict) -> None:
         self.tiles.load_state_dict(state)
+
+
+class randomization_strength:  # noqa: N801 - a term, named like the function terms
+    """Ramps every domain randomization from the nominal robot to the config's ranges (the curricula of Isaac
+    Lab's ``modify_term_cfg`` on ``common_step_counter``, applied to the reach of the draws).
+
+    The strength is 0 before ``start_step`` and 1 from ``end_step`` on, linear in between, in control steps
+    per env (``env.common_step_counter``: 24 per PPO iteration at the default rollout length, whatever the
+    number of envs or Ray workers). Each reset's draws are ``nominal + strength * (draw - nominal)``
+    (:mod:`stridelab.mdp.randomization`); the privileged group keeps its layout, so a policy that reads it sees
+    the values the ramp actually set. ``end_step`` 0 turns the ramp off (strength 1 throughout). Evaluations
+    drop this term and use the full ranges (:func:`stridelab.eval.grid.eval_env_cfg`). The counter is saved
+    with the env, so ``--resume`` continues the ramp; ``--init-from`` starts a fresh env and the ramp again.
+
+    Returns the strength, logged as ``Curriculum/<name>``.
+    """
+
+    def __init__(self, env: Any, start_step: int = 0, end_step: int = 0) -> None:
+        if start_step < 0 or end_step < 0 or (end_step and end_step <= start_step):
+            raise ConfigError(f"randomization_strength start_step = {start_step}, end_step = {end_step}: give "
+                              f"0 <= start_step < end_step in control steps per env, or end_step 0 for no ramp.")
+        self.env = env
+        self.start_step, self.end_step = int(start_step), int(end_step)
+        self.randomizers = [term for _, term in env.events.terms.values() if hasattr(term, "strength")]
+
+    def strength(self) -> float:
+        """The strength at the env's current step, in [0, 1]."""
+        if not self.end_step:
+            return 1.0
+        return float(np.clip((self.env.common_step_counter - self.start_step) / (self.end_step - self.start_step),
+                             0.0, 1.0))
+
+    def __call__(self, env_ids: np.ndarray) -> float:
+        value = self.strength()
+        for term in self.randomizers:
+            term.strength = value
+        return value
+
+
+class command_levels:  # noqa: N801 - a term, named like the function terms
+    """legged_gym's command curriculum (``update_command_curriculum``; Isaac Lab's ``lin_vel_cmd_levels``): while
+    the robots track well, widen the velocity command's planar ranges.
+
+    At most once per episode length of control steps (legged_gym checks once per episode length), at a reset:
+    if the resetting envs' mean episode sum of ``reward_term`` per second of episode exceeds ``threshold`` times
+    the term's weight (legged_gym: 0.8 of the best possible), ``lin_vel_x`` and ``lin_vel_y`` widen by ``step``
+    [m/s] at each end, never beyond ``limit_lin_vel_x`` / ``limit_lin_vel_y``. Limits equal to the command's
+    ranges (the default) keep the ranges fixed; e.g. ``--env.curriculum.command-levels.params.limit-lin-vel-x -2 2``
+    turns the curriculum on. The ranges are saved with the env (exact resume).
+
+    Returns the ranges' upper ends, logged as ``Curriculum/<name>/lin_vel_x`` and ``.../lin_vel_y``.
+    """
+
+    def __init__(self, env: Any, reward_term: str = "track_lin_vel_xy_exp", threshold: float = 0.8, step: float = 0.5,
+                 limit_lin_vel_x: Range | None = None, limit_lin_vel_y: Range | None = None) -> None:
+        self.env = env
+        self.command = env.commands.velocity
+        if self.command is None:
+            raise ConfigError("curriculum command_levels needs a velocity command; add one (e.g. velocity_command).")
+        names = env.rewards.names
+        if reward_term not in names:
+            raise ConfigError(f"curriculum command_levels reward_term {reward_term!r} is not an active reward term; "
+                              f"use one of: {', '.join(names)}.")
+        self.index = names.index(reward_term)
+        self.weight = float(env.rewards.weights[self.index])
+        if self.weight <= 0 or not 0.0 < threshold <= 1.0 or step <= 0:
+            raise ConfigError(f"curriculum command_levels needs a tracking reward with a positive weight (got "
+                              f"{self.weight}), a threshold within (0, 1] (got {threshold}) and a step > 0 m/s "
+                              f"(got {step}).")
+        self.threshold, self.step = float(threshold), float(step)
+        limits = []
+        for axis, limit in ((0, limit_lin_vel_x), (1, limit_lin_vel_y)):
+            lo, hi = (self.command.low[axis], self.command.high[axis]) if limit is None else limit
+            if not lo <= self.command.low[axis] <= self.command.high[axis] <= hi:
+                raise ConfigError(f"curriculum command_levels limit {limit!r} must contain the command's range "
+                                  f"({self.command.low[axis]:g}, {self.command.high[axis]:g}) m/s.")
+            limits.append((float(lo), float(hi)))
+        self.limit_low = np.array([limits[0][0], limits[1][0]])
+        self.limit_high = np.array([limits[0][1], limits[1][1]])
+        self.next_check = 0  # env.common_step_counter of the next check
+
+    def __call__(self, env_ids: np.ndarray) -> dict[str, float]:
+        env = self.env
+        if len(env_ids) and env.common_step_counter >= self.next_check and env.common_step_counter > 0:
+            self.next_check = env.common_step_counter + env.max_episode_length
+            per_second = float(np.mean(env.rewards.episode_sums[self.index, env_ids])) / env.cfg.episode_length_s
+            if per_second > self.threshold * self.weight:
+                self.command.low[:2] = np.maximum(self.command.low[:2] - self.step, self.limit_low)
+                self.command.high[:2] = np.minimum(self.command.high[:2] + self.step, self.limit_high)
+        return {"lin_vel_x": float(self.command.high[0]), "lin_vel_y": float(self.command.high[1])}
+
+    def state_dict(self) -> dict:
+        return {"low": torch.from_numpy(self.command.low.copy()), "high": torch.from_numpy(self.command.high.copy()),
+                "next_check": int(self.next_check)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.command.low[:] = state["low"].numpy()
+        self.command.high[:] = state["high"].numpy()
+        self.next_check = int(state["next_check"])

@@ -148,17 +148,27 @@ class height_scan:  # noqa: N801 - a term, named like the function terms
     or read from the terrain's heights (``method="lookup"``, bilinear). On the flat floor it is z = 0. A
     ray that misses (off the terrain) reads as ground far below (``+clip``).
 
+    Rings around each foot, off by default (Miki et al. 2022, "Learning robust perceptive locomotion for
+    quadrupedal robots in the wild": 52 samples per foot on circles of 0.08 / 0.16 / 0.26 / 0.36 / 0.48 m with
+    6 / 8 / 10 / 12 / 16 points): ``foot_radii`` [m] with ``foot_points`` points each, centred on each foot's
+    (x, y) and turned with the base's heading like the grid, the point at angle ``2 pi k / points`` first at
+    k = 0 (straight ahead). They read base z minus ground z like the grid, and follow it: values
+    ``nx * ny + foot * K + ring_start + k`` (K points per foot, feet in the robot's order).
+
     Noise model for student training, off by default: Gaussian per-point noise of std ``point_noise``
-    [m], a per-env offset uniform in ``[-env_offset, env_offset]`` [m] drawn at each reset, outliers
-    (probability ``outlier_prob`` per point: uniform in [-clip, clip]) and missing points (probability
-    ``missing_prob``: they read ``missing_value``, default ``+clip`` like a miss). The draws use the env's
-    RNG on every call (also in noise-free frames of the group).
+    [m], a per-env offset uniform in ``[-env_offset, env_offset]`` [m] and, on each foot's rings, a per-foot
+    offset uniform in ``[-foot_offset, foot_offset]`` [m] (a foot's local map out of register), both drawn at
+    each reset, outliers (probability ``outlier_prob`` per point: uniform in [-clip, clip]) and missing points
+    (probability ``missing_prob``: they read ``missing_value``, default ``+clip`` like a miss). The draws use
+    the env's RNG on every call (also in noise-free frames of the group).
     """
 
     def __init__(self, env: Any, size: tuple[float, float] = (1.6, 1.0), resolution: float = 0.1,
                  yaw_aligned: bool = True, offset: float = 0.0, clip: float = 1.0, method: str = "ray",
                  ray_start: float = 2.0, point_noise: float = 0.0, env_offset: float = 0.0,
-                 outlier_prob: float = 0.0, missing_prob: float = 0.0, missing_value: float | None = None) -> None:
+                 outlier_prob: float = 0.0, missing_prob: float = 0.0, missing_value: float | None = None,
+                 foot_radii: tuple[float, ...] = (), foot_points: tuple[int, ...] = (),
+                 foot_offset: float = 0.0) -> None:
         if len(size) != 2 or min(size) < 0 or resolution <= 0:
             raise ConfigError(f"height_scan size = {size!r}, resolution = {resolution!r}: give (length, width) >= 0 "
                               f"and a resolution > 0 [m].")
@@ -173,6 +183,13 @@ class height_scan:  # noqa: N801 - a term, named like the function terms
         ys = np.linspace(-size[1] / 2, size[1] / 2, self.ny)
         gx, gy = np.meshgrid(xs, ys, indexing="ij")
         self.points = np.stack([gx.ravel(), gy.ravel()], axis=1)  # (m, 2) in the base's heading frame
+        self.ring, self.ring_mirror = _foot_rings(tuple(foot_radii), tuple(foot_points))  # (K, 2) about a foot
+        self.num_feet = env.robot.num_feet if len(self.ring) else 0
+        if foot_offset < 0 or (foot_offset > 0 and not self.num_feet):
+            raise ConfigError(f"height_scan foot_offset = {foot_offset} must be >= 0 [m], and needs foot rings "
+                              f"(foot_radii, foot_points).")
+        self.foot_offset = float(foot_offset)
+        self.foot_offsets = np.zeros((env.num_envs, self.num_feet * len(self.ring)))
         self.yaw_aligned, self.offset, self.clip = bool(yaw_aligned), float(offset), float(clip)
         self.terrain = getattr(env.robot, "terrain", None)
         self.method = method if self.terrain is not None else "flat"
@@ -181,7 +198,7 @@ class height_scan:  # noqa: N801 - a term, named like the function terms
         self.outlier_prob, self.missing_prob = float(outlier_prob), float(missing_prob)
         self.missing_value = self.clip if missing_value is None else float(missing_value)
         self.offsets = np.zeros((env.num_envs, 1))
-        if self.env_offset > 0:
+        if self.env_offset > 0 or self.foot_offset > 0:
             self.reset(np.arange(env.num_envs))
         if self.method == "ray":
             from stridelab.sim.terrain.grid import GROUND_GROUP
@@ -191,8 +208,8 @@ class height_scan:  # noqa: N801 - a term, named like the function terms
             self.down = np.array([0.0, 0.0, -1.0])
 
     def world_points(self, s: RobotState) -> np.ndarray:
-        """World (x, y) of the scan points [m]. Shape: (n, m, 2)."""
-        p = self.points
+        """World (x, y) of the scan points [m]: the grid around the base, then each foot's rings. Shape: (n, m, 2)."""
+        p = np.concatenate([self.points, np.tile(self.ring, (self.num_feet, 1))]) if self.num_feet else self.points
         if self.yaw_aligned:
             q = s.base_quat
             yaw = np.arctan2(2 * (q[:, 0] * q[:, 3] + q[:, 1] * q[:, 2]), 1 - 2 * (q[:, 2] ** 2 + q[:, 3] ** 2))
@@ -200,7 +217,13 @@ class height_scan:  # noqa: N801 - a term, named like the function terms
             xy = np.stack([c * p[:, 0] - sn * p[:, 1], sn * p[:, 0] + c * p[:, 1]], axis=2)
         else:
             xy = np.broadcast_to(p, (len(s.base_pos), *p.shape))
-        return xy + s.base_pos[:, None, :2]
+        centre = np.broadcast_to(s.base_pos[:, None, :2], (len(s.base_pos), len(self.points), 2))
+        if self.num_feet:
+            if s.foot_pos is None:
+                raise ConfigError("height_scan foot rings need the feet's positions, which this robot state does not "
+                                  "carry; leave foot_radii empty here.")
+            centre = np.concatenate([centre, np.repeat(s.foot_pos[:, :, :2], len(self.ring), axis=1)], axis=1)
+        return xy + centre
 
     def ground(self, s: RobotState, xy: np.ndarray) -> np.ndarray:
         """Ground height under the points [m] (``-inf`` where a ray missed). Shape: (n, m)."""
@@ -220,6 +243,8 @@ class height_scan:  # noqa: N801 - a term, named like the function terms
             out = out + rng.normal(0.0, self.point_noise, size=out.shape)
         if self.env_offset > 0:
             out = out + self.offsets
+        if self.foot_offset > 0:
+            out[:, len(self.points):] += self.foot_offsets
         out = np.clip(out, -self.clip, self.clip)
         if self.outlier_prob > 0:
             hit = rng.random(out.shape) < self.outlier_prob
@@ -231,10 +256,39 @@ class height_scan:  # noqa: N801 - a term, named like the function terms
     def reset(self, env_ids: np.ndarray) -> None:
         if self.env_offset > 0:
             self.offsets[env_ids] = self.env.rng.uniform(-self.env_offset, self.env_offset, size=(len(env_ids), 1))
+        if self.foot_offset > 0:
+            per_foot = self.env.rng.uniform(-self.foot_offset, self.foot_offset, size=(len(env_ids), self.num_feet))
+            self.foot_offsets[env_ids] = np.repeat(per_foot, len(self.ring), axis=1)
 
     def mirror(self, spec: Any, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """Left/right: the grid's y columns swap (``iy -> ny - 1 - iy``); heights keep their sign."""
-        if size != self.nx * self.ny:
-            raise ConfigError(f"height_scan has {self.nx * self.ny} points but {size} values; it cannot be mirrored.")
-        ix, iy = np.divmod(np.arange(size), self.ny)
-        return ix * self.ny + (self.ny - 1 - iy), np.ones(size)
+        """Left/right: the grid's y columns swap (``iy -> ny - 1 - iy``); each foot's rings come from its mirror
+        foot (``feet_mirror_perm``) with their angles negated; heights keep their sign."""
+        grid, k = self.nx * self.ny, len(self.ring)
+        if size != grid + self.num_feet * k:
+            raise ConfigError(f"height_scan has {grid + self.num_feet * k} points but {size} values; it cannot be "
+                              f"mirrored.")
+        ix, iy = np.divmod(np.arange(grid), self.ny)
+        perm = [ix * self.ny + (self.ny - 1 - iy)]
+        if self.num_feet:
+            feet_perm = sym.feet(spec, self.num_feet)[0]
+            perm += [grid + int(feet_perm[f]) * k + self.ring_mirror for f in range(self.num_feet)]
+        return np.concatenate(perm), np.ones(size)
+
+
+def _foot_rings(radii: tuple[float, ...], points: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Points on circles about a foot [m] in the heading frame, and the index each one mirrors to (y -> -y).
+
+    Shapes: (K, 2) and (K,), K = sum(points)."""
+    if len(radii) != len(points) or any(r <= 0 for r in radii) or any(int(p) < 1 for p in points):
+        raise ConfigError(f"height_scan foot_radii = {radii!r} and foot_points = {points!r}: give one point count "
+                          f">= 1 per radius > 0 [m], e.g. foot_radii (0.08, 0.16) and foot_points (6, 8).")
+    xy, mirror, start = [], [], 0
+    for r, count in zip(radii, points):
+        k = np.arange(int(count))
+        angle = 2 * np.pi * k / count
+        xy.append(np.stack([r * np.cos(angle), r * np.sin(angle)], axis=1))
+        mirror.append(start + (-k) % count)
+        start += int(count)
+    if not xy:
+        return np.zeros((0, 2)), np.zeros(0, dtype=np.int64)
+    return np.concatenate(xy), np.concatenate(mirror)

@@ -8,6 +8,8 @@ offset range of (0, 0)) reports ``enabled = False`` and is dropped: it expands n
 random number and adds no observation.
 
 Ranges are (low, high) of a uniform draw. Each task cites where its ranges come from (``tasks/rough.py``).
+A randomizer's ``strength`` in [0, 1] pulls its draws towards the nominal robot (``nominal + strength * (draw -
+nominal)``); it is 1 (the config's ranges) unless a ``randomization_strength`` curriculum term ramps it.
 """
 
 from __future__ import annotations
@@ -41,6 +43,14 @@ class _Randomizer:
     values: dict[str, np.ndarray]
     mirrors: dict[str, sym.MirrorFn] = {}
     scales: dict[str, float] = {}
+    strength: float = 1.0  # set by the randomization_strength curriculum term; 1: the config's ranges
+
+    def _draw(self, bounds: Range, size: tuple[int, ...], nominal: float = 1.0) -> np.ndarray:
+        """Uniform draws in ``bounds``, pulled towards ``nominal`` by ``strength``. Shape: ``size``.
+
+        The same random numbers are drawn at every strength, so a ramp does not shift the env's random stream."""
+        u = self.env.rng.uniform(*bounds, size=size)
+        return u if self.strength >= 1.0 else nominal + self.strength * (u - nominal)
 
     def privileged(self) -> dict[str, np.ndarray]:
         return self.values
@@ -75,11 +85,12 @@ class randomize_friction(_Randomizer):  # noqa: N801 - a term, named like the fu
         self.range = _range("randomize_friction.range", range, lo=0.0)
         self.env = env
         self.enabled = True  # a (mu, mu) range still sets every foot to mu
-        self.values = {"friction": np.broadcast_to(env.sim.physics.nominal("foot_friction"),
-                                                   (env.num_envs, env.robot.num_feet)).copy()}
+        nominal = env.sim.physics.nominal("foot_friction")
+        self._mu0 = float(np.mean(nominal))
+        self.values = {"friction": np.broadcast_to(nominal, (env.num_envs, env.robot.num_feet)).copy()}
 
     def __call__(self, env_ids: np.ndarray) -> None:
-        mu = self.env.rng.uniform(*self.range, size=(len(env_ids), 1))
+        mu = self._draw(self.range, (len(env_ids), 1), self._mu0)
         self.values["friction"][env_ids] = mu
         self.env.sim.physics.set("foot_friction", env_ids, np.broadcast_to(mu, (len(env_ids), self.env.robot.num_feet)))
 
@@ -114,15 +125,15 @@ class randomize_base_mass(_Randomizer):  # noqa: N801
         self.enabled = bool(self.values)
 
     def __call__(self, env_ids: np.ndarray) -> None:
-        k, rng, physics = len(env_ids), self.env.rng, self.env.sim.physics
+        k, physics = len(env_ids), self.env.sim.physics
         if "added_mass" in self.values:
-            self.values["added_mass"][env_ids] = rng.uniform(*self.added_mass, size=(k, 1))
+            self.values["added_mass"][env_ids] = self._draw(self.added_mass, (k, 1), 0.0)
             physics.set("base_mass", env_ids, self._mass0 + self.values["added_mass"][env_ids])
         if "com_offset" in self.values:
-            self.values["com_offset"][env_ids] = rng.uniform(*self.com_offset, size=(k, 3))
+            self.values["com_offset"][env_ids] = self._draw(self.com_offset, (k, 3), 0.0)
             physics.set("base_com", env_ids, self._ipos0 + self.values["com_offset"][env_ids])
         if "base_inertia" in self.values:
-            self.values["base_inertia"][env_ids] = rng.uniform(*self.inertia_factor, size=(k, 3))
+            self.values["base_inertia"][env_ids] = self._draw(self.inertia_factor, (k, 3))
             physics.set("base_inertia", env_ids, self._inertia0 * self.values["base_inertia"][env_ids])
 
 
@@ -156,7 +167,7 @@ class randomize_link_mass(_Randomizer):  # noqa: N801
 
     def __call__(self, env_ids: np.ndarray) -> None:
         k = len(env_ids)
-        f = self.env.rng.uniform(*self.factor, size=(k, self.values["link_mass"].shape[1]))
+        f = self._draw(self.factor, (k, self.values["link_mass"].shape[1]))
         self.values["link_mass"][env_ids] = f
         per_link = f[:, self.group_of]  # (k, L)
         physics = self.env.sim.physics
@@ -200,7 +211,7 @@ class randomize_actuator_gains(_Randomizer):  # noqa: N801
     def __call__(self, env_ids: np.ndarray) -> None:
         k, j = len(env_ids), self.env.num_actions
         for name in self.values:
-            self.values[name][env_ids] = self.env.rng.uniform(*self.ranges[name], size=(k, j))
+            self.values[name][env_ids] = self._draw(self.ranges[name], (k, j))
         one = np.ones((k, j))
         strength = self.values["motor_strength"][env_ids] if "motor_strength" in self.values else one
         kp = self._kp * strength * (self.values["kp_factor"][env_ids] if "kp_factor" in self.values else one)
@@ -244,7 +255,7 @@ class randomize_joint_dynamics(_Randomizer):  # noqa: N801
     def __call__(self, env_ids: np.ndarray) -> None:
         k, j = len(env_ids), self.env.num_actions
         for name, r in self.ranges.items():
-            v = self.values[name][env_ids] = self.env.rng.uniform(*r, size=(k, j))
+            v = self.values[name][env_ids] = self._draw(r, (k, j), 0.0 if name == "joint_frictionloss" else 1.0)
             nominal = self.nominal[name]
             self.env.sim.physics.set(name, env_ids, nominal + v if name == "joint_frictionloss" else nominal * v)
 
@@ -271,7 +282,7 @@ class randomize_gravity(_Randomizer):  # noqa: N801
         k = len(env_ids)
         offset = np.zeros((k, 3))
         for a in self.axes:  # a loop over at most three axes
-            offset[:, a] = self.env.rng.uniform(*(self.xy if a < 2 else self.z), size=k)
+            offset[:, a] = self._draw(self.xy if a < 2 else self.z, (k,), 0.0)
         self.values["gravity_offset"][env_ids] = offset[:, self.axes]
         self.env.sim.physics.set("gravity", env_ids, self._g0 + offset)
 
@@ -301,5 +312,7 @@ class randomize_action_latency(_Randomizer):  # noqa: N801
 
     def __call__(self, env_ids: np.ndarray) -> None:
         d = self.env.rng.integers(self.low, self.high, endpoint=True, size=len(env_ids))
+        if self.strength < 1.0:  # towards no delay, in whole substeps
+            d = np.rint(self.strength * d).astype(d.dtype)
         self.values["action_delay"][env_ids, 0] = d * self.substep_s
         self.env.sim.physics.set("action_delay", env_ids, d)

@@ -112,7 +112,16 @@ def rough_velocity_task(task: str, robot: str, terrain: TerrainConfig | None = N
                  # legged_gym's rough configs weigh orientation and base height with 0
                  "flat_orientation_l2": replace(base.rewards["flat_orientation_l2"], weight=0.0),
                  "base_height_l2": replace(base.rewards["base_height_l2"], weight=0.0)},
-        curriculum={"terrain_levels": TermCfg("terrain_levels", params={"max_init_level": 2})},
+        curriculum={"terrain_levels": TermCfg("terrain_levels", params={"max_init_level": 2}),
+                    # off (end_step 0: the full ranges from the start); a ramp from the nominal robot, e.g.
+                    # --env.curriculum.randomization-strength.params.end-step 20000 (control steps per env)
+                    "randomization_strength": TermCfg("randomization_strength", params={"start_step": 0,
+                                                                                        "end_step": 0}),
+                    # legged_gym's command curriculum, off: limits equal to the command's ranges; on with e.g.
+                    # --env.curriculum.command-levels.params.limit-lin-vel-x -2 2
+                    "command_levels": TermCfg("command_levels", params={
+                        "limit_lin_vel_x": velocity.params["lin_vel_x"],
+                        "limit_lin_vel_y": velocity.params["lin_vel_y"]})},
     )
 
 
