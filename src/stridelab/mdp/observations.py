@@ -189,6 +189,8 @@ class height_scan:  # noqa: N801 - a term, named like the function terms
             raise ConfigError(f"height_scan foot_offset = {foot_offset} must be >= 0 [m], and needs foot rings "
                               f"(foot_radii, foot_points).")
         self.foot_offset = float(foot_offset)
+        # the grid, then each foot's rings, in the heading frame about their centres (the base, the feet). Shape: (m, 2)
+        self.pattern = np.concatenate([self.points, np.tile(self.ring, (self.num_feet, 1))])
         self.foot_offsets = np.zeros((env.num_envs, self.num_feet * len(self.ring)))
         self.yaw_aligned, self.offset, self.clip = bool(yaw_aligned), float(offset), float(clip)
         self.terrain = getattr(env.robot, "terrain", None)
@@ -209,7 +211,7 @@ class height_scan:  # noqa: N801 - a term, named like the function terms
 
     def world_points(self, s: RobotState) -> np.ndarray:
         """World (x, y) of the scan points [m]: the grid around the base, then each foot's rings. Shape: (n, m, 2)."""
-        p = np.concatenate([self.points, np.tile(self.ring, (self.num_feet, 1))]) if self.num_feet else self.points
+        p = self.pattern
         if self.yaw_aligned:
             q = s.base_quat
             yaw = np.arctan2(2 * (q[:, 0] * q[:, 3] + q[:, 1] * q[:, 2]), 1 - 2 * (q[:, 2] ** 2 + q[:, 3] ** 2))
