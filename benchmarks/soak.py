@@ -6,7 +6,7 @@
 Actions are uniform in [-action_range, action_range] (policy units: 0.25 rad each at the default scale), a new
 draw every control step, and episodes last ``episode_length_s`` (5 s instead of the task's 20 s), so the robots
 fall, get pushed, stumble on stairs and reset often, each time with freshly sampled friction, masses, inertias,
-gains, joint dynamics, gravity tilt and action latency. Reported: env steps,
+gains, joint dynamics, gravity tilt and action latency, at their full ranges from the first step. Reported: env steps,
 wall time, env steps per second (on a busy machine: a lower bound), episodes ended, the unstable simulations the
 env reset (``env.unstable_total``) and whether every observation stayed finite. The JSON goes to
 ``benchmarks/results/soak.json``. It raises (non-zero exit) on a non-finite observation or reward.
@@ -27,6 +27,7 @@ import torch
 import stridelab
 from stridelab.bench import machine_description
 from stridelab.config import to_dict
+from stridelab.registry import make_env_cfg
 
 log = logging.getLogger("soak")
 
@@ -34,7 +35,12 @@ log = logging.getLogger("soak")
 def soak(task: str, env_steps: int, num_envs: int, num_threads: int, seed: int, action_range: float,
          episode_length_s: float, log_every_s: float = 30.0) -> dict:
     """Run ``env_steps`` env steps (rounded up to whole control steps of all envs); return the report."""
-    env = stridelab.make(task, num_envs=num_envs, num_threads=num_threads, seed=seed, episode_length_s=episode_length_s)
+    # the full ranges from the first step: a task's ramp on the randomization strength (quadruped-rough's teacher)
+    # would start from the nominal robot
+    full = {"curriculum": {"randomization_strength": {"params": {"end_step": 0}}}} \
+        if "randomization_strength" in make_env_cfg(task).curriculum else {}
+    env = stridelab.make(task, num_envs=num_envs, num_threads=num_threads, seed=seed, episode_length_s=episode_length_s,
+                         **full)
     rng = np.random.default_rng(seed)
     steps = math.ceil(env_steps / num_envs)
     episodes = 0

@@ -21,6 +21,9 @@ NOMINAL = {"added_mass": 0.0, "com_offset": 0.0, "base_inertia": 1.0, "link_mass
 
 
 def rough(n: int = 64, **curriculum):
+    """quadruped-rough with the given curriculum params; without a ``randomization_strength`` the full ranges
+    (the task's own ramp switched off)."""
+    curriculum = {"randomization_strength": {"start_step": 0, "end_step": 0}, **curriculum}
     return stridelab.make("quadruped-rough", num_envs=n, num_threads=1, seed=3,
                           curriculum={name: {"params": p} for name, p in curriculum.items()})
 
@@ -87,6 +90,19 @@ def test_evaluation_runs_the_full_ranges_and_bad_ramps_are_one_sentence():
         rough(n=2, randomization_strength={"start_step": 50, "end_step": 20})
     msg = str(err.value)
     assert "start_step < end_step" in msg and "\n" not in msg and msg.endswith(".")
+
+
+def test_the_rough_teacher_starts_from_the_nominal_robot_with_two_frames_of_history_and_the_courses_do_not():
+    cfg = make_env_cfg("quadruped-rough")
+    assert cfg.curriculum["randomization_strength"].params == {"start_step": 2400, "end_step": 19200}
+    env = stridelab.make("quadruped-rough", num_envs=4, num_threads=1, seed=0)
+    assert env.get_observations()["policy"].shape == (4, 3 * 53)  # the frame and two past ones
+    assert env.curriculum.terms["randomization_strength"].strength() == 0.0
+    for name, v in drawn(env).items():
+        if name != "friction":
+            np.testing.assert_allclose(v, NOMINAL[name], atol=1e-12, err_msg=name)
+    course = make_env_cfg("quadruped-stairstair")  # ETG-RL's courses keep their recorded recipe
+    assert course.observations["policy"].history == 0 and "randomization_strength" not in course.curriculum
 
 
 # ---- the command curriculum ---------------------------------------------------------------------------------

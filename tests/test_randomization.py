@@ -356,7 +356,8 @@ RL_LITE3 = {"friction": 4, "added_mass": 1, "com_offset": 3, "motor_strength": 1
 
 def test_rough_privileged_group_holds_every_randomized_quantity_and_no_constant_column():
     env = stridelab.make("quadruped-rough", num_envs=16, num_threads=1, seed=0,
-                         events={"push": {"interval_s": (0.02, 0.08)}})  # pushes within the first steps
+                         events={"push": {"interval_s": (0.02, 0.08)}},  # pushes within the first steps
+                         curriculum={"randomization_strength": {"params": {"end_step": 0}}})  # full ranges, no ramp
     parts = env.observations.groups["privileged"].describe()["terms"][2]["parts"]
     sizes = {p["name"]: p["size"] for p in parts}
     assert sizes == {**RL_LITE3, "base_inertia": 3, "link_mass": 12, "joint_damping": 12, "joint_armature": 12,

@@ -37,7 +37,8 @@ def rough_env():
 def test_rough_env_builds_and_steps(rough_env):
     env = rough_env
     obs = env.get_observations()
-    assert obs["policy"].shape == (12, 53) and obs["privileged"].shape == (12, 110)  # 45 + the clock (sin, cos x 4 feet); every randomization on
+    # policy: 45 + the clock (sin, cos x 4 feet), with two past frames (the teacher's history); every randomization on
+    assert obs["policy"].shape == (12, 3 * 53) and obs["privileged"].shape == (12, 110)
     assert obs["extero"].shape == (12, 17 * 11)
     model = env.robot.model
     assert model.nhfield == 1 and not (model.geom_type == 0).any()  # the heightfield replaced the plane
