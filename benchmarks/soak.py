@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import stridelab
 from stridelab.bench import machine_description
 from stridelab.config import to_dict
-from stridelab.registry import make_env_cfg
+from stridelab.mdp.curriculum import without_randomization_ramp
+from stridelab.registry import make_env, make_env_cfg
 
 log = logging.getLogger("soak")
 
@@ -35,12 +35,9 @@ log = logging.getLogger("soak")
 def soak(task: str, env_steps: int, num_envs: int, num_threads: int, seed: int, action_range: float,
          episode_length_s: float, log_every_s: float = 30.0) -> dict:
     """Run ``env_steps`` env steps (rounded up to whole control steps of all envs); return the report."""
-    # the full ranges from the first step: a task's ramp on the randomization strength (quadruped-rough's teacher)
-    # would start from the nominal robot
-    full = {"curriculum": {"randomization_strength": {"params": {"end_step": 0}}}} \
-        if "randomization_strength" in make_env_cfg(task).curriculum else {}
-    env = stridelab.make(task, num_envs=num_envs, num_threads=num_threads, seed=seed, episode_length_s=episode_length_s,
-                         **full)
+    # the full ranges from the first step: quadruped-rough's ramp would start from the nominal robot
+    cfg = make_env_cfg(task, num_envs=num_envs, num_threads=num_threads, seed=seed, episode_length_s=episode_length_s)
+    env = make_env(without_randomization_ramp(cfg))
     rng = np.random.default_rng(seed)
     steps = math.ceil(env_steps / num_envs)
     episodes = 0

@@ -91,6 +91,17 @@ class terrain_levels:  # noqa: N801 - a term, named like the function terms
         self.tiles.load_state_dict(state)
 
 
+def without_randomization_ramp(cfg: Any) -> Any:
+    """``cfg`` (an ``EnvConfig``) without its :class:`randomization_strength` term, however it is named: every
+    randomization at the config's full range from the first step (evaluations, the soak)."""
+    from dataclasses import replace
+
+    from stridelab.managers.terms import resolve
+
+    return replace(cfg, curriculum={name: c for name, c in cfg.curriculum.items()
+                                    if resolve(c.func, "curriculum") is not randomization_strength})
+
+
 class randomization_strength:  # noqa: N801 - a term, named like the function terms
     """Ramps every domain randomization from the nominal robot to the config's ranges (the curricula of Isaac
     Lab's ``modify_term_cfg`` on ``common_step_counter``, applied to the reach of the draws).
