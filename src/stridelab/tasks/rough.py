@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from stridelab.config import EnvConfig, EventTermCfg, ObsGroupCfg, ObsTermCfg, RewardTermCfg, TermCfg
+from stridelab.config import EnvConfig, EventTermCfg, ObsGroupCfg, ObsTermCfg, RewardTermCfg, TermCfg, override
 from stridelab.registry import TaskEntry, register_task
 from stridelab.sim.terrain.config import TerrainConfig
 from stridelab.tasks.velocity import flat_velocity_task, with_gait_clock
@@ -147,14 +147,10 @@ def rough_teacher_task(task: str, robot: str) -> EnvConfig:
     ``policy``, the randomization ramp :data:`TEACHER_RAMP` (evaluations drop the ramp and run the full
     ranges; ``--env.curriculum.randomization-strength.params.end-step 0`` trains on them from the start) and
     swing feet peaking at :data:`TEACHER_SWING_HEIGHT`."""
-    cfg = rough_velocity_task(task, robot)
-    ramp = replace(cfg.curriculum["randomization_strength"], params=dict(TEACHER_RAMP))
-    swing = cfg.rewards["feet_swing_height"]
-    swing = replace(swing, params={**swing.params, "height": TEACHER_SWING_HEIGHT})
-    return replace(cfg, observations={**cfg.observations,
-                                      "policy": replace(cfg.observations["policy"], history=TEACHER_HISTORY)},
-                   rewards={**cfg.rewards, "feet_swing_height": swing},
-                   curriculum={**cfg.curriculum, "randomization_strength": ramp})
+    return override(rough_velocity_task(task, robot),
+                    observations={"policy": {"history": TEACHER_HISTORY}},
+                    rewards={"feet_swing_height": {"params": {"height": TEACHER_SWING_HEIGHT}}},
+                    curriculum={"randomization_strength": {"params": dict(TEACHER_RAMP)}})
 
 
 def _train_cfg():

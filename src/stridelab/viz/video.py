@@ -51,15 +51,17 @@ class HeightfieldWindow:
             self.model.hfield_size[h, :2] = ((cols - 1) * dx / 2, (rows - 1) * dy / 2)
             self.fields.append({"id": h, "adr": adr, "heights": model.hfield_data[adr:adr + nrow * ncol].reshape(
                 nrow, ncol).copy(), "dx": dx, "dy": dy, "cols": cols, "rows": rows, "geoms": geoms,
-                "x0": model.geom_pos[geoms, 0] - size_x, "y0": model.geom_pos[geoms, 1] - size_y, "centre": None})
+                "x0": model.geom_pos[geoms, 0] - size_x, "y0": model.geom_pos[geoms, 1] - size_y, "offset": None})
 
     def centre_on(self, x: float, y: float) -> bool:
         """Move every window so it is centred near (x, y) [m] if (x, y) is more than a quarter side from its
         centre (or it has none yet); True when a window moved (a renderer must then be made anew)."""
         moved = False
         for f in self.fields:
-            if f["centre"] is not None and max(abs(x - f["centre"][0]), abs(y - f["centre"][1])) <= self.side_m / 4:
-                continue
+            if f["offset"] is not None:  # the window's centre, from the field's first sample (first geom)
+                cx, cy = f["x0"][0] + f["offset"][0], f["y0"][0] + f["offset"][1]
+                if max(abs(x - cx), abs(y - cy)) <= self.side_m / 4:
+                    continue
             heights = f["heights"]
             # the window's first column and row (field origin of the first geom; all geoms share the field)
             col0 = int(np.clip(round((x - f["x0"][0]) / f["dx"] - (f["cols"] - 1) / 2), 0, heights.shape[1] - f["cols"]))
@@ -67,7 +69,6 @@ class HeightfieldWindow:
             window = heights[row0:row0 + f["rows"], col0:col0 + f["cols"]]
             self.model.hfield_data[f["adr"]:f["adr"] + window.size] = window.ravel()
             f["offset"] = ((col0 + (f["cols"] - 1) / 2) * f["dx"], (row0 + (f["rows"] - 1) / 2) * f["dy"])
-            f["centre"] = (f["x0"][0] + f["offset"][0], f["y0"][0] + f["offset"][1])
             moved = True
         return moved
 
