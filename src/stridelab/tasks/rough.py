@@ -126,10 +126,10 @@ def rough_velocity_task(task: str, robot: str, terrain: TerrainConfig | None = N
 
 
 #: the teacher's ramp on the randomization strength (control steps per env; 24 per PPO iteration): the nominal
-#: robot for 100 iterations, the full ranges from iteration 800. With two frames of history, 10 cm stairs up
-#: 54 % / 24 % randomized and 98 % / 68 % nominal after 60 minutes (two seeds) where the full ranges from the
-#: start gave 19 % / 44 % (docs/benchmarks.md, section 7)
-TEACHER_RAMP = {"start_step": 2400, "end_step": 19200}
+#: robot for 100 iterations, the full ranges from iteration 500. After 60 minutes 10 cm stairs up 72 % / 67 %
+#: randomized (98 % / 95 % nominal, two seeds) where full ranges from iteration 800 gave 44-49 % in three seeds
+#: and full ranges from the start 19 % (docs/benchmarks.md, section 7)
+TEACHER_RAMP = {"start_step": 2400, "end_step": 12000}
 
 #: past frames of ``policy`` the teacher's actor reads (40 ms at 50 Hz), so it can feel a weak motor or a heavy
 #: base from how its joints answered
