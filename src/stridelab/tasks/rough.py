@@ -153,9 +153,9 @@ def rough_teacher_task(task: str, robot: str) -> EnvConfig:
                     curriculum={"randomization_strength": {"params": dict(TEACHER_RAMP)}})
 
 
-#: wall-clock budget of ``stridelab train quadruped-rough`` [min]. On 2 CPU cores 60 minutes (14-15 M env steps)
-#: left 10 cm stairs up with the training randomizations at 59-80 % in four runs; 120 minutes (28-30 M env steps)
-#: met every terrain goal in every seed measured (84-87 %; docs/benchmarks.md section 7)
+#: wall-clock budget of ``stridelab train quadruped-rough`` [min]. On 2 CPU cores 60 minutes (14-20 M env steps)
+#: left 10 cm stairs up with the training randomizations at 59-80.5 % in four runs; 120 minutes (26-30 M env
+#: steps) met every terrain goal in every seed measured (84-87 %; docs/benchmarks.md section 7)
 TEACHER_MAX_MINUTES = 120.0
 
 
