@@ -17,7 +17,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from stridelab.bench import machine_description
+from stridelab.envs.throughput import machine_description
 from stridelab.deploy.backend import SimBackend, SimBackendConfig, robot_of
 from stridelab.deploy.export import export_policy
 from stridelab.deploy.runtime import ControlLoop, OnnxPolicy

@@ -14,7 +14,9 @@ import logging
 from dataclasses import asdict
 from pathlib import Path
 
-from stridelab.bench import run_bench
+from stridelab.envs.throughput import run_bench
+from stridelab.files import write_atomic
+from stridelab.tasks import make_env_cfg
 
 
 def main() -> None:
@@ -29,13 +31,12 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO)
     results = []
     for n in args.num_envs:
-        r = run_bench(args.task, n, args.threads, args.steps, args.rounds)
+        r = run_bench(make_env_cfg(args.task, num_envs=n, num_threads=args.threads), args.steps, args.rounds)
         results.append(asdict(r))
         logging.info("%d envs: env %.0f steps/s, raw %.0f steps/s, ratio %.3f", n, r.env_steps_per_s,
                      r.raw_steps_per_s, r.ratio)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
+    write_atomic(out, lambda f: f.write(json.dumps(results, indent=2)), binary=False)
     print("| envs | env steps/s | raw mujoco.batch steps/s | ratio |\n| --- | --- | --- | --- |")
     for r in results:
         print(f"| {r['num_envs']} | {r['env_steps_per_s']:,.0f} | {r['raw_steps_per_s']:,.0f} | {r['ratio']:.3f} |")

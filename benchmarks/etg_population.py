@@ -32,7 +32,7 @@ import torch
 from mujoco import batch as mjbatch
 from ray_throughput import fresh_actor
 
-from stridelab.bench import machine_description
+from stridelab.envs.throughput import machine_description
 from stridelab.distributed.options import RayOptions
 from stridelab.etg.config import ETGConfig, etg_env_cfg
 from stridelab.etg.population import PopulationEvaluator

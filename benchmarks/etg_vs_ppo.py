@@ -31,7 +31,7 @@ import statistics
 import time
 from pathlib import Path
 
-from stridelab.bench import machine_description
+from stridelab.envs.throughput import machine_description
 from stridelab.config import override
 from stridelab.eval.grid import evaluate
 from stridelab.etg.config import ETGConfig

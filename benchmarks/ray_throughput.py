@@ -35,13 +35,13 @@ from pathlib import Path
 
 import torch
 
-from stridelab.bench import machine_description
+from stridelab.envs.throughput import machine_description
 from stridelab.config import override
 from stridelab.distributed.options import RayOptions
 from stridelab.distributed.worker import collect_rollout, policy_weights
 from stridelab.learn.models import build_model
 from stridelab.learn.trainer import Trainer
-from stridelab.registry import make_env
+from stridelab.envs import make_env
 from stridelab.tasks import get_task, make_env_cfg
 
 log = logging.getLogger("ray_throughput")
@@ -106,7 +106,12 @@ def ppo_iterations(env_cfg, train_cfg, iterations: int, cores: int, ray: RayOpti
     cfg = env_cfg if ray is not None else replace(env_cfg, num_threads=cores)
     stamps: list[float] = []
     with tempfile.TemporaryDirectory() as run_dir:
-        trainer = Trainer(cfg, train_cfg, Path(run_dir), seed=0, ray=ray)
+        env = None
+        if ray is not None:
+            from stridelab.distributed.vec_env import RayVecEnv
+
+            env = RayVecEnv(cfg, ray)
+        trainer = Trainer(cfg, train_cfg, Path(run_dir), seed=0, env=env)
         hook = trainer.runner.on_iteration
 
         def stamp(completed: int) -> None:

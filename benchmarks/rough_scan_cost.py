@@ -14,8 +14,9 @@ import time
 import numpy as np
 import torch
 
-from stridelab.registry import make_env, make_env_cfg
+from stridelab.envs import make_env
 
+from stridelab.tasks import make_env_cfg
 log = logging.getLogger("rough_scan_cost")
 
 VARIANTS = {

@@ -26,7 +26,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from stridelab.bench import machine_description
+from stridelab.envs.throughput import machine_description
 
 log = logging.getLogger("rough_teacher")
 

@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stridelab.bench import machine_description
+from stridelab.envs.throughput import machine_description
 from stridelab.config import to_dict
 from stridelab.mdp.curriculum import without_randomization_ramp
-from stridelab.registry import make_env, make_env_cfg
-
+from stridelab.envs import make_env
+from stridelab.tasks import make_env_cfg
 log = logging.getLogger("soak")
 
 

@@ -2,12 +2,14 @@
 
     python benchmarks/time_to_walk.py --seeds 0 1 2 --max-minutes 20 --out benchmarks/results/time_to_walk.json
 
-Every --check-every-s seconds of training the policy is evaluated on the command grid on a short
-budget (2 envs per command, 10 s each); training stops at the first check that passes "walks"
-(linear error <= 0.15 m/s, yaw error <= 0.2 rad/s, falls <= 2 %). Reports, per seed, wall-clock
-seconds (including the checks) and env steps until then, the full evaluation (4 envs per command) of
-the final policy, and the median and spread over the seeds. Seeds run one after another. Run it alone:
-a second job on a 2-core machine slows torch 10-20x.
+Every --check-every-s seconds of training (once the training policy's own error is below the task's gate) the
+policy is evaluated on the command grid exactly as ``stridelab eval`` evaluates a run
+(:func:`stridelab.eval.report.grid_verdict`: 4 envs per command, 10 s each, the run's evaluation seed);
+training stops at the first check that passes "walks" (linear error <= 0.15 m/s, yaw error <= 0.2 rad/s,
+falls <= 2 %). Reports, per seed, wall-clock seconds (including the checks) and env steps until then, the
+evaluation of the final checkpoint (the same evaluation: it agrees with the check that stopped the run),
+and the median and spread over the seeds. Seeds run one after another. Run it alone: a second job on a
+2-core machine slows torch 10-20x.
 
 With --workers N the rollouts run on N Ray workers (a local Ray instance), synchronously or with
 --async-rollouts: what asynchronous PPO costs in learning (time and env steps to walk) next to its throughput
@@ -27,9 +29,10 @@ import statistics
 import time
 from pathlib import Path
 
-from stridelab.bench import machine_description
+from stridelab.envs.throughput import machine_description
 from stridelab.config import override
-from stridelab.eval.grid import evaluate
+from stridelab.eval.report import grid_verdict
+from stridelab.files import write_atomic
 from stridelab.learn.policy import load_policy
 from stridelab.learn.trainer import Trainer
 from stridelab.tasks import get_task, make_env_cfg
@@ -45,8 +48,13 @@ def run_seed(task: str, seed: int, max_minutes: float, check_every_s: float | No
     train_cfg = override(train_cfg, max_minutes=max_minutes, stop_when_walks=True, max_iterations=100_000,
                          check_every_s=train_cfg.check_every_s if check_every_s is None else check_every_s)
     run_dir = log_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}"
-    trainer = Trainer(env_cfg, train_cfg, run_dir, seed=seed, ray=ray,
-                      walk_check=lambda pol: evaluate(pol, env_cfg, envs_per_command=2, seed=seed + 1))
+    env = None
+    if ray is not None:
+        from stridelab.distributed.vec_env import RayVecEnv
+
+        env = RayVecEnv(env_cfg, ray)
+    trainer = Trainer(env_cfg, train_cfg, run_dir, seed=seed, env=env,
+                      walk_check=lambda pol: grid_verdict(pol, env_cfg))
     if init_from:
         trainer.init_from(Path(init_from))
     t0 = time.monotonic()
@@ -55,7 +63,7 @@ def run_seed(task: str, seed: int, max_minutes: float, check_every_s: float | No
     finally:
         trainer.close()
     wall = time.monotonic() - t0
-    final = evaluate(load_policy(result.checkpoint).policy, env_cfg, envs_per_command=4, seed=seed + 1000)
+    final = grid_verdict(load_policy(result.checkpoint).policy, env_cfg)
     walked = result.stopped_because == "walks"
     return {
         "seed": seed, "walked": walked, "init_from": init_from,
@@ -109,9 +117,7 @@ def main() -> None:
               "env_overrides": json.loads(args.env_overrides), "workers": args.workers,
               "async_rollouts": args.async_rollouts, "summary": summarize(runs), "runs": runs,
               "machine": machine_description()}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
+    write_atomic(Path(args.out), lambda f: f.write(json.dumps(report, indent=2)), binary=False)
     print(json.dumps({"summary": report["summary"],
                       "runs": [{k: v for k, v in r.items() if k != "checks"} for r in runs]}, indent=2))
 

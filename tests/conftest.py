@@ -76,7 +76,7 @@ TINY_TRAIN = ["--num-envs", "16", "--train.num-steps-per-env", "8", "--train.sav
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """A 2-iteration training run through the CLI, with every artifact (shared by the tests that read it)."""
-    from stridelab.cli import main
+    from stridelab.app.cli import main
 
     root = tmp_path_factory.mktemp("runs")
     assert main(["train", "quadruped-flat", "--max-iterations", "2", "--log-dir", str(root), *TINY_TRAIN]) == 0
@@ -87,7 +87,7 @@ def tiny_run(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_lstm_run(tmp_path_factory) -> Path:
     """A 1-iteration run with an LSTM actor (no eval)."""
-    from stridelab.cli import main
+    from stridelab.app.cli import main
 
     root = tmp_path_factory.mktemp("runs_lstm")
     assert main(["train", "quadruped-flat", "--max-iterations", "1", "--log-dir", str(root), "--no-eval",

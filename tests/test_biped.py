@@ -151,7 +151,7 @@ def test_biped_flat_task_alternates_its_feet_on_a_clock():
 
 def test_biped_play_tour_stays_in_its_command_ranges_and_plots_forces(tmp_path):
     from stridelab.eval.rollout import DEFAULT_SCHEDULE, record
-    from stridelab.registry import make_env_cfg
+    from stridelab.tasks import make_env_cfg
     from stridelab.viz.plots import plot_trajectory
 
     schedule = tuple((0.2, *c) for _, *c in DEFAULT_SCHEDULE)  # the quadruped's tour, 0.2 s per command

@@ -1,5 +1,5 @@
 """The ``stridelab`` command line: one tyro parser for every command, the task found anywhere among the
-``train`` arguments, seeds, ``--resume``, run directories, and one-line errors."""
+``train`` arguments, seeds, ``--resume``, run directories, ETG's verbs, and one-line errors."""
 
 from __future__ import annotations
 
@@ -13,10 +13,17 @@ import pytest
 import yaml
 
 from conftest import TINY_TRAIN
-from stridelab import cli, commands
+from stridelab.app import cli
+from stridelab.app.bench import Args as BenchArgs
+from stridelab.app.deploy import Args as DeployArgs
+from stridelab.app.eval import Args as EvalArgs
+from stridelab.app.export import Args as ExportArgs
+from stridelab.app.list import Args as ListArgs
+from stridelab.app.play import Args as PlayArgs
+from stridelab.learn import rundir
 from stridelab.errors import ConfigError
 
-COMMANDS = ("list", "bench", "train", "eval", "play", "export", "deploy")
+COMMANDS = cli.COMMANDS
 
 
 def one_error_line(capsys) -> str:
@@ -30,9 +37,9 @@ class FakeTrainer:
 
     built: list[FakeTrainer] = []
 
-    def __init__(self, env_cfg, train_cfg, run_dir, seed, walk_check=None, ray=None, device="cpu") -> None:
+    def __init__(self, env_cfg, train_cfg, run_dir, seed, walk_check=None, env=None, device="cpu") -> None:
         self.env_cfg, self.train_cfg, self.run_dir, self.seed = env_cfg, train_cfg, Path(run_dir), seed
-        self.ray, self.device = ray, device
+        self.env, self.device, self.walk_check = env, device, walk_check
         FakeTrainer.built.append(self)
 
     def close(self) -> None:
@@ -64,17 +71,17 @@ def test_help_lists_every_command(capsys):
 
 
 @pytest.mark.parametrize("argv, expected", [
-    (["bench", "--task", "quadruped-flat", "--num-envs", "1024"], cli.BenchArgs(num_envs=(1024,))),
-    (["bench", "--num-envs", "8", "16", "--out", "x.json"], cli.BenchArgs(num_envs=(8, 16), out="x.json")),
-    (["eval", "RUN"], cli.EvalArgs("RUN")),
-    (["eval", "RUN", "--envs-per-command", "2", "--duration", "3"], cli.EvalArgs("RUN", 2, 3.0)),
-    (["play", "RUN", "--viewer"], cli.PlayArgs("RUN", viewer=True)),
-    (["play", "RUN", "--no-video", "--duration", "2", "--out", "o"], cli.PlayArgs("RUN", "o", False, 2.0)),
-    (["export", "RUN"], cli.ExportArgs("RUN")),
-    (["deploy", "P", "--backend", "sim", "--sim2sim-report", "DIR"], cli.DeployArgs("P", sim2sim_report="DIR")),
-    (["deploy", "P", "--command", "0.5", "-0.2", "0", "--keyboard"], cli.DeployArgs("P", command=(0.5, -0.2, 0.0),
+    (["bench", "--task", "quadruped-flat", "--num-envs", "1024"], BenchArgs(num_envs=(1024,))),
+    (["bench", "--num-envs", "8", "16", "--out", "x.json"], BenchArgs(num_envs=(8, 16), out="x.json")),
+    (["eval", "RUN"], EvalArgs("RUN")),
+    (["eval", "RUN", "--envs-per-command", "2", "--duration", "3"], EvalArgs("RUN", 2, 3.0)),
+    (["play", "RUN", "--viewer"], PlayArgs("RUN", viewer=True)),
+    (["play", "RUN", "--no-video", "--duration", "2", "--out", "o"], PlayArgs("RUN", "o", False, 2.0)),
+    (["export", "RUN"], ExportArgs("RUN")),
+    (["deploy", "P", "--backend", "sim", "--sim2sim-report", "DIR"], DeployArgs("P", sim2sim_report="DIR")),
+    (["deploy", "P", "--command", "0.5", "-0.2", "0", "--keyboard"], DeployArgs("P", command=(0.5, -0.2, 0.0),
                                                                                        keyboard=True)),
-    (["list"], cli.ListArgs()),
+    (["list"], ListArgs()),
 ])
 def test_documented_commands_parse_with_their_defaults(argv, expected):
     assert cli.parse(argv).options == expected
@@ -88,15 +95,15 @@ def test_verbose_before_or_after_the_command(argv):
 
 
 def test_parsing_and_list_import_no_learning_stack():
-    code = ("import sys; from stridelab.cli import main; assert main(['list']) == 0; "
-            "heavy = [m for m in ('torch', 'stridelab.commands_deploy', 'stridelab.learn.trainer', 'rsl_rl') "
+    code = ("import sys; from stridelab.app.cli import main; assert main(['list']) == 0; "
+            "heavy = [m for m in ('torch', 'stridelab.deploy.export', 'stridelab.learn.trainer', 'rsl_rl') "
             "if m in sys.modules]; assert not heavy, heavy")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
 
 
 def test_an_import_error_is_not_hidden(monkeypatch):
-    monkeypatch.setitem(sys.modules, "stridelab.bench", None)  # importing it now raises ImportError
+    monkeypatch.setitem(sys.modules, "stridelab.envs.throughput", None)  # importing it now raises ImportError
     with pytest.raises(ImportError):
         cli.main(["bench", "--num-envs", "2", "--steps", "1", "--rounds", "1"])
 
@@ -119,17 +126,15 @@ def test_a_typo_in_an_option_is_tyros_message_and_a_hint(capsys):
     ["-v", "train", "--train.actor-hidden-dims", "64", "64", "--seed", "1", "go2-flat"],
 ])
 def test_train_finds_the_task_before_after_or_between_options(argv):
-    parsed = cli.parse(argv)
-    assert parsed.options.task == "go2-flat" and parsed.options.env.robot == "go2" and parsed.task_given
-    env_cfg, _ = commands.train_configs(parsed.options, parsed.given)
-    assert env_cfg.task == "go2-flat" and env_cfg.seed == 1
+    options = cli.parse(argv).options
+    assert options.task == "go2-flat" and options.env.robot == "go2"
+    assert options.env.task == "go2-flat" and options.env.seed == 1
 
 
 def test_train_without_a_task_uses_the_default_and_a_value_is_not_a_task():
-    parsed = cli.parse(["train", "--seed", "1", "--max-iterations", "3"])
-    assert parsed.options.task == "quadruped-flat" and not parsed.task_given
-    env_cfg, train_cfg = commands.train_configs(parsed.options, parsed.given)
-    assert env_cfg.seed == 1 and train_cfg.max_iterations == 3
+    options = cli.parse(["train", "--seed", "1", "--max-iterations", "3"]).options
+    assert options.task == "quadruped-flat" and options.env.task == "quadruped-flat"
+    assert options.env.seed == 1 and options.train.max_iterations == 3
 
 
 @pytest.mark.parametrize("argv", [["train", "quadrupd-flat"], ["train", "--seed", "1", "quadrupd-flat"],
@@ -143,7 +148,8 @@ def test_unknown_task_is_the_registry_sentence(argv, capsys, tmp_path):
 
 def test_two_tasks_are_an_error(capsys):
     assert cli.main(["train", "quadruped-flat", "go2-flat"]) == 2
-    assert "two tasks" in one_error_line(capsys)
+    err = capsys.readouterr().err
+    assert "go2-flat" in err and err.strip().splitlines()[-1].startswith("error: invalid arguments")
 
 
 @pytest.mark.parametrize("options, seed", [
@@ -194,14 +200,14 @@ def test_num_envs_shortcut_is_applied(fake_trainer, tmp_path):
 
 def test_run_dirs_of_the_same_second_differ(tmp_path):
     stamp = "20261123-101500"
-    first = commands.reserve_run_dir(tmp_path, stamp)
-    second = commands.reserve_run_dir(tmp_path, stamp)
+    first = rundir.reserve_run_dir(tmp_path, stamp)
+    second = rundir.reserve_run_dir(tmp_path, stamp)
     assert (first.name, second.name) == (stamp, f"{stamp}-1") and first.is_dir() and second.is_dir()
 
 
 def test_concurrent_run_dirs_are_distinct(tmp_path):
     made: list[Path] = []
-    threads = [threading.Thread(target=lambda: made.append(commands.reserve_run_dir(tmp_path, "20261123-101500")))
+    threads = [threading.Thread(target=lambda: made.append(rundir.reserve_run_dir(tmp_path, "20261123-101500")))
                for _ in range(8)]
     for t in threads:
         t.start()
@@ -211,7 +217,7 @@ def test_concurrent_run_dirs_are_distinct(tmp_path):
 
 
 def test_two_trainings_in_the_same_second_get_two_dirs(fake_trainer, tmp_path, monkeypatch):
-    monkeypatch.setattr(commands.time, "strftime", lambda fmt: "20261123-101500")
+    monkeypatch.setattr(rundir.time, "strftime", lambda fmt: "20261123-101500")
     for _ in range(2):
         assert cli.main(["train", "--log-dir", str(tmp_path), "--no-eval"]) == 0
     a, b = (t.run_dir for t in fake_trainer.built)
@@ -279,7 +285,7 @@ def test_resume_continues_training(one_iteration_run):
 
 def test_train_prints_the_walk_and_gait_verdicts(tmp_path, capsys):
     from conftest import TINY_TRAIN
-    from stridelab.cli import main
+    from stridelab.app.cli import main
 
     assert main(["train", "quadruped-flat", "--max-iterations", "1", "--log-dir", str(tmp_path), *TINY_TRAIN]) == 0
     out = capsys.readouterr().out

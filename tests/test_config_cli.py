@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 import stridelab
-from stridelab import cli
+from stridelab.app import cli
 from stridelab.config import EnvConfig, from_dict, save_yaml
 from stridelab.errors import ConfigError, StridelabError
 from stridelab.tasks import get_task, make_env_cfg
@@ -86,7 +86,7 @@ def test_list_tasks():
 # ---- command line --------------------------------------------------------------------------------
 
 def test_cli_list_as_a_module():
-    proc = subprocess.run([sys.executable, "-m", "stridelab.cli", "list"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-m", "stridelab.app.cli", "list"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == "tasks:"

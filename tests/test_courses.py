@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import stridelab
-from stridelab.cli import main
+from stridelab.app.cli import main
 from stridelab.errors import ConfigError
 from stridelab.mdp.commands import course_command
 from stridelab.sim.terrain import TerrainConfig, build_terrain
@@ -209,7 +209,7 @@ def test_crossing_the_finish_line_is_a_time_out():
 
 
 def test_course_task_terms():
-    from stridelab.cli import parse
+    from stridelab.app.cli import parse
     from stridelab.config import EnvConfig, from_dict, to_dict
     from stridelab.tasks import make_env_cfg
 

@@ -104,8 +104,7 @@ def test_metadata_is_complete(mlp_export):
 def test_observation_builder_matches_the_training_env(tiny_run, mlp_export):
     """The metadata-driven builder reproduces the env's (noise-free) policy observation."""
     from stridelab.config import override
-    from stridelab.registry import make_env
-
+    from stridelab.envs import make_env
     meta = json.loads((mlp_export / "policy.json").read_text())
     loaded = load_policy(tiny_run)
     env = make_env(override(loaded.env_cfg, num_envs=2, observations={"policy": {"noise": 0.0}}))
@@ -252,7 +251,7 @@ def test_sim2sim_report_of_a_tiny_policy(mlp_export, tmp_path):
 
 
 def test_deploy_cli_without_metadata_is_a_clear_error(tmp_path, capsys):
-    from stridelab.cli import main
+    from stridelab.app.cli import main
 
     (tmp_path / "policy.onnx").write_bytes(b"not onnx")
     assert main(["deploy", str(tmp_path / "policy.onnx")]) == 2

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from stridelab.cli import main
+from stridelab.app.cli import main
 from stridelab.config import override
 from stridelab.deploy.backend import RobotState, SimBackend, SimBackendConfig, robot_of
 from stridelab.deploy.export import export_policy, input_size
@@ -20,8 +20,7 @@ from stridelab.deploy.runtime import ControlLoop, OnnxPolicy
 from stridelab.deploy.safety import SafetyConfig
 from stridelab.errors import StridelabError
 from stridelab.learn.policy import load_policy
-from stridelab.registry import make_env
-
+from stridelab.envs import make_env
 from conftest import TINY_TRAIN
 
 

@@ -36,7 +36,7 @@ def plain_loop(tmp_path_factory) -> Path:
 
 def test_robot_xml_is_the_trained_robot(export_dir, tiny_run):
     from stridelab.learn.policy import load_policy
-    from stridelab.registry import get_robot
+    from stridelab.robots.registry import get_robot
     from stridelab.robots import load_robot
 
     model = mujoco.MjModel.from_xml_path(str(export_dir / "robot.xml"))

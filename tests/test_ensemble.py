@@ -11,7 +11,7 @@ import pytest
 import torch
 from tensordict import TensorDict
 
-from stridelab.cli import main
+from stridelab.app.cli import main
 from stridelab.errors import ConfigError
 from stridelab.learn.config import TrainConfig
 from stridelab.learn.ensemble import load_ensemble

@@ -14,12 +14,12 @@ import stridelab
 from stridelab.errors import ConfigError
 from stridelab.etg.config import ETGConfig, etg_env_cfg
 from stridelab.etg.es import make_es
-from stridelab.etg.generator import (GAITS, GeneratorFile, GeneratorSettings, foot_offsets, load_generator,
+from stridelab.mdp.etg_generator import (GAITS, GeneratorFile, GeneratorSettings, foot_offsets, load_generator,
                                      prior_trajectory, rbf_features, save_generator)
-from stridelab.etg.kinematics import LegKinematics
+from stridelab.mdp.leg_kinematics import LegKinematics
 from stridelab.mdp.etg import TABLE_FILE, etg_table_residual, load_table, save_table
 from stridelab.mdp.state import RobotState
-from stridelab.registry import load_robot_of
+from stridelab.robots.registry import load_robot_of
 from stridelab.tasks import make_env_cfg
 
 
@@ -214,7 +214,7 @@ def test_population_runs_each_members_generator_in_its_envs():
 
 
 def test_exported_table_reproduces_the_generator(etg_env, tmp_path):
-    from stridelab.etg.commands import table_error
+    from stridelab.mdp.etg import table_error
 
     term = etg_env.action_term
     table = term.table(1024)
@@ -279,17 +279,18 @@ def test_env_cfg_sets_the_gait_and_adds_a_clock_where_there_is_none():
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["etg", "quadruped-flat", "--alg", "ga"], "--alg 'ga' is unknown"),
-    (["etg", "quadruped-flat", "--act-bound", "0"], "--act-bound 0.0 is out of range"),
-    (["etg", "quadruped-flat", "--etg-path", "/nonexistent/generator.json"], "does not exist"),
-    (["etg", "quadruped-flat", "--alg", "pgpe", "--popsize", "7"], "--popsize 7 is odd"),
-    (["etg", "export", "/nonexistent/run"], "does not exist"),
-    (["etg", "quadruped-flat", "--cpus-per-worker", "2"], "add --workers N"),
-    (["etg", "quadruped-flat", "--workers", "-1"], "--workers -1 is out of range"),
-    (["etg", "export", "/nonexistent/run", "--workers", "2"], "runs no ES"),
+    (["etg", "train", "quadruped-flat", "--alg", "ga"], "--alg 'ga' is unknown"),
+    (["etg", "train", "quadruped-flat", "--act-bound", "0"], "--act-bound 0.0 is out of range"),
+    (["etg", "train", "quadruped-flat", "--etg-path", "/nonexistent/generator.json"], "does not exist"),
+    (["etg", "train", "quadruped-flat", "--alg", "pgpe", "--popsize", "7"], "--popsize 7 is odd"),
+    (["etg", "train", "quadruped-flat", "--cpus-per-worker", "2"], "add --workers N"),
+    (["etg", "train", "quadruped-flat", "--workers", "-1"], "--workers -1 is out of range"),
+    (["etg", "train", "quadruped-flat", "--workers", "2", "--async-rollouts"], "is for PPO rollouts on Ray"),
+    (["etg", "pretrain", "quadruped-flat", "--generations", "0"], "--generations 0 is out of range"),
+    (["etg", "train", "quadrupd-flat"], "unknown task 'quadrupd-flat'"),
 ])
 def test_cli_refuses_bad_input_in_one_sentence(argv, message, capsys, tmp_path):
-    from stridelab.cli import main
+    from stridelab.app.cli import main
 
     assert main([*argv, "--log-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -297,8 +298,24 @@ def test_cli_refuses_bad_input_in_one_sentence(argv, message, capsys, tmp_path):
     assert not any(tmp_path.iterdir())  # nothing half-made
 
 
+def test_cli_export_of_a_missing_run_is_one_sentence(capsys, tmp_path):
+    from stridelab.app.cli import main
+
+    assert main(["etg", "export", str(tmp_path / "nonexistent")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "does not exist" in err[0]
+
+
+def test_etg_help_lists_its_verbs_as_subcommands(capsys):
+    from stridelab.app.cli import main
+
+    assert main(["etg", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "{train,pretrain,export}" in out and "subcommands" in out
+
+
 def test_cli_refuses_a_corrupt_generator_file(capsys, tmp_path):
-    from stridelab.cli import main
+    from stridelab.app.cli import main
 
     bad = tmp_path / "generator.json"
     bad.write_text('{"format": "stridelab-etg-generator/1", "weights": [0.1, NaN')
@@ -311,13 +328,12 @@ def test_dual_training_export_and_deploy(tmp_path):
     """Dual training (ES, PPO, ES, PPO) writes a checkpoint holding the evolved generator; `stridelab etg export`
     writes the table; the deploy runtime runs table + residual in the deploy simulation, giving the targets
     the training action term gives for the same state and action."""
-    from stridelab.cli import main
+    from stridelab.app.cli import main
     from stridelab.deploy.backend import SimBackend, SimBackendConfig, robot_of
     from stridelab.deploy.runtime import ControlLoop, OnnxPolicy
     from stridelab.etg.dual import train_etg
     from stridelab.learn.policy import load_policy
-    from stridelab.registry import make_env
-
+    from stridelab.envs import make_env
     cfg = ETGConfig(popsize=4, envs_per_member=1, episode_s=0.5, es_generations=1, rl_iterations=1, sigma=0.03)
     result = train_etg("quadruped-flat", cfg, tmp_path / "run", seed=0,
                        env_overrides={"num_envs": 8, "num_threads": 1, "episode_length_s": 1.0},

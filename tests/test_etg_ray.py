@@ -18,14 +18,14 @@ import pytest
 import torch
 from tensordict import TensorDict
 
-from stridelab.cli import main
+from stridelab.app.cli import main
 from stridelab.distributed.options import RayOptions
 from stridelab.etg.config import ETGConfig, etg_env_cfg
 from stridelab.etg.population import PopulationEvaluator
 from stridelab.etg.remote import RayPopulationEvaluator, call_seed
 from stridelab.learn.config import TrainConfig
 from stridelab.learn.models import InferencePolicy, build_model, model_class
-from stridelab.registry import make_env
+from stridelab.envs import make_env
 from stridelab.tasks import make_env_cfg
 
 SEED, MEMBERS, K, EPISODE_S = 5, 5, 2, 0.4
@@ -119,7 +119,7 @@ class TestPopulationOnWorkers:
 
 def test_pretrain_on_two_workers_writes_the_generator_and_its_log(ray_instance, tmp_path):
     argv = ["etg", "pretrain", "quadruped-flat", "--workers", "2", "--generations", "2", "--popsize", "4",
-            "--envs-per-member", "1", "--es-episode-s", "0.4", "--sigma", "0.03", "--log-dir", str(tmp_path)]
+            "--envs-per-member", "1", "--episode-s", "0.4", "--sigma", "0.03", "--log-dir", str(tmp_path)]
     assert main(argv) == 0
     (run,) = (tmp_path / "etg-pretrain" / "quadruped-flat").iterdir()
     info = json.loads((run / "etg_log.json").read_text())

@@ -32,7 +32,7 @@ def upright_bonus(s, power: float = 2.0):
 def extended_task():
     from stridelab.config import override
     from stridelab.learn.config import TrainConfig
-    from stridelab.registry import TASKS, TaskEntry, register_task
+    from stridelab.tasks import TASKS, TaskEntry, register_task
     from stridelab.tasks.velocity import flat_velocity_task
 
     def env_cfg():
@@ -50,12 +50,11 @@ def extended_task():
 def test_new_terms_reach_training_export_deploy_and_logs(extended_task, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from stridelab.cli import main
+    from stridelab.app.cli import main
     from stridelab.deploy.backend import RobotState
     from stridelab.deploy.export import export_policy
     from stridelab.deploy.observation import ObservationBuilder
-    from stridelab.registry import make
-
+    from stridelab.tasks import make
     # training: the policy observation grows by the new term's two values
     env = make(extended_task, num_envs=4, num_threads=1, observations={"policy": {"noise": 0.0}})
     group = env.observations.groups["policy"]
@@ -106,8 +105,7 @@ def test_extending_doc_examples_run(tmp_path, monkeypatch):
             else:
                 exec(compile(block, "docs/extending.md", "exec"), namespace)  # noqa: S102 - the doc's own code
     finally:
-        from stridelab.registry import TASKS
-
+        from stridelab.tasks import TASKS
         TASKS.pop("quadruped-forward", None)
         for mod in ("my_terms", "write_spec"):
             sys.modules.pop(mod, None)

@@ -8,7 +8,8 @@ import pytest
 from gymnasium.spaces import Box
 from gymnasium.vector import AutoresetMode
 
-from stridelab.envs.gym_adapter import GymVectorEnv, make_gym
+from stridelab.envs.gym_adapter import GymVectorEnv
+from stridelab.tasks import make_gym
 
 
 @pytest.fixture

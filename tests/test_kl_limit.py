@@ -89,7 +89,7 @@ def test_kl_settings_are_checked():
 
 
 def test_fine_tuning_starts_from_a_trained_policy_within_the_kl_limit(tmp_path, capsys):
-    from stridelab.cli import main
+    from stridelab.app.cli import main
     from stridelab.errors import CheckpointError
     from stridelab.learn.checkpoint import latest_checkpoint, load_checkpoint
 

@@ -191,8 +191,7 @@ def test_latest_checkpoint_skips_a_truncated_newest_one(trained, tmp_path, caplo
 
 # ---- loading a policy ----------------------------------------------------------------------------
 def test_load_policy_builds_no_runner_and_no_env(trained, monkeypatch):
-    import stridelab.registry
-    import stridelab.tasks
+    import stridelab.envs.factory
     from stridelab.envs.locomotion_env import LocomotionEnv
 
     def forbidden(*args, **kwargs):
@@ -200,8 +199,7 @@ def test_load_policy_builds_no_runner_and_no_env(trained, monkeypatch):
 
     monkeypatch.setattr(OnPolicyRunner, "__init__", forbidden)
     monkeypatch.setattr(LocomotionEnv, "__init__", forbidden)
-    monkeypatch.setattr(stridelab.tasks, "make_env", forbidden)
-    monkeypatch.setattr(stridelab.registry, "make_env", forbidden)
+    monkeypatch.setattr(stridelab.envs.factory, "make_env", forbidden)
     loaded = load_policy(trained.run_dir)
     assert loaded.checkpoint.name == "model_000002.pt" and loaded.env_cfg.num_envs == 16
     assert loaded.train_cfg.num_steps_per_env == 8 and loaded.data["iteration"] == 2

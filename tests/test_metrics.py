@@ -146,8 +146,7 @@ def test_command_grid():
 def test_command_grid_spans_the_tasks_own_command_ranges():
     from stridelab.eval.metrics import command_ranges
 
-    from stridelab.registry import make_env_cfg
-
+    from stridelab.tasks import make_env_cfg
     biped = command_ranges(make_env_cfg("biped-flat"))
     assert biped == {"lin_vel_x": (0.0, 1.0), "lin_vel_y": (-0.3, 0.3), "ang_vel_yaw": (-0.5, 0.5)}
     g = command_grid(biped)

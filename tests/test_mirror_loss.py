@@ -229,7 +229,7 @@ def test_symmetry_settings_select_the_recurrent_mirror_loss(tmp_path):
 
     from stridelab.envs.locomotion_env import LocomotionEnv
     from stridelab.learn.trainer import resolve_symmetry
-    from stridelab.registry import get_robot
+    from stridelab.robots.registry import get_robot
     from stridelab.robots import load_robot
 
     env = stridelab.make("biped-flat", num_envs=2, num_threads=1)

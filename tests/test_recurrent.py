@@ -98,17 +98,15 @@ def test_recurrent_export_parity_over_a_sequence_with_carried_state(two_iteratio
 
 
 def test_policy_option_sets_the_recurrent_actor(capsys):
-    from stridelab.cli import main, parse
-    from stridelab.commands import train_configs
+    from stridelab.app.cli import main, parse
 
     parsed = parse(["train", "biped-flat", "--policy", "gru", "--train.rnn-hidden-dim", "32",
                     "--train.rnn-num-layers", "2"])
-    _, train_cfg = train_configs(parsed.options, parsed.given)
+    train_cfg = parsed.options.train
     assert (train_cfg.rnn_type, train_cfg.rnn_hidden_dim, train_cfg.rnn_num_layers) == ("gru", 32, 2)
     actor = train_cfg.rsl_rl_dict("loss")["actor"]
     assert actor["class_name"] == "RNNModel" and (actor["rnn_type"], actor["rnn_hidden_dim"]) == ("gru", 32)
-    parsed = parse(["train", "--policy", "mlp"])
-    assert train_configs(parsed.options, parsed.given)[1].rnn_type == "none"
+    assert parse(["train", "--policy", "mlp"]).options.train.rnn_type == "none"
     assert main(["train", "--policy", "lstm", "--train.rnn-type", "gru", "--max-iterations", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--policy lstm and --train.rnn-type gru disagree" in err[0]

@@ -136,7 +136,7 @@ def test_mjcf_with_unnamed_geoms_stands_and_steps_in_a_task(tmp_path):
 
 
 def test_robot_check_cli_reports_and_writes_the_png(tmp_path, capsys):
-    from stridelab.cli import main
+    from stridelab.app.cli import main
 
     xml = write_mjcf(tmp_path)
     spec_file = tmp_path / "toy.yaml"

@@ -286,7 +286,7 @@ def test_robot_spec_from_yaml_drives_a_task(shared_robots, tmp_path):
 
 
 def test_malformed_robot_file_through_the_cli_is_one_sentence(tmp_path, capsys):
-    from stridelab.cli import main
+    from stridelab.app.cli import main
 
     (tmp_path / "broken.xml").write_text("<mujoco><worldbody><body><geom size='oops'/></body></worldbody>")
     (tmp_path / "bot.yaml").write_text("name: bot\nsource: broken.xml\njoint_names: [j]\ndefault_pose: [0]\n"

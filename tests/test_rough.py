@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import stridelab
-from stridelab.cli import main
+from stridelab.app.cli import main
 from stridelab.config import from_dict, override, to_dict
 from stridelab.config import EnvConfig
 from stridelab.errors import ConfigError
@@ -301,7 +301,7 @@ def test_rough_snapshot_resumes_exactly():
 
 
 def test_train_cli_sets_terrain_options():
-    from stridelab.cli import parse
+    from stridelab.app.cli import parse
 
     parsed = parse(["train", "quadruped-rough", "--env.terrain.num-rows", "3", "--seed", "2"])
     assert parsed.options.env.terrain.num_rows == 3 and parsed.options.seed == 2

@@ -62,7 +62,7 @@ def test_bad_fixed_joints_are_one_sentence(tmp_path, fixed, words):
 
 def test_h1_biped_task_builds_from_its_yaml_spec(shared_robots, tmp_path):
     import stridelab
-    from stridelab.robots.builtin import robot_from_yaml
+    from stridelab.robots.registry import robot_from_yaml
 
     example = Path(__file__).resolve().parents[1] / "docs" / "examples" / "unitree_h1.yaml"
     text = example.read_text().replace("../../../shared/robots", str(shared_robots))

@@ -48,8 +48,8 @@ def test_mirrored_state_and_actions_give_the_mirrored_next_state():
     The built-in trunk's centre of mass sits 2 mm left of centre (A1's published inertial data); it is
     centred here so that the model itself is symmetric."""
     from stridelab.envs.locomotion_env import LocomotionEnv
-    from stridelab.registry import load_robot_of, make_env_cfg
-
+    from stridelab.robots.registry import load_robot_of
+    from stridelab.tasks import make_env_cfg
     robot = load_robot_of("quadruped")
     robot.model.body_ipos[robot.base_body_id, 1] = 0.0
     cfg = make_env_cfg("quadruped-flat", num_envs=2, num_threads=1, seed=0, observations={"policy": {"noise": 0.0}},
@@ -77,7 +77,8 @@ def test_supports_symmetry_is_false_without_a_mirror_map(tmp_path):
     from dataclasses import replace
 
     from stridelab.envs.locomotion_env import LocomotionEnv
-    from stridelab.registry import get_robot, make_env_cfg
+    from stridelab.robots.registry import get_robot
+    from stridelab.tasks import make_env_cfg
     from stridelab.robots import load_robot
 
     robot = load_robot(replace(get_robot("quadruped"), mirror_perm=None, mirror_sign=None))
@@ -91,8 +92,7 @@ def test_trainer_resolves_symmetry(tmp_path):
     from stridelab.config import override
     from stridelab.learn.config import TrainConfig
     from stridelab.learn.trainer import Trainer
-    from stridelab.registry import make_env_cfg
-
+    from stridelab.tasks import make_env_cfg
     env_cfg = make_env_cfg("quadruped-flat", num_envs=8, num_threads=1)
     trainer = Trainer(env_cfg, TrainConfig(num_steps_per_env=4, max_iterations=1), tmp_path / "a", seed=0)
     assert trainer.symmetry == "augment" and trainer.runner.alg.symmetry.use_data_augmentation
@@ -115,8 +115,7 @@ def test_the_logged_mirror_loss_needs_no_second_actor_pass_and_changes_nothing(t
 
     from stridelab.learn.config import TrainConfig
     from stridelab.learn.trainer import Trainer
-    from stridelab.registry import make_env_cfg
-
+    from stridelab.tasks import make_env_cfg
     env_cfg = make_env_cfg("quadruped-flat", num_envs=16, num_threads=1)
     cfg = TrainConfig(num_steps_per_env=8, max_iterations=2, actor_hidden_dims=(32, 32), critic_hidden_dims=(32, 32),
                       stop_when_walks=False, max_minutes=0, torch_threads=1)

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from stridelab.cli import main
+from stridelab.app.cli import main
 from stridelab.config import override
 from stridelab.errors import ConfigError
 from stridelab.eval.terrain import TerrainTrials, assign_trials, evaluate_terrain, success_table
-from stridelab.registry import make_env
+from stridelab.envs import make_env
 from stridelab.sim.terrain import TerrainConfig
 from stridelab.tasks import make_env_cfg
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from stridelab.cli import main
+from stridelab.app.cli import main
 from stridelab.errors import CheckpointError
 from stridelab.learn.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from stridelab.learn.config import TrainConfig

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from stridelab.errors import StridelabError
+from stridelab.config import EnvConfig
 from stridelab.viz.viewer import command_after_key, run_viewer
 
 LIMITS = np.array([[-1.0, 1.0], [-0.5, 0.5], [-1.0, 1.0]])
@@ -33,7 +34,7 @@ def test_viewer_without_display_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with pytest.raises(StridelabError, match="needs a display"):
-        run_viewer(tmp_path)
+        run_viewer(lambda obs: None, EnvConfig())
 
 
 def test_brackets_change_the_stepping_frequency_within_the_clocks_range():

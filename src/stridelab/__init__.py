@@ -21,6 +21,16 @@ if "MUJOCO_GL" not in _os.environ and not _os.environ.get("DISPLAY"):
 # measured in docs/benchmarks.md, section 2. Only takes effect if torch was not imported before stridelab.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from stridelab.registry import list_tasks, make, make_env
-
 __all__ = ["list_tasks", "make", "make_env", "__version__"]
+
+
+def __getattr__(name: str):  # noqa: ANN202 - the API facade, loaded on first use
+    if name == "make_env":
+        from stridelab.envs import make_env
+
+        return make_env
+    if name in ("list_tasks", "make"):
+        from stridelab.tasks import registry
+
+        return getattr(registry, name)
+    raise AttributeError(name)

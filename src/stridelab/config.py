@@ -134,8 +134,9 @@ class EnvConfig:
     knows no term by name.
 
     Attributes:
-        task: registered task name (selects the env class).
+        task: registered task name (a label: runs are filed under it).
         robot: robot registry name, ``menagerie:NAME`` or a RobotSpec YAML file.
+        env_class: ``"module:Class"`` of the env that runs the config (:func:`stridelab.envs.make_env`).
         num_envs: number of parallel simulations.
         num_threads: physics threads (0: all cores).
         seed: seed of every random draw of the environment.
@@ -152,6 +153,7 @@ class EnvConfig:
 
     task: str = "quadruped-flat"
     robot: str = "quadruped"
+    env_class: str = "stridelab.envs.locomotion_env:LocomotionEnv"
     num_envs: int = 512
     num_threads: int = 0
     seed: int = 0

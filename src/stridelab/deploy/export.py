@@ -32,7 +32,7 @@ from stridelab.config import override
 from stridelab.errors import CheckpointError
 from stridelab.learn.checkpoint import run_dir_of
 from stridelab.learn.ensemble import check_members, policy_interface
-from stridelab.registry import make_env
+from stridelab.envs import make_env
 from stridelab.deploy.observation import input_size
 from stridelab.deploy.robot_xml import write_robot_xml
 from stridelab.learn.policy import LoadedPolicy, load_policy

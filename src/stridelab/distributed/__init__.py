@@ -8,11 +8,11 @@ The modules, from the plain data to the learner:
   ``mujoco.batch`` env built from (config, seed), a CPU copy of the actor, whole rollouts; imports no Ray.
 - :mod:`~stridelab.distributed.cluster`: joining or starting Ray, with one-sentence errors.
 - :mod:`~stridelab.distributed.pool`: :class:`WorkerPool`, the actors and their restarts.
-- :mod:`~stridelab.distributed.vec_env`: :class:`RayVecEnv`, rsl-rl-lib's ``VecEnv`` contract over the pool.
-- :mod:`~stridelab.distributed.runner`: :class:`RayRunner`, the PPO learner fed one batch per worker per iteration.
+- :mod:`~stridelab.distributed.vec_env`: :class:`RayVecEnv`, rsl-rl-lib's ``VecEnv`` contract over the pool, so
+  that rsl-rl-lib's own loop trains on the workers (step by step, or replaying asynchronous rollouts).
 - :mod:`~stridelab.distributed.es`: :func:`evaluate_population`, ES fitnesses in-process or on the workers.
 
 Nothing here is imported unless training asks for workers (``stridelab train --workers N`` or
-``--ray-address``); Ray itself is imported only by ``cluster``, ``pool``, ``vec_env`` and ``runner``.
+``--ray-address``); Ray itself is imported only by ``cluster``, ``pool`` and ``vec_env``.
 See ``docs/distributed.md``.
 """

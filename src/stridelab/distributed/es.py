@@ -33,8 +33,7 @@ from torch import nn
 from stridelab.config import EnvConfig
 from stridelab.errors import ConfigError
 from stridelab.learn.models import build_model
-from stridelab.registry import make_env
-
+from stridelab.envs import make_env
 _ES_TAG = 0x4553  # "ES": keeps chunk seeds apart from the rollout workers' seed stream
 
 

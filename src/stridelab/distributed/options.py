@@ -10,24 +10,25 @@ hyperparameters when it moves between a laptop and a cluster.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated
 
 import numpy as np
+import tyro
 
 from stridelab.errors import ConfigError
 
 
 @dataclass(frozen=True)
 class RayOptions:
-    """How the rollouts are placed on Ray.
+    """How the rollouts (or an ES population's evaluations) are placed on Ray.
 
     Attributes:
-        workers: rollout workers (Ray actors); 0 with ``address`` set: one per ``cpus_per_worker`` free
-            CPUs of the cluster; 0 without it: no Ray at all (in-process training).
+        workers: Ray workers (actors); 0 with ``address`` set: one per ``cpus_per_worker`` free CPUs of the
+            cluster; 0 without it: no Ray at all (everything in-process).
         address: an existing cluster to join (``"auto"``, ``"HOST:PORT"`` of ``ray start --head``, or
             ``"ray://HOST:10001"`` for Ray Client); ``None`` starts a local Ray instance.
-        cpus_per_worker: CPUs each worker reserves; it also steps its ``mujoco.batch`` on that many threads
-            and runs its policy copy on that many torch threads.
+        cpus_per_worker: CPUs each worker reserves (``None``: 1); it also steps its ``mujoco.batch`` on that many
+            threads and runs its policy copy on that many torch threads.
         async_rollouts: workers start the next rollout with the newest weights they have while the learner
             updates (policy lag of at most one iteration, logged as ``Ray/policy_lag``); otherwise every
             rollout uses the weights of the iteration it belongs to (exactly on-policy).
@@ -36,30 +37,38 @@ class RayOptions:
     """
 
     workers: int = 0
-    address: str | None = None
-    cpus_per_worker: int = 1
+    address: Annotated[str | None, tyro.conf.arg(name="ray-address", metavar="ADDRESS")] = None
+    cpus_per_worker: int | None = None
     async_rollouts: bool = False
     max_restarts_per_call: int = 3
 
     def __post_init__(self) -> None:
         if isinstance(self.workers, bool) or self.workers < 0:
-            raise ConfigError(f"workers = {self.workers} is out of range; use 0 to train in-process or 1 or more "
-                              f"Ray rollout workers.")
-        if self.cpus_per_worker < 1:
-            raise ConfigError(f"cpus_per_worker = {self.cpus_per_worker} is out of range; give each rollout worker "
-                              f"1 or more CPUs.")
+            raise ConfigError(f"--workers {self.workers} is out of range; use 0 to run in-process or 1 or more Ray "
+                              f"workers.")
+        if self.cpus_per_worker is not None and self.cpus_per_worker < 1:
+            raise ConfigError(f"--cpus-per-worker {self.cpus_per_worker} is out of range; give each Ray worker 1 or "
+                              f"more CPUs.")
+        if self.cpus_per_worker is not None and not self.distributed:
+            raise ConfigError("--cpus-per-worker sizes Ray workers; add --workers N (or --ray-address), or drop it.")
         if self.address is not None and not self.address.strip():
-            raise ConfigError("the Ray address is empty; use 'auto', HOST:PORT of `ray start --head`, or "
+            raise ConfigError("--ray-address is empty; use auto, HOST:PORT of `ray start --head`, or "
                               "ray://HOST:10001.")
         if self.async_rollouts and not self.distributed:
-            raise ConfigError("asynchronous rollouts need Ray rollout workers; add --workers N (or --ray-address).")
+            raise ConfigError("--async-rollouts needs Ray rollout workers; add --workers N (or --ray-address), or "
+                              "drop it.")
         if self.max_restarts_per_call < 0:
-            raise ConfigError(f"max_restarts_per_call = {self.max_restarts_per_call} must be 0 or more.")
+            raise ConfigError(f"--max-restarts-per-call {self.max_restarts_per_call} must be 0 or more.")
 
     @property
     def distributed(self) -> bool:
-        """Whether rollouts run on Ray workers (``workers`` > 0 or a cluster address given)."""
+        """Whether anything runs on Ray workers (``workers`` > 0 or a cluster address given)."""
         return self.workers > 0 or self.address is not None
+
+    @property
+    def cpus(self) -> int:
+        """CPUs each worker reserves (and its physics and torch threads)."""
+        return self.cpus_per_worker or 1
 
 
 def split_envs(num_envs: int, workers: int) -> list[int]:
@@ -84,17 +93,3 @@ def worker_seeds(seed: int, worker: int, restart: int) -> tuple[int, int]:
     """
     state = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(worker), int(restart)]).generate_state(2)
     return int(state[0] >> 1), int(state[1] >> 1)
-
-
-def check_trainable(train_cfg: Any, runner_class: type) -> None:
-    """Raise :class:`ConfigError` for what Ray rollout workers do not run: recurrent policies (their hidden
-    state would have to travel with every rollout) and runners other than PPO's ``StridelabRunner``."""
-    from stridelab.learn.runners import StridelabRunner
-
-    if train_cfg.rnn_type != "none":
-        raise ConfigError(f"Ray rollout workers do not support recurrent policies yet (train.rnn_type = "
-                          f"{train_cfg.rnn_type!r}); train it in-process (without --workers and --ray-address) or use "
-                          f"--train.rnn-type none.")
-    if runner_class is not StridelabRunner:
-        raise ConfigError(f"Ray rollout workers run PPO's StridelabRunner only, not {runner_class.__name__}; train "
-                          f"it in-process (without --workers and --ray-address).")

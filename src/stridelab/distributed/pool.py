@@ -68,7 +68,7 @@ class WorkerPool:
                  actor_class: type = RolloutWorker, actor_kwargs: dict | None = None) -> None:
         self.options = options
         self.actor_kwargs = dict(actor_kwargs or {})
-        cpus = options.cpus_per_worker
+        cpus = options.cpus
         if options.workers:
             split_envs(env_cfg.num_envs, options.workers)  # too few envs: say so before Ray starts
         self.connection = connection or connect(options, options.workers * cpus)
@@ -101,7 +101,7 @@ class WorkerPool:
         return slice(int(self.offsets[k]), int(self.offsets[k + 1]))
 
     def _spawn(self, k: int) -> Any:
-        cpus = self.options.cpus_per_worker
+        cpus = self.options.cpus
         cfg = replace(self.env_cfg, num_envs=self.sizes[k], num_threads=cpus)
         return self._remote.options(num_cpus=cpus, max_restarts=0, max_task_retries=0,
                                     scheduling_strategy="SPREAD").remote(cfg, k, self.restarts[k], cpus,
@@ -187,7 +187,7 @@ class WorkerPool:
         """ES chunks spread round-robin over the workers (see :func:`stridelab.distributed.es.evaluate_population`)."""
         if not chunks:
             return []
-        cfg = replace(env_cfg, num_threads=self.options.cpus_per_worker)
+        cfg = replace(env_cfg, num_threads=self.options.cpus)
         policy_ref = ray.put(policy)
         share = {k: chunks[k::self.num_workers] for k in range(self.num_workers) if chunks[k::self.num_workers]}
         tasks = [self.submit(k, "evaluate", lambda k: (policy_ref, cfg, share[k], num_steps, envs_per_member, seed))

@@ -2,9 +2,11 @@
 
 A worker owns a :class:`~stridelab.envs.locomotion_env.LocomotionEnv` (one ``mujoco.batch.Batch``)
 built from a plain, picklable :class:`~stridelab.config.EnvConfig` (already cut to this worker's
-``num_envs`` and ``num_threads``) and its place in the seed stream (``worker``, ``restart``), and a
-CPU copy of the learner's actor. Once per iteration it receives the actor's weights (one object in
-Ray's object store for all workers) and steps a whole rollout with them, returning one batch.
+``num_envs`` and ``num_threads``) and its place in the seed stream (``worker``, ``restart``). Synchronous
+training steps it one control step at a time with the learner's actions (:meth:`RolloutWorker.step`);
+asynchronous training gives it a CPU copy of the learner's actor once per iteration (one object in Ray's
+object store for all workers) and it steps a whole rollout with it, returning one batch
+(:meth:`RolloutWorker.collect`).
 """
 
 from __future__ import annotations
@@ -21,8 +23,7 @@ from stridelab.config import EnvConfig
 from stridelab.distributed.options import worker_seeds
 from stridelab.envs.snapshot import env_state_dict, load_env_state
 from stridelab.learn.models import build_model
-from stridelab.registry import make_env
-
+from stridelab.envs import make_env
 Batch = dict[str, Any]
 
 
@@ -77,6 +78,8 @@ def collect_rollout(env: Any, actor: torch.nn.Module, num_steps: int, stochastic
                 for buf, p in zip(params, dist):
                     buf[t] = p.numpy()
             obs, rew, done, extras = env.step(act)
+            if getattr(actor, "is_recurrent", False):
+                actor.reset(done)  # a recurrent actor forgets the episodes that ended; its state carries over
             actions[t] = act.numpy()
             rewards[t] = rew.numpy()
             dones[t] = done.numpy()

@@ -1,6 +1,6 @@
 """A ``gymnasium.vector.VectorEnv`` view of :class:`~stridelab.envs.locomotion_env.LocomotionEnv`.
 
-    envs = make_gym("quadruped-flat", num_envs=64, seed=0)
+    envs = stridelab.tasks.make_gym("quadruped-flat", num_envs=64, seed=0)   # or GymVectorEnv(env)
     obs, info = envs.reset(seed=0)
     obs, rew, terminated, truncated, info = envs.step(envs.action_space.sample())
 
@@ -93,10 +93,3 @@ class GymVectorEnv(gymnasium.vector.VectorEnv):
 
     def close_extras(self, **kwargs: Any) -> None:
         self.env.close()
-
-
-def make_gym(task: str, **overrides: Any) -> GymVectorEnv:
-    """Build task ``task`` (see ``stridelab.make``) with ``overrides`` and wrap it as a gymnasium VectorEnv."""
-    from stridelab.tasks import make
-
-    return GymVectorEnv(make(task, **overrides))

@@ -48,8 +48,7 @@ class LocomotionEnv(VecEnv):
     """
 
     def __init__(self, cfg: EnvConfig, robot: LoadedRobot | None = None) -> None:
-        from stridelab.registry import load_robot_of
-
+        from stridelab.robots.registry import load_robot_of
         self.cfg = cfg
         self.robot = robot if robot is not None else load_robot_of(cfg.robot, terrain=cfg.terrain)
         spec = self.robot.spec

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from stridelab.config import EnvConfig, ObsTermCfg, TermCfg
 from stridelab.errors import ConfigError
-from stridelab.etg.generator import GAITS, GeneratorSettings
+from stridelab.mdp.etg_generator import GAITS, GeneratorSettings, check_act_bound
 
 ACTION_TERM = "stridelab.mdp.etg:etg_residual"
 TARGET_TERM = "stridelab.mdp.etg:etg_target"
@@ -68,9 +68,7 @@ class ETGConfig:
         if self.gait not in GAITS:
             raise ConfigError(f"--gait {self.gait!r} is unknown{did_you_mean(self.gait, GAITS)}; use one of "
                               f"{', '.join(GAITS)}.")
-        from stridelab.mdp.etg import _check_bound
-
-        _check_bound(self.act_bound)
+        check_act_bound(self.act_bound)
         checks = [(self.popsize >= 4, f"--popsize {self.popsize} is out of range; use 4 or more candidates."),
                   (self.popsize % 2 == 0 or self.alg not in ("openai-es", "pgpe"),
                    f"--popsize {self.popsize} is odd; --alg {self.alg} samples antithetic pairs, give an even size."),
@@ -90,8 +88,7 @@ class ETGConfig:
 
 def etg_env_cfg(base: EnvConfig, cfg: ETGConfig, weights: tuple[float, ...] | None = None) -> EnvConfig:
     """``base`` with the ETG action (``weights``: ``None`` for the prior's fit), the gait clock and observations."""
-    from stridelab.registry import get_robot
-
+    from stridelab.robots.registry import get_robot
     spec = get_robot(base.robot)
     if len(spec.feet) != 4:
         raise ConfigError(f"robot {spec.name!r} has {len(spec.feet)} feet; ETG's gaits and leg kinematics need a "

@@ -33,7 +33,7 @@ from stridelab.config import EnvConfig, override
 from stridelab.distributed.options import RayOptions
 from stridelab.etg.config import ETGConfig, etg_env_cfg, with_weights
 from stridelab.etg.evolve import GeneratorES
-from stridelab.etg.generator import GeneratorFile, GeneratorSettings, load_generator, save_generator
+from stridelab.mdp.etg_generator import GeneratorFile, GeneratorSettings, load_generator, save_generator
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ def train_etg(task: str, cfg: ETGConfig, run_dir: Path, seed: int = 0, etg_path:
     with ``train_overrides`` (``max_iterations`` counts PPO iterations, ``max_minutes`` all training time);
     ``ray``: evaluate the ES populations on Ray workers (PPO stays in-process)."""
     from stridelab.config import save_yaml
-    from stridelab.eval.grid import evaluate
+    from stridelab.eval.report import grid_verdict
     from stridelab.learn.trainer import Trainer
     from stridelab.tasks import get_task, make_env_cfg
 
@@ -182,8 +182,8 @@ def train_etg(task: str, cfg: ETGConfig, run_dir: Path, seed: int = 0, etg_path:
     run_dir.mkdir(parents=True, exist_ok=True)
     current = {"env_cfg": env_cfg}
 
-    def check(policy):
-        return evaluate(policy, current["env_cfg"], envs_per_command=2, duration_s=10.0, seed=seed + 1)
+    def check(policy):  # the grid evaluation `stridelab eval` runs (one "walks" verdict)
+        return grid_verdict(policy, current["env_cfg"])
 
     trainer = Trainer(env_cfg, override(train_cfg, max_iterations=0), run_dir, seed=seed,
                       walk_check=check if walk_check else None)

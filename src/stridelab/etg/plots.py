@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from stridelab.etg.generator import foot_offsets
+from stridelab.mdp.etg_generator import foot_offsets
 
 LEG_NAMES = ("FL", "FR", "RL", "RR")
 
@@ -28,7 +28,7 @@ def plot_foot_trajectories(before: np.ndarray, after: np.ndarray, width: float, 
     Args:
         before, after: generator weights [m]. Shape: (2 H,).
         width: RBF width [cycles].
-        kin: the robot's :class:`~stridelab.etg.kinematics.LegKinematics` (joint targets via its IK).
+        kin: the robot's :class:`~stridelab.mdp.leg_kinematics.LegKinematics` (joint targets via its IK).
         duty: stance fraction (stance drawn thick).
     """
     plt = _pyplot()

@@ -80,8 +80,7 @@ class PopulationEvaluator:
 
     def __init__(self, env_cfg: EnvConfig, members: int, envs_per_member: int, episode_s: float, seed: int = 0,
                  num_threads: int | None = None) -> None:
-        from stridelab.registry import make_env
-
+        from stridelab.envs import make_env
         self.members, self.k = int(members), int(envs_per_member)
         n = self.members * self.k
         cfg = population_env_cfg(env_cfg, n, episode_s, seed)

@@ -99,7 +99,7 @@ class RayPopulationEvaluator:
         self.calls = 0
         self._env: Any = None
         self._policy: tuple[Any, Any] = (None, None)
-        cpus = options.cpus_per_worker
+        cpus = options.cpus
         connection = connect(options, options.workers * cpus)
         try:
             workers = options.workers or max(1, int(float(ray.available_resources().get("CPU", 0.0)) // cpus))
@@ -117,8 +117,7 @@ class RayPopulationEvaluator:
     @property
     def env(self) -> Any:
         if self._env is None:
-            from stridelab.registry import make_env
-
+            from stridelab.envs import make_env
             self._env = make_env(replace(self.env_cfg, num_envs=1, num_threads=1))
         return self._env
 

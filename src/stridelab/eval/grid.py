@@ -63,8 +63,7 @@ def evaluate(policy: Callable, env_cfg: EnvConfig, envs_per_command: int = 4, du
         dict with lin_vel_error [m/s], yaw_rate_error [rad/s], fall_rate, power [W], foot_slip [m/s],
         walks (bool), criteria, rows (per command), units and the settings used.
     """
-    from stridelab.registry import make_env
-
+    from stridelab.envs import make_env
     grid = default_commands(env_cfg) if commands is None else np.asarray(commands, dtype=np.float64)
     metrics = GridMetrics(grid, envs_per_command)
     n = len(metrics.commands)

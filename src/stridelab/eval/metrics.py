@@ -12,6 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: the grid evaluation of a run (walk checks and ``stridelab eval``): envs per grid command, seconds each command
+#: is held, and the offset of its seed from the run's (the same draws wherever the verdict is taken)
+GRID_ENVS_PER_COMMAND = 4
+GRID_DURATION_S = 10.0
+GRID_SEED_OFFSET = 1000
+
 GRID_VX = (-1.0, -0.5, 0.0, 0.5, 1.0)
 GRID_VY = (-0.5, 0.0, 0.5)
 GRID_YAW = (-1.0, 0.0, 1.0)

@@ -50,8 +50,7 @@ def evaluate_pushes(policy: Callable, env_cfg: EnvConfig, trials: int = 64, push
     """
     from stridelab.eval.terrain import terrain_eval_cfg
     from stridelab.mdp.terrain import tiles_of
-    from stridelab.registry import make_env
-
+    from stridelab.envs import make_env
     if trials < 1 or push_velocity < 0 or speed < 0 or push_at_s <= 0 or recover_s <= 0:
         raise ConfigError(f"push evaluation trials = {trials}, push velocity = {push_velocity} m/s, speed = {speed} "
                           f"m/s, push at {push_at_s} s, recovery {recover_s} s: give at least one trial, sizes >= 0 "

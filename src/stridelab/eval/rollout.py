@@ -50,8 +50,7 @@ def record(policy: Callable, env_cfg: EnvConfig, schedule=DEFAULT_SCHEDULE, num_
            video=None, video_fps: int = 25) -> Trajectory:
     """Run ``policy`` through ``schedule`` and record env 0 (and video frames if ``video`` is given)."""
     from stridelab.eval.grid import eval_env_cfg
-    from stridelab.registry import make_env
-
+    from stridelab.envs import make_env
     total = sum(s[0] for s in schedule)
     env = make_env(eval_env_cfg(env_cfg, num_envs, total, seed))
     if video is not None:

@@ -147,7 +147,7 @@ def terrain_eval_cfg(env_cfg: EnvConfig, num_envs: int, speed: float, duration_s
     """The task for a terrain evaluation: no curriculum (tiles are assigned), the velocity command held at
     ``speed`` forward (a steering command keeps its yaw bound), no interval events, one long episode."""
     from stridelab.eval.grid import eval_env_cfg
-    from stridelab.managers.terms import resolve
+    from stridelab.mdp.lookup import resolve
 
     velocity = None
     for name, term in env_cfg.commands.items():
@@ -180,7 +180,7 @@ def evaluate_terrain(policy: Callable, env_cfg: EnvConfig, trials: int = 8, spee
         for a course, ``course`` (name, distance, finish line).
     """
     from stridelab.mdp.terrain import tiles_of
-    from stridelab.registry import make_env
+    from stridelab.envs import make_env
     from stridelab.sim.terrain.courses import course_plan
 
     if env_cfg.terrain is None:

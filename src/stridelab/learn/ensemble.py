@@ -98,8 +98,7 @@ def policy_interface(loaded: LoadedPolicy, env: Any | None = None) -> dict[str, 
     """
     if env is None:
         from stridelab.config import override
-        from stridelab.registry import make_env
-
+        from stridelab.envs import make_env
         env = make_env(override(loaded.env_cfg, num_envs=1, num_threads=1))
     groups = env.observations.groups
     missing = [g for g in loaded.obs_groups if g not in groups]

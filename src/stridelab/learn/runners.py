@@ -5,12 +5,14 @@ logging, and calls ``save(path)`` at the end of every iteration whose index is a
 ``cfg["save_interval"]`` (and once more after the loop). stridelab passes ``save_interval=1`` and
 overrides ``save`` so that it is an end-of-iteration hook: it never writes rsl-rl's checkpoint file,
 it calls :attr:`StridelabRunner.on_iteration` (the trainer's checkpoints, budgets, walk checks and
-progress), which may raise :class:`StopTraining` to end ``learn()`` early.
+progress), which may raise :class:`StopTraining` to end ``learn()`` early. An env whose steps another
+policy sampled (asynchronous Ray workers) is replayed through the same loop (:func:`replay_behaviour`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from rsl_rl.runners import OnPolicyRunner
 from rsl_rl.utils import resolve_callable
@@ -43,6 +45,8 @@ class StridelabRunner(OnPolicyRunner):
         from stridelab.learn.symmetry import reuse_update_forward
 
         reuse_update_forward(self.alg)  # augmentation logs its mirror loss without a second actor pass
+        if getattr(env, "behaviour", None) is not None:
+            replay_behaviour(self.alg, env.behaviour)
 
     def save(self, path: str, infos: dict | None = None) -> None:
         """The end-of-iteration hook (``path`` and ``infos`` are ignored: rsl-rl writes no checkpoint).
@@ -53,6 +57,33 @@ class StridelabRunner(OnPolicyRunner):
         """
         if self.on_iteration is not None:
             self.on_iteration(self.current_learning_iteration + 1)
+
+
+def replay_behaviour(alg: Any, behaviour: Callable[[], tuple | None]) -> None:
+    """Make ``alg.act`` record what another policy did, for an env whose steps were sampled elsewhere.
+
+    ``behaviour()`` returns ``None`` (the learner acts: rsl-rl's ``act`` unchanged) or the step's
+    ``(observations, actions, log_prob, distribution_params)`` from the policy that acted (asynchronous Ray
+    workers, one iteration behind). rsl-rl's ``act`` then runs on those observations (the critic's values, a
+    recurrent actor's stored hidden state), and the transition keeps the behaviour's actions, log-probabilities
+    and distribution parameters: PPO's "old" policy is the one that acted, so its ratio is the importance
+    weight of the newer policy and its KL is measured against the policy that acted. The only change to
+    rsl-rl's loop; installed on the instance by :class:`StridelabRunner` when the env has ``behaviour``.
+    """
+    act = alg.act
+
+    def act_or_replay(obs: Any) -> Any:
+        step = behaviour()
+        if step is None:
+            return act(obs)
+        seen, actions, log_prob, params = step
+        act(seen.to(alg.device))
+        tr = alg.transition
+        tr.actions, tr.actions_log_prob = actions.to(alg.device), log_prob.to(alg.device)
+        tr.distribution_params = tuple(p.to(alg.device) for p in params)
+        return tr.actions
+
+    alg.act = act_or_replay
 
 
 RUNNERS: dict[str, type[StridelabRunner]] = {"StridelabRunner": StridelabRunner}

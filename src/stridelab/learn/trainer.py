@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from rich.console import Console
@@ -30,6 +30,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rsl_rl.utils.log_writer import LogWriter
 
 from stridelab.config import EnvConfig
+from stridelab.envs import make_env
 from stridelab.envs.snapshot import env_state_dict, load_env_state
 from stridelab.errors import CheckpointError, ConfigError
 from stridelab.learn.checkpoint import (check_training_state, checkpoint_name, latest_checkpoint, load_checkpoint,
@@ -37,12 +38,8 @@ from stridelab.learn.checkpoint import (check_training_state, checkpoint_name, l
 from stridelab.learn.config import TrainConfig
 from stridelab.learn.models import InferencePolicy, build_model
 from stridelab.learn.runners import StopTraining, StridelabRunner, resolve_runner
-from stridelab.tasks import make_env
 
 log = logging.getLogger(__name__)
-
-if TYPE_CHECKING:
-    from stridelab.distributed.options import RayOptions
 
 WalkCheck = Callable[[InferencePolicy], dict[str, Any]]
 
@@ -115,12 +112,13 @@ class Trainer:
     """
 
     def __init__(self, env_cfg: EnvConfig, train_cfg: TrainConfig, run_dir: Path, seed: int,
-                 walk_check: WalkCheck | None = None, ray: RayOptions | None = None, device: str = "cpu") -> None:
+                 walk_check: WalkCheck | None = None, env: Any = None, device: str = "cpu") -> None:
         """Build the env and the runner (``walk_check(policy)`` returns a dict with ``walks``,
         ``lin_vel_error`` [m/s], ``yaw_rate_error`` [rad/s] and ``fall_rate`` [0-1]).
 
-        ``ray`` (with workers or an address) puts the rollouts on Ray workers (``stridelab.distributed``,
-        imported only then); ``device`` is where the learner's networks live (``cpu``, ``cuda``, ``cuda:N``).
+        ``env``: the rsl-rl ``VecEnv`` to train on, if not ``make_env(env_cfg)`` (e.g. the Ray workers'
+        :class:`~stridelab.distributed.vec_env.RayVecEnv`); the trainer owns and closes it. ``device`` is where
+        the learner's networks live (``cpu``, ``cuda``, ``cuda:N``).
         """
         self.env_cfg = env_cfg
         self.train_cfg = train_cfg
@@ -129,21 +127,9 @@ class Trainer:
         self.walk_check = walk_check
         self.device = check_device(device)
         runner_class = resolve_runner(train_cfg.runner_class)
-        distributed = ray is not None and ray.distributed
-        if distributed:
-            from stridelab.distributed.options import check_trainable
-
-            check_trainable(train_cfg, runner_class)
         torch.manual_seed(seed)
         torch.set_num_threads(train_cfg.torch_threads)
-        if distributed:
-            from stridelab.distributed.runner import RayRunner
-            from stridelab.distributed.vec_env import RayVecEnv
-
-            self.env = RayVecEnv(env_cfg, ray)
-            runner_class = RayRunner
-        else:
-            self.env = make_env(env_cfg)
+        self.env = env if env is not None else make_env(env_cfg)
         try:
             self.symmetry = resolve_symmetry(train_cfg, self.env)
             with _stdout_to_log():  # rsl-rl prints the observation sets and the models
@@ -157,8 +143,9 @@ class Trainer:
         self.env_steps = 0
         self.train_seconds = 0.0
         self._policy_spec = self._describe_policy()
-        if distributed:
-            self.runner.policy_spec = self._policy_spec
+        bind = getattr(self.env, "bind_policy", None)
+        if bind is not None:  # an env whose workers run copies of the actor (asynchronous Ray rollouts)
+            bind(self._policy_spec, self.runner.alg.get_policy, train_cfg.num_steps_per_env)
         self._saved_at: int | None = None  # iteration of the last checkpoint written by this trainer
         self._last_path: Path | None = None
         # per call to train()

@@ -9,7 +9,8 @@ import numpy as np
 
 from stridelab.config import TermCfg
 from stridelab.errors import ConfigError
-from stridelab.managers.terms import FunctionTerm, check_params, build_term, load_term_state, resolve, term_state
+from stridelab.managers.terms import FunctionTerm, build_term, check_params, load_term_state, term_state
+from stridelab.mdp.lookup import resolve
 
 
 class CommandManager:

@@ -17,7 +17,8 @@ from tensordict import TensorDict
 
 from stridelab.config import ObsGroupCfg, ObsTermCfg
 from stridelab.errors import ConfigError
-from stridelab.managers.terms import build_term, qualified_name, resolve
+from stridelab.managers.terms import build_term
+from stridelab.mdp.lookup import qualified_name, resolve
 from stridelab.mdp.symmetry import check_involution, mirror_of
 
 

@@ -96,7 +96,7 @@ def without_randomization_ramp(cfg: Any) -> Any:
     randomization at the config's full range from the first step (evaluations, the soak)."""
     from dataclasses import replace
 
-    from stridelab.managers.terms import resolve
+    from stridelab.mdp.lookup import resolve
 
     return replace(cfg, curriculum={name: c for name, c in cfg.curriculum.items()
                                     if resolve(c.func, "curriculum") is not randomization_strength})

@@ -1,5 +1,5 @@
 """ETG's MDP terms: the action term "trajectory generator + bounded residual" and the observation of the
-generator's target. The generator itself is :mod:`stridelab.etg.generator`; docs/etg.md explains the method.
+generator's target. The generator itself is :mod:`stridelab.mdp.etg_generator`; docs/etg.md explains the method.
 
 Action (both classes):
 
@@ -34,18 +34,13 @@ import numpy as np
 from stridelab.errors import ConfigError
 from stridelab.files import write_atomic
 from stridelab.mdp import symmetry as sym
+from stridelab.mdp.etg_generator import GeneratorSettings, check_act_bound, foot_offsets
+from stridelab.mdp.leg_kinematics import LegKinematics
 from stridelab.mdp.state import RobotState, commanded
 
 TABLE_FILE = "etg_table.npy"
 FORMULA = ("target = TG(foot phases) + act_bound * clip(action, -1, 1); TG = joint targets from the lookup table "
            "at each joint's foot phase (linear, periodic), or default_joint_pos while |command| < min_command")
-
-
-def _check_bound(act_bound: float) -> float:
-    if not (isinstance(act_bound, (int, float)) and np.isfinite(act_bound) and 0.0 < act_bound <= np.pi):
-        raise ConfigError(f"--act-bound {act_bound} is out of range; give the residual's bound in (0, 3.14] rad, "
-                          f"e.g. 0.5.")
-    return float(act_bound)
 
 
 class _GeneratorResidual:
@@ -54,7 +49,7 @@ class _GeneratorResidual:
     def __init__(self, default_joint_pos: list[float], act_bound: float, min_command: float) -> None:
         self.default = np.asarray(default_joint_pos, dtype=np.float64)
         self.size = len(self.default)
-        self.act_bound = _check_bound(act_bound)
+        self.act_bound = check_act_bound(act_bound)
         self.min_command = float(min_command)
         self._state: Callable[[], RobotState | None] = lambda: None
 
@@ -101,7 +96,7 @@ class etg_residual(_GeneratorResidual):  # noqa: N801 - a term, named like the o
     module docstring.
 
     Attributes:
-        kin: the legs (:class:`~stridelab.etg.kinematics.LegKinematics`).
+        kin: the legs (:class:`~stridelab.mdp.leg_kinematics.LegKinematics`).
         params: the configured generator weights [m]. Shape: (2 num_rbf,).
         weights: the weights each env runs (the configured ones unless :meth:`set_weights` changed them).
             Shape: (n, num_rbf, 2).
@@ -110,8 +105,6 @@ class etg_residual(_GeneratorResidual):  # noqa: N801 - a term, named like the o
     def __init__(self, kinematics: Any, default_joint_pos: list[float], weights: tuple[float, ...], num_rbf: int,
                  width: float | None, act_bound: float, min_command: float = 0.1, num_envs: int = 1,
                  table_size: int = 1024) -> None:
-        from stridelab.etg.generator import GeneratorSettings
-
         super().__init__(default_joint_pos, act_bound, min_command)
         self.kin = kinematics
         self.settings = GeneratorSettings(num_rbf=int(num_rbf), width=width)
@@ -129,9 +122,6 @@ class etg_residual(_GeneratorResidual):  # noqa: N801 - a term, named like the o
     def from_env(cls, env: Any, weights: tuple[float, ...] | None = None, num_rbf: int = 12, width: float | None = None,
                  act_bound: float = 0.5, min_command: float = 0.1, table_size: int = 1024) -> etg_residual:
         """``weights`` [m] (``2 num_rbf`` numbers; ``None``: the prior trajectory's fit); ``act_bound`` [rad]."""
-        from stridelab.etg.generator import GeneratorSettings
-        from stridelab.etg.kinematics import LegKinematics
-
         if weights is None:
             weights = tuple(GeneratorSettings(num_rbf=int(num_rbf), width=width).prior_weights())
         term = cls(LegKinematics.from_robot(env.robot), list(env.robot.spec.default_pose), weights, num_rbf, width,
@@ -154,8 +144,6 @@ class etg_residual(_GeneratorResidual):  # noqa: N801 - a term, named like the o
     def foot_targets(self, phase: np.ndarray, active: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Foot centres in the base frame [m]: default + (dx, 0, dz). Shapes: (n, f), (n,), (n, H, 2) or (H, 2)
         -> (n, f, 3)."""
-        from stridelab.etg.generator import foot_offsets
-
         off = foot_offsets(phase, weights, self.width) * active[:, None, None]
         p = np.broadcast_to(self.kin.default_foot, off.shape[:-1] + (3,)).copy()
         p[..., 0] += off[..., 0]
@@ -289,3 +277,16 @@ def load_table(path: Path | str, num_joints: int) -> np.ndarray:
         raise ConfigError(f"ETG lookup table {str(path)!r} has shape {table.shape}, not (rows, {num_joints}) of finite "
                           f"numbers; re-export it with `stridelab etg export RUN`.")
     return table.astype(np.float64)
+
+
+def table_error(term: etg_residual, table_term: etg_table_residual, samples: int = 4096, seed: int = 0) -> float:
+    """Max |table - generator| joint target [rad] over random foot phases (the configured generator, moving): how
+    well an exported lookup table reproduces the generator it was written from."""
+    rng = np.random.default_rng(seed)
+    j = term.size
+    phase = rng.random((samples, term.kin.num_legs))
+    s = RobotState(base_quat=np.tile([1.0, 0, 0, 0], (samples, 1)), base_ang_vel=np.zeros((samples, 3)),
+                   projected_gravity=np.tile([0.0, 0, -1], (samples, 1)), joint_pos=np.zeros((samples, j)),
+                   joint_vel=np.zeros((samples, j)), default_joint_pos=term.default, actions=np.zeros((samples, j)),
+                   commands=np.tile([0.5, 0.0, 0.0], (samples, 1)), gait_phase=phase)
+    return float(np.abs(term.generator_targets(s) - table_term.generator_targets(s)).max())

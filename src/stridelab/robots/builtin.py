@@ -1,8 +1,8 @@
-"""Robot registry: the built-in robots and ready-made specs for reference models."""
+"""The built-in robots and ready-made specs for reference models (:data:`BUILTIN_ROBOTS`; the registry that
+names them is :mod:`stridelab.robots.registry`)."""
 
 from __future__ import annotations
 
-from stridelab.registry import register_robot
 from stridelab.robots.spec import RobotSpec
 
 _LEGS = ("FL", "FR", "RL", "RR")
@@ -60,50 +60,6 @@ GO2 = RobotSpec(
     timestep=0.005,  # the file uses MuJoCo's default 0.002 s; 0.005 s x 4 = the tasks' 50 Hz policy
 )
 
-register_robot(QUADRUPED, replace_existing=True)
-register_robot(GO2, replace_existing=True)
-
-
-def robot_from_yaml(path: str) -> RobotSpec:
-    """Read a RobotSpec from YAML; a missing file, bad YAML or unknown field is a :class:`RobotSpecError`.
-
-    A YAML file holds RobotSpec fields (``name``, ``source``, ``joint_names``, ``default_pose``, ``kp``,
-    ``kd``, ``base_body``, ``feet``, ...); a relative ``source`` is relative to the YAML file.
-    """
-    from dataclasses import fields
-    from pathlib import Path
-
-    import yaml
-
-    from stridelab.errors import RobotSpecError, did_you_mean
-
-    file = Path(path)
-    if not file.is_file():
-        raise RobotSpecError(f"robot spec file {path!r} does not exist; check the path.")
-    try:
-        data = yaml.safe_load(file.read_text())
-    except yaml.YAMLError as exc:
-        raise RobotSpecError(f"robot spec file {path!r} is not valid YAML ({str(exc).splitlines()[0]}); fix it.") from None
-    if not isinstance(data, dict):
-        raise RobotSpecError(f"robot spec file {path!r} must be a mapping of RobotSpec fields.")
-    known = {f.name for f in fields(RobotSpec)}
-    for key in data:
-        if key not in known:
-            raise RobotSpecError(f"unknown field {key!r} in robot spec {path!r}{did_you_mean(key, known)}; valid "
-                                 f"fields are: {', '.join(sorted(known))}.")
-    source = str(data.get("source", ""))
-    if source and ":" not in source and not Path(source).is_absolute():
-        data["source"] = str(file.parent / source)
-    if data.get("mesh_dir") and not Path(str(data["mesh_dir"])).is_absolute():
-        data["mesh_dir"] = str(file.parent / str(data["mesh_dir"]))
-    data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-    try:
-        return RobotSpec(**data)
-    except TypeError as exc:
-        raise RobotSpecError(f"robot spec {path!r} is incomplete ({exc}); give at least name, source, joint_names, "
-                             f"default_pose, kp, kd, base_body and feet.") from None
-
-
 # Built-in Cassie-class biped (robots/assets/biped.xml; its header cites every figure). Joint order:
 # left leg, then right leg, each hip roll, hip yaw, hip pitch, knee, foot (toe pitch).
 _BIPED_PARTS = ("hip_roll", "hip_yaw", "hip_pitch", "knee", "foot")
@@ -147,4 +103,4 @@ BIPED = RobotSpec(
     action_scale=0.25,
 )
 
-register_robot(BIPED, replace_existing=True)
+BUILTIN_ROBOTS = (QUADRUPED, GO2, BIPED)

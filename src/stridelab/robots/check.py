@@ -66,8 +66,7 @@ def check_robot(robot: LoadedRobot | None = None, spec_name: str | None = None, 
                 image: Path | None = None) -> StandReport:
     """Describe the robot and hold its default pose; write ``image`` (PNG) of the final pose if given."""
     if robot is None:
-        from stridelab.registry import get_robot
-
+        from stridelab.robots.registry import get_robot
         robot = load_robot(get_robot(spec_name))
     model, spec = robot.model, robot.spec
     data, tilt = hold_default_pose(robot, seconds)

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Any
 
 import mujoco
 import numpy as np
 from mujoco import batch as mjbatch
 
 from stridelab.errors import ConfigError
-from stridelab.robots.loader import LoadedRobot
 from stridelab.sim.physics import PhysicsParams
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,9 @@ class BatchSimulator:
         delay_substeps: per-env action delay in substeps (all zero until :meth:`set_delay`). Shape: (num_envs,).
     """
 
-    def __init__(self, robot: LoadedRobot, num_envs: int, num_threads: int, decimation: int) -> None:
+    def __init__(self, robot: Any, num_envs: int, num_threads: int, decimation: int) -> None:
+        """``robot``: a loaded robot (:class:`stridelab.robots.loader.LoadedRobot`: its compiled ``model``, and the
+        joint and body indices :mod:`stridelab.sim.physics` reads); the simulator does not depend on how it was built."""
         self.robot = robot
         self.model = robot.model
         self.num_envs = num_envs

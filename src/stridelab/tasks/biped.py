@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from stridelab.config import EnvConfig, ObsTermCfg, RewardTermCfg
-from stridelab.registry import TaskEntry, register_task
+from stridelab.tasks.entry import TaskEntry
 from stridelab.tasks.velocity import flat_velocity_task, with_gait_clock
 
 
@@ -46,9 +46,9 @@ def _train_cfg():
     return TrainConfig()
 
 
-register_task(TaskEntry(
+TASKS = (TaskEntry(
     name="biped-flat",
     description="built-in 10-DoF Cassie-class biped walking at commanded speeds on a 1.5 Hz gait clock",
     env_cfg=biped_flat_task,
     train_cfg=_train_cfg,
-), replace_existing=True)
+),)

@@ -20,9 +20,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from stridelab.config import EnvConfig, EventTermCfg, TermCfg, TerminationTermCfg
-from stridelab.registry import TaskEntry, register_task
 from stridelab.sim.terrain.config import COURSES
 from stridelab.sim.terrain.courses import course_config
+from stridelab.tasks.entry import TaskEntry
 from stridelab.tasks.rough import TEACHER_HIDDEN_DIMS, rough_velocity_task
 
 #: one line per course for ``stridelab list`` (figures: :mod:`stridelab.sim.terrain.courses`)
@@ -61,10 +61,9 @@ def _train_cfg():
                        stop_when_walks=False)
 
 
-def _register(course: str) -> None:
-    register_task(TaskEntry(name=f"quadruped-{course}", description=DESCRIPTIONS[course],
-                            env_cfg=lambda: course_task(course), train_cfg=_train_cfg), replace_existing=True)
+def _entry(course: str) -> TaskEntry:
+    return TaskEntry(name=f"quadruped-{course}", description=DESCRIPTIONS[course], env_cfg=lambda: course_task(course),
+                     train_cfg=_train_cfg)
 
 
-for _course in COURSES:
-    _register(_course)
+TASKS = tuple(_entry(course) for course in COURSES)

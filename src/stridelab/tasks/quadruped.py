@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stridelab.registry import TaskEntry, register_task
+from stridelab.tasks.entry import TaskEntry
 from stridelab.tasks.velocity import flat_velocity_task, with_gait_clock
 
 #: the flat quadruped's actor and critic (rsl-rl-lib MLPs)
@@ -22,17 +22,15 @@ def _train_cfg():
                        algorithm=PPOConfig(desired_kl=0.02), check_every_s=15.0, check_below_lin_vel_error=0.18)
 
 
-register_task(TaskEntry(
+TASKS = (TaskEntry(
     name="quadruped-flat",
     description="built-in 12-DoF quadruped (A1 class) tracking (vx, vy, yaw rate) commands on flat ground "
                 "with a 2 Hz trot clock",
     env_cfg=lambda: with_gait_clock(flat_velocity_task("quadruped-flat", "quadruped")),
     train_cfg=_train_cfg,
-), replace_existing=True)
-
-register_task(TaskEntry(
+), TaskEntry(
     name="go2-flat",
     description="Unitree Go2 (MuJoCo Menagerie / MENAGERIE_ROOT) tracking velocity commands on flat ground",
     env_cfg=lambda: with_gait_clock(flat_velocity_task("go2-flat", "go2")),
     train_cfg=_train_cfg,
-), replace_existing=True)
+))

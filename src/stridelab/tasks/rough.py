@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from stridelab.config import EnvConfig, EventTermCfg, ObsGroupCfg, ObsTermCfg, RewardTermCfg, TermCfg, override
-from stridelab.registry import TaskEntry, register_task
 from stridelab.sim.terrain.config import TerrainConfig
+from stridelab.tasks.entry import TaskEntry
 from stridelab.tasks.velocity import flat_velocity_task, with_gait_clock
 
 #: the teacher's actor and critic: 3 x 128, not legged_gym's 512-256-128, whose PPO update on mirror-augmented
@@ -167,9 +167,9 @@ def _train_cfg():
                        max_minutes=TEACHER_MAX_MINUTES, stop_when_walks=False)
 
 
-register_task(TaskEntry(
+TASKS = (TaskEntry(
     name="quadruped-rough",
     description="built-in quadruped on a terrain grid (slopes, stairs, rough) with a height scan and a curriculum",
     env_cfg=lambda: rough_teacher_task("quadruped-rough", "quadruped"),
     train_cfg=_train_cfg,
-), replace_existing=True)
+),)

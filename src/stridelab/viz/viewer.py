@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import os
 import time
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
+from stridelab.config import EnvConfig, override
+from stridelab.envs import make_env
 from stridelab.errors import StridelabError
 
 log = logging.getLogger(__name__)
@@ -65,21 +67,16 @@ def command_text(command: np.ndarray, state, frequency: float | None = None) -> 
     return labels, values
 
 
-def run_viewer(target: Path) -> int:
-    """Open the viewer on env 0 of a one-env simulation and run the policy in real time."""
+def run_viewer(policy: Callable, env_cfg: EnvConfig) -> int:
+    """Open the viewer on a one-env simulation of ``env_cfg`` and run ``policy`` (observation TensorDict ->
+    actions; ``policy.reset(dones)`` if recurrent) in real time."""
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         raise StridelabError("the interactive viewer needs a display (DISPLAY is not set); use `stridelab play RUN` "
                              "for an mp4 instead.")
     import mujoco
     import mujoco.viewer
 
-    from stridelab.learn.policy import load_policy
-
-    from stridelab.config import override
-    from stridelab.registry import make_env
-
-    loaded = load_policy(target)
-    env = make_env(override(loaded.env_cfg, num_envs=1, num_threads=1))
+    env = make_env(override(env_cfg, num_envs=1, num_threads=1))
     limits = np.array(list(env.commands.velocity.ranges().values()))
     command = np.zeros(3)
     env.set_commands(command)
@@ -104,9 +101,9 @@ def run_viewer(target: Path) -> int:
             pending.clear()
             env.set_commands(command)
             with torch.inference_mode():
-                obs, _, dones, _ = env.step(loaded.policy(obs))
-                if hasattr(loaded.policy, "reset"):
-                    loaded.policy.reset(dones)
+                obs, _, dones, _ = env.step(policy(obs))
+                if hasattr(policy, "reset"):
+                    policy.reset(dones)
             env.sim.batch.get_data(0, data)
             mujoco.mj_kinematics(model, data)
             viewer.set_texts((None, mujoco.mjtGridPos.mjGRID_TOPLEFT, *command_text(command, env.state, frequency)))

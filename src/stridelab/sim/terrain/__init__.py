@@ -6,13 +6,22 @@
     preview(terrain, "terrain.png")       # top-down picture
 
 Modules: ``config`` (TerrainConfig, default figures and their sources), ``generators`` (one pure
-function per terrain type), ``grid`` (assembly, height lookup, MuJoCo), ``preview`` (matplotlib).
+function per terrain type), ``grid`` (assembly, height lookup, MuJoCo), ``courses`` (ETG-RL's obstacle courses), ``preview``
+(matplotlib).
 """
 
 from stridelab.sim.terrain.config import TERRAIN_TYPES, TerrainConfig
 from stridelab.sim.terrain.generators import GENERATORS, Box
-from stridelab.sim.terrain.grid import Terrain, TerrainTile, add_to_spec, build_terrain
+from stridelab.sim.terrain.courses import build_course
+from stridelab.sim.terrain.grid import Terrain, TerrainTile, add_to_spec, build_grid
 from stridelab.sim.terrain.preview import preview, tile_label
+
+
+def build_terrain(cfg: TerrainConfig) -> Terrain:
+    """The terrain ``cfg`` describes: the grid of tiles (:func:`~stridelab.sim.terrain.grid.build_grid`), or with
+    ``cfg.course`` set, that course's lanes (:func:`~stridelab.sim.terrain.courses.build_course`)."""
+    return build_course(cfg) if cfg.course else build_grid(cfg)
+
 
 __all__ = ["GENERATORS", "TERRAIN_TYPES", "Box", "Terrain", "TerrainConfig", "TerrainTile", "add_to_spec",
            "build_terrain", "preview", "tile_label"]

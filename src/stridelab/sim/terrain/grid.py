@@ -138,15 +138,11 @@ class Terrain:
         return out
 
 
-def build_terrain(cfg: TerrainConfig) -> Terrain:
+def build_grid(cfg: TerrainConfig) -> Terrain:
     """Generate every tile and assemble the grid. Deterministic in ``cfg`` (including ``cfg.seed``).
 
-    With ``cfg.course`` set, the course's lanes instead (:func:`stridelab.sim.terrain.courses.build_course`).
+    :func:`stridelab.sim.terrain.build_terrain` calls this, or builds a course when ``cfg.course`` is set.
     """
-    if cfg.course:
-        from stridelab.sim.terrain.courses import build_course
-
-        return build_course(cfg)
     n, b = cfg.tile_samples, cfg.border_samples
     heights = np.zeros((cfg.num_cols * n + 2 * b, cfg.num_rows * n + 2 * b), dtype=np.float32)
     levels = cfg.row_levels()

@@ -9,17 +9,19 @@ noise from other processes only ever adds time, and alternating exposes both to 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from mujoco import batch as mjbatch
+
+from stridelab.config import EnvConfig
+from stridelab.envs.factory import make_env
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +42,6 @@ class BenchResult:
     machine: str
     robot: str | None = None  # the robot in place of the task's own, if any
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
-
 
 def machine_description() -> str:
     """CPU model, core count and Python/torch versions."""
@@ -57,18 +56,15 @@ def machine_description() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}"
 
 
-def run_bench(task: str = "quadruped-flat", num_envs: int = 1024, num_threads: int = 0, steps: int = 50,
-              rounds: int = 5, seed: int = 0, robot: str | None = None) -> BenchResult:
-    """Measure env and raw throughput in alternating rounds; return the best rounds and their ratio.
+def run_bench(cfg: EnvConfig, steps: int = 50, rounds: int = 5, robot: str | None = None) -> BenchResult:
+    """Measure env and raw throughput of ``cfg`` (its ``num_envs``, ``num_threads`` and ``seed``) in alternating
+    rounds; return the best rounds and their ratio.
 
-    ``robot`` (a registered name or a RobotSpec YAML file) replaces the task's robot.
-
+    ``robot``: the label of a robot that replaced the task's own (recorded in the result).
     Nothing is written: the caller (``stridelab bench --out FILE``) decides where the results go.
     """
-    from stridelab.tasks import make
-
-    overrides = {"robot": robot} if robot else {}
-    env = make(task, num_envs=num_envs, num_threads=num_threads, seed=seed, **overrides)
+    env = make_env(cfg)
+    task, num_envs, num_threads, seed = cfg.task, cfg.num_envs, cfg.num_threads, cfg.seed
     try:
         raw = mjbatch.Batch(env.robot.model, num_envs, num_threads)
         raw.reset(keyframe=env.sim.home_key)

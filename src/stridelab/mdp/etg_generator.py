@@ -93,6 +93,14 @@ def fit_weights(num_rbf: int, width: float, target: np.ndarray, phase: np.ndarra
     return w.reshape(-1)
 
 
+def check_act_bound(act_bound: float) -> float:
+    """The residual's bound [rad] (ETG's ``act_bound``), checked: in (0, pi]."""
+    if not (isinstance(act_bound, (int, float)) and np.isfinite(act_bound) and 0.0 < act_bound <= np.pi):
+        raise ConfigError(f"--act-bound {act_bound} is out of range; give the residual's bound in (0, 3.14] rad, "
+                          f"e.g. 0.5.")
+    return float(act_bound)
+
+
 @dataclass(frozen=True)
 class GeneratorSettings:
     """Shape of the generator and of its starting trajectory.
@@ -162,7 +170,7 @@ def save_generator(path: Path | str, gen: GeneratorFile) -> Path:
     data = {"format": FORMAT, "weights": [float(w) for w in gen.weights], "settings": asdict(gen.settings),
             "gait": gen.gait, "frequency": float(gen.frequency), "robot": gen.robot, "task": gen.task,
             "info": gen.info, "layout": "weights[2 h] = dx, weights[2 h + 1] = dz [m] of RBF centre h at phase h / "
-                                        "num_rbf; see stridelab.etg.generator"}
+                                        "num_rbf; see stridelab.mdp.etg_generator"}
     return write_atomic(path, lambda f: f.write(json.dumps(data, indent=2)), binary=False)
 
 

@@ -1,0 +1,93 @@
+"""``stridelab deploy POLICY``: an exported policy in the safe control loop (sim or a robot over UDP), or the
+sim-to-sim report."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+import tyro
+
+from stridelab.app.options import check, check_seconds
+
+
+@dataclasses.dataclass(frozen=True)
+class Args:
+    """Run an exported policy in the safe control loop.
+
+    Attributes:
+        policy: policy.onnx (with policy.json beside it) or the export directory.
+        backend: sim: a separate MuJoCo simulation; udp: a robot process on localhost (see deploy/bridge.py).
+        sim2sim_report: run the evaluation grid in the deploy simulation and write a side-by-side report here.
+        repeats: runs per grid command in the sim2sim report.
+        duration: seconds to run.
+        command: fixed velocity command (vx [m/s], vy [m/s], yaw rate [rad/s]).
+        commands: CSV/JSON file of rows t,vx,vy,yaw_rate.
+        keyboard: arrow keys change the command.
+        latency: actuation latency of the sim backend [s].
+        realtime: run the sim backend at wall-clock speed.
+        port: UDP port of the robot process.
+    """
+
+    policy: Annotated[tyro.conf.Positional[str], tyro.conf.arg(metavar="POLICY")]
+    backend: Literal["sim", "udp"] = "sim"
+    sim2sim_report: Annotated[str | None, tyro.conf.arg(metavar="DIR")] = None
+    repeats: int = 2
+    duration: float = 10.0
+    command: Annotated[tuple[float, float, float], tyro.conf.arg(metavar="VX VY YAW")] = (0.5, 0.0, 0.0)
+    commands: Annotated[str | None, tyro.conf.arg(metavar="FILE")] = None
+    keyboard: bool = False
+    latency: float = 0.01
+    realtime: bool = False
+    port: int = 9870
+
+    def __post_init__(self) -> None:
+        check(self.repeats >= 1, f"--repeats {self.repeats} is out of range; use 1 or more runs per command.")
+        check_seconds("duration", self.duration)
+        check(self.latency >= 0, f"--latency {self.latency} is out of range; give 0 or more seconds.")
+        check(1 <= self.port <= 65535, f"--port {self.port} is out of range; use 1 to 65535.")
+
+
+def run(args: Args) -> int:
+    """Run an exported policy in the control loop (or write the sim2sim report); print the loop statistics."""
+    import numpy as np
+
+    from stridelab.deploy.backend import SimBackend, SimBackendConfig, robot_of
+    from stridelab.deploy.runtime import ControlLoop, KeyboardCommand, OnnxPolicy, file_command
+
+    backend_cfg = SimBackendConfig(latency_s=args.latency, realtime=args.realtime)
+    if args.sim2sim_report:
+        from stridelab.deploy.sim2sim import run_sim2sim
+
+        report = run_sim2sim(Path(args.policy), Path(args.sim2sim_report), repeats=args.repeats,
+                             backend_cfg=backend_cfg)
+        print((Path(args.sim2sim_report) / "sim2sim.md").read_text())
+        return 0 if report["fall_rate"] <= 0.5 else 1
+    policy = OnnxPolicy(Path(args.policy))
+    meta = policy.meta
+    if args.backend == "udp":
+        from stridelab.deploy.bridge import UdpBackend
+
+        backend = UdpBackend(len(meta["joint_names"]), args.port)
+    else:
+        backend = SimBackend(robot_of(meta), backend_cfg)
+    if args.commands:
+        command = file_command(args.commands)
+    elif args.keyboard:
+        c = meta["commands"]
+        command = KeyboardCommand(np.array([c["lin_vel_x"], c["lin_vel_y"], c["ang_vel_yaw"]]))
+    else:
+        fixed = np.array(args.command, dtype=np.float64)
+        command = lambda t: fixed  # noqa: E731
+    loop = ControlLoop(policy, backend, realtime=args.realtime or args.backend == "udp")
+    loop.reset()
+    try:
+        stats = loop.run(args.duration, command)
+    finally:
+        backend.close()
+    summary = stats.summary()
+    summary["safety_events"] = [dataclasses.asdict(e) for e in loop.safety.events]
+    print(json.dumps(summary, indent=2))
+    return 0
