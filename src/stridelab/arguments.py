@@ -237,7 +237,8 @@ class DeployArgs:
         command: fixed velocity command (vx [m/s], vy [m/s], yaw rate [rad/s]).
         commands: CSV/JSON file of rows t,vx,vy,yaw_rate.
         keyboard: arrow keys change the command.
-        latency: actuation latency of the sim backend [s].
+        latency: actuation latency of the sim backend [s]; default: the middle of the latency range the policy
+            was trained with (policy.json's latency).
         realtime: run the sim backend at wall-clock speed.
         port: UDP port of the robot process.
     """
@@ -250,14 +251,15 @@ class DeployArgs:
     command: Annotated[tuple[float, float, float], tyro.conf.arg(metavar="VX VY YAW")] = (0.5, 0.0, 0.0)
     commands: Annotated[str | None, tyro.conf.arg(metavar="FILE")] = None
     keyboard: bool = False
-    latency: float = 0.01
+    latency: float | None = None
     realtime: bool = False
     port: int = 9870
 
     def __post_init__(self) -> None:
         _check(self.repeats >= 1, f"--repeats {self.repeats} is out of range; use 1 or more runs per command.")
         _check(self.duration > 0, f"--duration {self.duration} is out of range; give a positive number of seconds.")
-        _check(self.latency >= 0, f"--latency {self.latency} is out of range; give 0 or more seconds.")
+        _check(self.latency is None or self.latency >= 0,
+               f"--latency {self.latency} is out of range; give 0 or more seconds.")
         _check(1 <= self.port <= 65535, f"--port {self.port} is out of range; use 1 to 65535.")
 
 

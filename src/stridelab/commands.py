@@ -474,7 +474,7 @@ def cmd_deploy(opts: DeployArgs) -> int:
 
         backend = UdpBackend(len(meta["joint_names"]), opts.port)
     else:
-        backend = SimBackend(robot_of(meta), backend_cfg)
+        backend = SimBackend(robot_of(meta), backend_cfg.for_policy(meta))
     if opts.commands:
         command = file_command(opts.commands)
     elif opts.keyboard:
@@ -491,6 +491,8 @@ def cmd_deploy(opts: DeployArgs) -> int:
         backend.close()
     summary = stats.summary()
     summary["safety_events"] = [dataclasses.asdict(e) for e in loop.safety.events]
+    if isinstance(backend, SimBackend):
+        summary["sim_latency_s"] = backend.cfg.latency_s
     print(json.dumps(summary, indent=2))
     return 0
 
