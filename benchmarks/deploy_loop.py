@@ -34,7 +34,7 @@ def main() -> None:
         export_policy(Path(args.run_dir), export)
     policy = OnnxPolicy(export / "policy.onnx")
     robot = robot_of(policy.meta)
-    backend = SimBackend(robot, SimBackendConfig())
+    backend = SimBackend(robot, SimBackendConfig().for_policy(policy.meta))
     loop = ControlLoop(policy, backend, realtime=False)
     loop.reset()
     t0 = time.perf_counter()

@@ -81,7 +81,8 @@ def test_lstm_export_parity_over_a_sequence(tiny_lstm_run, lstm_export):
 def test_metadata_is_complete(mlp_export):
     meta = json.loads((mlp_export / "policy.json").read_text())
     for key in ("joint_names", "default_joint_pos", "kp", "kd", "action", "control_dt", "observation",
-                "privileged", "commands", "recurrent", "git_sha", "joint_limits", "torque_limits", "inputs", "outputs"):
+                "privileged", "commands", "recurrent", "git_sha", "joint_limits", "torque_limits", "inputs", "outputs",
+                "latency", "gait"):
         assert key in meta, key
     j = len(meta["joint_names"])
     assert j == 12 and len(meta["default_joint_pos"]) == j and len(meta["kp"]) == j
@@ -99,6 +100,14 @@ def test_metadata_is_complete(mlp_export):
     # the privileged group lists only what is randomized by default (friction, base mass)
     parts = [p["name"] for t in meta["privileged"]["terms"] for p in t.get("parts", [])]
     assert parts == ["friction", "added_mass"] and meta["privileged"]["size"] == 12
+    # whole descriptions with the configured values: the gait clock's standing threshold, the action's scale
+    (clock,) = [t for t in terms if t["name"] == "gait_clock"]
+    assert clock["params"] == {"min_command": 0.1} and "below 0.1 m/s" in clock["description"]
+    assert meta["gait"]["min_command"] == 0.1 and "below 0.1 m/s" in meta["gait"]["phase"]
+    assert "default_joint_pos[j] + 0.25 * clip(action_j, -10, 10) [rad]" in action["description"]
+    assert all(t["description"].endswith(".") and "units" not in t for t in terms)
+    # the flat task trains without latency (its latency event has the neutral range)
+    assert meta["latency"]["range_s"] == [0.0, 0.0] and meta["latency"]["middle_s"] == 0.0
 
 
 def test_observation_builder_matches_the_training_env(tiny_run, mlp_export):
@@ -174,7 +183,7 @@ def test_control_loop_damps_on_an_injected_fault(mlp_export):
                 s.joint_pos = s.joint_pos * np.nan
             return s
 
-    backend = Faulty(robot, SimBackendConfig())
+    backend = Faulty(robot, SimBackendConfig().for_policy(policy.meta))
     written = []
     real_write = backend.write_targets
     backend.write_targets = lambda q, kp, kd: (written.append(kp.copy()), real_write(q, kp, kd))
@@ -240,6 +249,7 @@ def test_sim2sim_report_of_a_tiny_policy(mlp_export, tmp_path):
     report = run_sim2sim(mlp_export / "policy.onnx", tmp_path, repeats=1, duration_s=1.5,
                          commands=np.array([[0.5, 0.0, 0.0], [0.0, 0.0, 1.0]]))
     assert (tmp_path / "sim2sim.json").is_file() and (tmp_path / "sim2sim.md").is_file()
+    assert report["backend"]["latency_s"] == 0.0 and report["trained_latency"]["range_s"] == [0.0, 0.0]
     assert [(r["vx"], r["yaw_rate"]) for r in report["rows"]] == [(0.5, 0.0), (0.0, 1.0)]
     assert report["fall_rate"] in (0.0, 0.5, 1.0)  # one run per command
     assert np.isfinite(report["lin_vel_error"]) or report["fall_rate"] == 1.0

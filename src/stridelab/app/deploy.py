@@ -26,7 +26,8 @@ class Args:
         command: fixed velocity command (vx [m/s], vy [m/s], yaw rate [rad/s]).
         commands: CSV/JSON file of rows t,vx,vy,yaw_rate.
         keyboard: arrow keys change the command.
-        latency: actuation latency of the sim backend [s].
+        latency: actuation latency of the sim backend [s]; default: the middle of the latency range the policy
+            was trained with (policy.json's latency).
         realtime: run the sim backend at wall-clock speed.
         port: UDP port of the robot process.
     """
@@ -39,14 +40,15 @@ class Args:
     command: Annotated[tuple[float, float, float], tyro.conf.arg(metavar="VX VY YAW")] = (0.5, 0.0, 0.0)
     commands: Annotated[str | None, tyro.conf.arg(metavar="FILE")] = None
     keyboard: bool = False
-    latency: float = 0.01
+    latency: float | None = None
     realtime: bool = False
     port: int = 9870
 
     def __post_init__(self) -> None:
         check(self.repeats >= 1, f"--repeats {self.repeats} is out of range; use 1 or more runs per command.")
         check_seconds("duration", self.duration)
-        check(self.latency >= 0, f"--latency {self.latency} is out of range; give 0 or more seconds.")
+        check(self.latency is None or self.latency >= 0,
+              f"--latency {self.latency} is out of range; give 0 or more seconds.")
         check(1 <= self.port <= 65535, f"--port {self.port} is out of range; use 1 to 65535.")
 
 
@@ -72,7 +74,7 @@ def run(args: Args) -> int:
 
         backend = UdpBackend(len(meta["joint_names"]), args.port)
     else:
-        backend = SimBackend(robot_of(meta), backend_cfg)
+        backend = SimBackend(robot_of(meta), backend_cfg.for_policy(meta))
     if args.commands:
         command = file_command(args.commands)
     elif args.keyboard:
@@ -89,5 +91,7 @@ def run(args: Args) -> int:
         backend.close()
     summary = stats.summary()
     summary["safety_events"] = [dataclasses.asdict(e) for e in loop.safety.events]
+    if isinstance(backend, SimBackend):
+        summary["sim_latency_s"] = backend.cfg.latency_s
     print(json.dumps(summary, indent=2))
     return 0

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import abc
 import copy
+import logging
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import mujoco
 import numpy as np
+
+from stridelab.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -71,7 +76,8 @@ class SimBackendConfig:
     Attributes:
         timestep: physics step [s] (training: 0.005).
         integrator: MuJoCo integrator name (training: implicitfast).
-        latency_s: delay between write_targets and the motors applying them [s].
+        latency_s: delay between write_targets and the motors applying them [s]; ``None``: the latency the
+            policy was trained with (:func:`trained_latency_s`), filled in by :meth:`for_policy`.
         noise_joint_pos, noise_joint_vel, noise_gyro: Gaussian sensor noise std [rad, rad/s, rad/s].
         friction: foot friction coefficient.
         realtime: also sleep so that simulated time follows the wall clock.
@@ -79,7 +85,7 @@ class SimBackendConfig:
 
     timestep: float = 0.002
     integrator: str = "RK4"
-    latency_s: float = 0.01
+    latency_s: float | None = None
     noise_joint_pos: float = 0.005
     noise_joint_vel: float = 0.1
     noise_gyro: float = 0.02
@@ -87,13 +93,38 @@ class SimBackendConfig:
     realtime: bool = False
     seed: int = 0
 
+    def for_policy(self, meta: dict) -> SimBackendConfig:
+        """This config for the policy ``policy.json`` describes: an unset ``latency_s`` becomes the middle of the
+        latency range it was trained with (:func:`trained_latency_s`); a set one is kept."""
+        if self.latency_s is not None:
+            return self
+        latency = trained_latency_s(meta)
+        log.info("deploy sim latency %.4g s: the middle of the trained range %s s (%s)", latency,
+                 meta["latency"]["range_s"], meta["latency"].get("source") or "no latency event")
+        return replace(self, latency_s=latency)
+
+
+def trained_latency_s(meta: dict) -> float:
+    """The deploy simulation's default actuation latency [s]: the middle of the latency range the policy was trained
+    with (``policy.json["latency"]["range_s"]``; 0 for a task without a latency event). The one place it is set."""
+    latency = meta.get("latency")
+    if not latency or "range_s" not in latency:
+        raise ConfigError("policy.json does not say which actuation latency the policy was trained with (it was "
+                          "exported by an older stridelab); export it again, or give the latency with --latency "
+                          "SECONDS.")
+    low, high = (float(v) for v in latency["range_s"])
+    return 0.5 * (low + high)
+
 
 class SimBackend(RobotBackend):
     """One MuJoCo simulation of the robot behind the RobotBackend interface."""
 
-    def __init__(self, robot, cfg: SimBackendConfig = SimBackendConfig(), init_yaw: float = 0.0) -> None:
+    def __init__(self, robot, cfg: SimBackendConfig, init_yaw: float = 0.0) -> None:
         import time as _time
 
+        if cfg.latency_s is None or cfg.latency_s < 0:
+            raise ConfigError(f"the deploy simulation's latency_s is {cfg.latency_s}; give 0 or more seconds, or fill "
+                              f"in the policy's trained latency with SimBackendConfig.for_policy(policy.json).")
         self._wall = _time
         self.robot = robot
         self.cfg = cfg

@@ -30,12 +30,16 @@ from torch import nn
 import stridelab
 from stridelab.config import override
 from stridelab.errors import CheckpointError
+from stridelab.files import write_atomic
 from stridelab.learn.checkpoint import run_dir_of
 from stridelab.learn.ensemble import check_members, policy_interface
 from stridelab.envs import make_env
 from stridelab.deploy.observation import input_size
 from stridelab.deploy.robot_xml import write_robot_xml
 from stridelab.learn.policy import LoadedPolicy, load_policy
+from stridelab.mdp.lookup import resolve
+from stridelab.mdp.describe import resolved_params
+from stridelab.mdp.randomization import randomize_action_latency
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +154,28 @@ def git_sha() -> str:
         return "unknown"
 
 
+def latency_metadata(env) -> dict:
+    """``policy.json["latency"]``: the actuation delay the policy was trained with, at full randomization strength.
+
+    Training delays every PD target by a whole number of physics substeps, drawn per env at each reset uniformly
+    over ``substeps`` (the ``randomize_action_latency`` event term's ``delay_s``, docs/design.md "Action latency");
+    ``range_s`` is that range in seconds and ``middle_s`` its middle, the deploy simulation's default latency. A
+    task without the term, or with its neutral range (0, 0), trained without delay: range [0, 0].
+    """
+    substep = float(env.sim.model.opt.timestep)
+    source, delay = None, (0.0, 0.0)
+    for name, cfg in env.cfg.events.items():  # the last one wins, as its draws are written last at a reset
+        if resolve(cfg.func, "events") is randomize_action_latency:
+            source = f"events.{name}"
+            delay = tuple(float(v) for v in resolved_params(randomize_action_latency, cfg.params)["delay_s"])
+    low, high = randomize_action_latency.whole_substeps(delay, substep) if delay != (0.0, 0.0) else (0, 0)
+    return {"range_s": [low * substep, high * substep], "middle_s": 0.5 * (low + high) * substep,
+            "substeps": [low, high], "substep_s": substep, "configured_s": list(delay), "source": source,
+            "rule": "each episode draws a whole number of physics substeps uniformly in substeps (both ends included); "
+                    "every PD target then takes effect that many substeps after the action that set it (the "
+                    "previous target holds meanwhile)"}
+
+
 def metadata(loaded: LoadedPolicy, module: ExportablePolicy | EnsembleExport, env) -> dict:
     """Everything a robot needs to run the policy without stridelab's task code.
 
@@ -173,8 +199,11 @@ def metadata(loaded: LoadedPolicy, module: ExportablePolicy | EnsembleExport, en
                               f"builds {size}; export with the stridelab version that trained it.")
     inputs, outputs = module.io_names()
     velocity = env.commands.velocity
+    clock = [t["params"]["min_command"] for t in observation["terms"]
+             if t["func"] == "stridelab.mdp.observations:gait_clock"]  # its standing threshold, for the gait section
+    gait = env.commands.gait.describe(clock[0] if clock else None) if env.commands.gait is not None else None
     return {
-        "format": "stridelab-policy/2",
+        "format": "stridelab-policy/3",
         "stridelab_version": stridelab.__version__,
         "git_sha": git_sha(),
         "task": cfg.task,
@@ -196,7 +225,8 @@ def metadata(loaded: LoadedPolicy, module: ExportablePolicy | EnsembleExport, en
         "privileged": env.observations.groups["privileged"].describe() if "privileged" in env.observations.groups
         else None,
         "commands": velocity.ranges() if velocity is not None else {},
-        "gait": env.commands.gait.describe() if env.commands.gait is not None else None,
+        "gait": gait,
+        "latency": latency_metadata(env),
         "normalizer": "included in the model",
         "recurrent": recurrent_metadata(module),
         "inputs": inputs,
@@ -257,8 +287,7 @@ def export_policy(target: Path | str | Sequence[Path | str], out_dir: Path | str
         for path in env.action_term.export_files(out):
             log.info("wrote %s", path)
     meta["robot"]["model_file"] = "robot.xml"
-    (out / ".policy.json.tmp").write_text(json.dumps(meta, indent=2))
-    (out / ".policy.json.tmp").replace(out / "policy.json")
+    write_atomic(out / "policy.json", lambda f: f.write(json.dumps(meta, indent=2)), binary=False)
     if not ensemble and (run_dir / "eval.json").exists():
         shutil.copy(run_dir / "eval.json", out / "train_eval.json")
     log.info("exported %s (ONNX opset %d) to %s", ", ".join(m.checkpoint.name for m in members), opset, out)

@@ -1,7 +1,8 @@
 """Sim-to-sim check: the exported policy on the evaluation grid in the deploy simulation.
 
-The deploy backend differs from training (integrator, timestep, latency, sensor noise, friction);
-the metrics are the ones ``stridelab eval`` writes, so the two can be compared side by side.
+The deploy backend differs from training (integrator, timestep, sensor noise, friction); its actuation
+latency is, unless given, the middle of the range the policy was trained with (``policy.json["latency"]``).
+The metrics are the ones ``stridelab eval`` writes, so the two can be compared side by side.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from stridelab.deploy.backend import SimBackend, SimBackendConfig, robot_of
 from stridelab.deploy.runtime import ControlLoop, OnnxPolicy
 from stridelab.deploy.safety import SafetyConfig
 from stridelab.eval.metrics import GridMetrics, WalkCriteria, command_grid
+from stridelab.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +26,12 @@ log = logging.getLogger(__name__)
 def run_sim2sim(policy_path: Path, out_dir: Path, repeats: int = 2, duration_s: float = 10.0, settle_s: float = 1.0,
                 backend_cfg: SimBackendConfig = SimBackendConfig(), commands: np.ndarray | None = None,
                 criteria: WalkCriteria = WalkCriteria()) -> dict:
-    """Run every grid command ``repeats`` times (different headings and noise seeds); write the report."""
+    """Run every grid command ``repeats`` times (different headings and noise seeds); write the report.
+
+    ``backend_cfg.latency_s`` None (the default): the middle of the policy's trained latency range."""
     policy = OnnxPolicy(policy_path)
     robot = robot_of(policy.meta)
+    backend_cfg = backend_cfg.for_policy(policy.meta)
     ranges = policy.meta.get("commands") or None  # the trained command ranges, as eval uses them
     grid = command_grid(ranges) if commands is None else np.asarray(commands, dtype=np.float64)
     metrics = GridMetrics(grid, repeats)
@@ -45,6 +50,7 @@ def run_sim2sim(policy_path: Path, out_dir: Path, repeats: int = 2, duration_s: 
         loop.run(duration_s, lambda t, cmd=cmd: cmd, on_tick=on_tick)
     report = metrics.result(criteria)
     report["backend"] = asdict(backend_cfg)
+    report["trained_latency"] = policy.meta.get("latency")
     report["settings"] = {"repeats": repeats, "duration_s": duration_s, "settle_s": settle_s,
                           "num_commands": len(grid)}
     out_dir = Path(out_dir)
@@ -54,8 +60,8 @@ def run_sim2sim(policy_path: Path, out_dir: Path, repeats: int = 2, duration_s: 
         report["train_eval"] = {k: train_eval[k] for k in ("lin_vel_error", "yaw_rate_error", "fall_rate", "power",
                                                            "foot_slip", "walks")}
         report["ratio_lin_vel_error"] = report["lin_vel_error"] / max(train_eval["lin_vel_error"], 1e-9)
-    (out_dir / "sim2sim.json").write_text(json.dumps(report, indent=2))
-    (out_dir / "sim2sim.md").write_text(side_by_side(report))
+    write_atomic(out_dir / "sim2sim.json", lambda f: f.write(json.dumps(report, indent=2)), binary=False)
+    write_atomic(out_dir / "sim2sim.md", lambda f: f.write(side_by_side(report)), binary=False)
     log.info("sim2sim report written to %s", out_dir)
     return report
 
@@ -78,8 +84,10 @@ def side_by_side(report: dict) -> str:
         lines.append(f"| {key} {f'[{unit}]' if unit else ''} | {a} | {_fmt(report[key])} |")
     if "ratio_lin_vel_error" in report:
         lines.append(f"\nLinear tracking error ratio deploy / training: {report['ratio_lin_vel_error']:.2f}")
-    b = report["backend"]
-    lines.append(f"\nDeploy sim: integrator {b['integrator']}, timestep {b['timestep']} s, latency {b['latency_s']} s, "
+    b, trained = report["backend"], report.get("trained_latency")
+    within = "" if not trained else f" (trained with {trained['range_s'][0]:g}-{trained['range_s'][1]:g} s)"
+    lines.append(f"\nDeploy sim: integrator {b['integrator']}, timestep {b['timestep']} s, latency {b['latency_s']:g} s"
+                 f"{within}, "
                  f"sensor noise (q {b['noise_joint_pos']} rad, dq {b['noise_joint_vel']} rad/s, gyro {b['noise_gyro']} "
                  f"rad/s), foot friction {b['friction']}.")
     return "\n".join(lines) + "\n"

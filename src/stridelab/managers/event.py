@@ -82,6 +82,15 @@ class EventManager:
                 out.update({name: (mirrors.get(name), scales.get(name, 1.0)) for name in term.privileged()})
         return out
 
+    def privileged_meanings(self) -> dict[str, str]:
+        """Per randomized quantity: what its values are, with units (a randomizer's ``meanings``; '' without)."""
+        out: dict[str, str] = {}
+        for _, term in self.terms.values():
+            if hasattr(term, "privileged"):
+                meanings = getattr(term, "meanings", {})
+                out.update({name: meanings.get(name, "") for name in term.privileged()})
+        return out
+
     def state_dict(self) -> dict:
         return {"time_left": {k: torch.from_numpy(v.copy()) for k, v in self.time_left.items()},
                 "terms": {name: term_state(t) for name, (_, t) in self.terms.items()}}

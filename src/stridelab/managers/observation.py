@@ -8,7 +8,6 @@ frames (oldest first).
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import numpy as np
@@ -18,6 +17,7 @@ from tensordict import TensorDict
 from stridelab.config import ObsGroupCfg, ObsTermCfg
 from stridelab.errors import ConfigError
 from stridelab.managers.terms import build_term
+from stridelab.mdp.describe import resolved_params, term_description
 from stridelab.mdp.lookup import qualified_name, resolve
 from stridelab.mdp.symmetry import check_involution, mirror_of
 
@@ -55,6 +55,7 @@ class ObservationGroup:
                  rng: np.random.Generator | None) -> None:
         self.name = name
         self.cfg = cfg
+        self.env = env
         self.rng = rng
         self.term_names = list(cfg.terms)
         self.term_cfgs = list(cfg.terms.values())
@@ -131,21 +132,27 @@ class ObservationGroup:
 
     # ---- description (policy.json) ---------------------------------------------------------------
     def describe(self) -> dict:
-        """The group as data: terms with import paths, params, offsets, sizes, scales, noise; history; clip."""
+        """The group as data: terms with import paths, params (defaults included), offsets, sizes, scales, noise and
+        a whole-sentence ``description`` each (:mod:`stridelab.mdp.describe`); history; clip."""
         offset, terms = 0, []
         for name, cfg, term, size, scale in zip(self.term_names, self.term_cfgs, self.terms, self.sizes,
                                                  np.split(self.scale, np.cumsum(self.sizes)[:-1])):
             target = resolve(cfg.func, "observations")
-            entry = {"name": name, "func": qualified_name(target), "params": dict(cfg.params), "offset": offset,
+            params = resolved_params(target, cfg.params)
+            entry = {"name": name, "func": qualified_name(target), "params": params, "offset": offset,
                      "size": size, "scale": scale.tolist(), "noise": cfg.noise * self.cfg.noise,
-                     "units": (inspect.getdoc(target) or "").splitlines()[0] if inspect.getdoc(target) else ""}
+                     "description": term_description(target, term, params, self.env)}
             if hasattr(term, "describe"):
                 entry["parts"] = term.describe()
             terms.append(entry)
             offset += size
         return {"group": self.name, "size": self.frame_size * (self.cfg.history + 1), "frame_size": self.frame_size,
                 "history": self.cfg.history, "history_order": "oldest frame first; the newest frame is last",
-                "clip": self.cfg.clip, "terms": terms}
+                "clip": self.cfg.clip, "terms": terms,
+                "assembly": "a frame is every term's values in term order (offset, size), each value multiplied by "
+                            "its scale (training adds the noise before), then clipped to [-clip, clip]; the vector is "
+                            "the last history + 1 frames, oldest first, and an episode starts with its first frame "
+                            "repeated"}
 
     @classmethod
     def from_description(cls, desc: dict, env: Any = None) -> ObservationGroup:

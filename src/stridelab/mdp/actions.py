@@ -49,4 +49,8 @@ class joint_position:  # noqa: N801 - a term, named like the other terms
     def describe(self) -> dict:
         return {"func": f"{type(self).__module__}:{type(self).__qualname__}",
                 "params": {"default_joint_pos": self.default.tolist(), "scale": self.scale, "clip": self.clip},
-                "formula": "target = default_joint_pos + scale * clip(action, -clip, clip)"}
+                "formula": "target = default_joint_pos + scale * clip(action, -clip, clip)",
+                "description": (f"One value per joint, in the order of joint_names; the PD target of joint j is "
+                                f"default_joint_pos[j] + {self.scale:g} * clip(action_j, -{self.clip:g}, "
+                                f"{self.clip:g}) [rad], which the joint's PD controller (kp, kd, torque_limits) holds "
+                                f"until the next action.")}

@@ -330,14 +330,47 @@ class gait_clock:  # noqa: N801 - a term, named like the function terms
         self.phase = np.mod(self.phase + dt * self.frequencies, 1.0)
         self._update()
 
-    def describe(self) -> dict:
-        """The clock's parameters for ``policy.json`` (a robot runs the same clock from them)."""
+    def phase_rule(self) -> str:
+        """How each foot's phase runs, in whole sentences with this clock's values (for ``policy.json``)."""
+        offsets = ", ".join(f"{v:g}" for v in self.offsets)
+        start = ("Foot f's phase in [0, 1) starts at offsets[f] = ({offsets}) (feet in the order of robot.feet) when "
+                 "the episode starts (in training at a random phase added to every foot; a deployed clock starts at 0) "
+                 "and advances once per control step, after each observation.").format(offsets=offsets)
+        if self.frequency_range is None and self.max_step_length is None:
+            return (f"{start} After k control steps it is (k * control_dt * {self.frequency:g} + offsets[f]) mod 1: "
+                    f"the clock runs at a fixed {self.frequency:g} Hz.")
+        if self.frequency_range is None:
+            rate = f"f0 = {self.frequency:g} Hz"
+            high = f"{self.frequency:g}"
+        else:
+            lo, hi = self.frequency_range
+            rate = (f"f0 = the commanded stepping frequency, within [{lo:g}, {hi:g}] Hz (nominal {self.frequency:g} "
+                    f"Hz; drawn per episode in training)")
+            high = f"{hi:g}"
+        coupling = ("" if self.max_step_length is None else
+                    f" raised with the commanded planar speed v = sqrt(vx^2 + vy^2) [m/s] to min(max(f0, v / (2 * "
+                    f"{self.max_step_length:g})), {high}) Hz so that no step is longer than "
+                    f"{self.max_step_length:g} m,")
+        return (f"{start} Each control step adds control_dt * f to it (mod 1), where f is {rate},{coupling} "
+                f"the same for every foot.")
+
+    def describe(self, min_command: float | None = None) -> dict:
+        """The clock's parameters for ``policy.json`` (a robot runs the same clock from them).
+
+        ``min_command``: the standing threshold [m/s, rad/s] of the policy's ``gait_clock`` observation, written
+        into the ``phase`` sentence and as ``min_command``, if the policy observes the clock."""
+        phase = (f"{self.phase_rule()} A foot is meant to be in stance while its phase is below the duty "
+                 f"{self.duty:g} and in swing after it.")
+        if min_command is not None:
+            phase += (f" The policy observes the clock as gait_clock, all zero while the robot is told to stand: "
+                      f"while the planar command speed sqrt(vx^2 + vy^2) is below {min_command:g} m/s and the "
+                      f"yaw-rate command |wz| is below {min_command:g} rad/s (the clock keeps running).")
         return {"func": "gait_clock", "frequency": self.frequency, "offsets": self.offsets.tolist(),
                 "duty": self.duty,
                 "frequency_range": None if self.frequency_range is None else list(self.frequency_range),
                 "max_step_length": self.max_step_length,
-                "phase": "foot phase = (t * frequency + offset) mod 1, t from the start of the episode; stance while "
-                         "foot phase < duty"}
+                **({} if min_command is None else {"min_command": float(min_command)}),
+                "phase": phase}
 
     @classmethod
     def from_description(cls, desc: dict) -> gait_clock:

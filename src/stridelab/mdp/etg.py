@@ -176,6 +176,13 @@ class etg_residual(_GeneratorResidual):  # noqa: N801 - a term, named like the o
                            "joint_foot": self.joint_foot.tolist(), "act_bound": self.act_bound,
                            "min_command": self.min_command},
                 "formula": FORMULA,
+                "description": (f"One value per joint, in the order of joint_names, each clipped to [-1, 1]; the PD "
+                                f"target of joint j is TG_j + {self.act_bound:g} * clip(action_j, -1, 1) [rad], where "
+                                f"TG_j is row-interpolated from {TABLE_FILE} (float64, (rows, joints); row k holds the "
+                                f"targets at foot phase k / rows, linear between rows and periodic) at the gait-clock "
+                                f"phase of joint j's foot joint_foot[j] (-1: default_joint_pos[j]), and TG is "
+                                f"default_joint_pos while the planar command speed is below {self.min_command:g} m/s "
+                                f"and |yaw rate| below {self.min_command:g} rad/s."),
                 "generator": {"weights": self.params.tolist(), "num_rbf": self.settings.num_rbf, "width": self.width,
                               "table_rows": self.table_size,
                               "table_layout": "float64 (rows, num_joints); row k: joint targets [rad] at foot phase "
@@ -241,6 +248,13 @@ class etg_target:  # noqa: N801 - a term, named like the other terms
 
     def bind_action(self, action: Any) -> None:
         self.action = action
+
+    def description(self) -> str:
+        """The generator's joint targets as the policy observes them."""
+        return ("One value per joint, in the order of policy.json's joint_names: the trajectory generator's joint "
+                "target minus the joint's default_joint_pos [rad] at this step's foot phases (policy.json's action: "
+                "the ETG lookup table read at the phase of each joint's foot, linear and periodic); all zero while "
+                "the robot is told to stand (command below the action's min_command).")
 
     @staticmethod
     def mirror(spec: Any, size: int) -> tuple[np.ndarray, np.ndarray]:

@@ -46,6 +46,10 @@ class push_by_setting_velocity(_Randomizer):  # noqa: N801
         self.angular = self.angular_velocity > 0
         self.values = {"push": np.zeros((env.num_envs, 5 if self.angular else 2))}
         self.mirrors = {"push": sym.vector(1, -1, -1, 1, -1) if self.angular else sym.vector(1, -1)}
+        self.meanings = {"push": "the last push of the episode (0 before the first): the planar base velocity change "
+                                 "(vx, vy) in the world frame [m/s]" +
+                                 (", then the angular velocity change (wx, wy, wz) in the base frame [rad/s]"
+                                  if self.angular else "")}
 
     def __call__(self, env_ids: np.ndarray) -> None:
         d, rng = self.env.robot.base_dof_adr, self.env.rng

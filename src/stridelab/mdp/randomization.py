@@ -43,6 +43,7 @@ class _Randomizer:
     values: dict[str, np.ndarray]
     mirrors: dict[str, sym.MirrorFn] = {}
     scales: dict[str, float] = {}
+    meanings: dict[str, str] = {}  # what each privileged quantity's values are, with units (for policy.json)
     strength: float = 1.0  # set by the randomization_strength curriculum term; 1: the config's ranges
 
     def _draw(self, bounds: Range, size: tuple[int, ...], nominal: float = 1.0) -> np.ndarray:
@@ -80,6 +81,7 @@ class randomize_friction(_Randomizer):  # noqa: N801 - a term, named like the fu
     """Foot friction coefficient, one value per env for all foot geoms (privileged: one per foot)."""
 
     mirrors = {"friction": sym.feet}
+    meanings = {"friction": "the friction coefficient of each foot, in the order of robot.feet (one draw for all feet)"}
 
     def __init__(self, env: Any, range: Range = (0.5, 1.25)) -> None:  # noqa: A002 - the config's word
         self.range = _range("randomize_friction.range", range, lo=0.0)
@@ -101,6 +103,9 @@ class randomize_base_mass(_Randomizer):  # noqa: N801
 
     mirrors = {"added_mass": sym.scalar, "com_offset": sym.vector(1, -1, 1), "base_inertia": sym.scalar}
     scales = {"com_offset": 10.0}
+    meanings = {"added_mass": "the mass added to the base [kg]",
+                "com_offset": "the shift of the base's centre of mass along the base frame's x, y and z [m]",
+                "base_inertia": "the factors of the base's principal moments of inertia about x, y and z"}
 
     def __init__(self, env: Any, added_mass: Range = (-1.0, 1.0), com_offset: Range = NEUTRAL_OFFSET,
                  inertia_factor: Range = NEUTRAL_FACTOR) -> None:
@@ -160,6 +165,9 @@ class randomize_link_mass(_Randomizer):  # noqa: N801
         else:
             self.group_of = np.arange(len(self.links))
             self.mirrors = {"link_mass": _joint_count_mirror("randomize_link_mass (one factor per link)")}
+        self.meanings = {"link_mass": "the mass (and inertia) factor of each leg link" + (
+            f", one per group of links ({', '.join(groups)})" if groups else
+            f", one per link ({', '.join(names)})")}
         self._mass0 = physics.nominal("link_mass")
         self._inertia0 = physics.nominal("link_inertia").reshape(-1, 3)
         self.enabled = self.factor != NEUTRAL_FACTOR
@@ -196,6 +204,9 @@ class randomize_actuator_gains(_Randomizer):  # noqa: N801
 
     mirrors = {"motor_strength": sym.joint_magnitudes, "kp_factor": sym.joint_magnitudes,
                "kd_factor": sym.joint_magnitudes}
+    meanings = {"motor_strength": "the factor of each joint's PD torque, in the order of joint_names",
+                "kp_factor": "the factor of each joint's kp, in the order of joint_names",
+                "kd_factor": "the factor of each joint's kd, in the order of joint_names"}
 
     def __init__(self, env: Any, motor_strength: Range = NEUTRAL_FACTOR, kp_factor: Range = NEUTRAL_FACTOR,
                  kd_factor: Range = NEUTRAL_FACTOR) -> None:
@@ -231,6 +242,9 @@ class randomize_joint_dynamics(_Randomizer):  # noqa: N801
     mirrors = {"joint_damping": sym.joint_magnitudes, "joint_armature": sym.joint_magnitudes,
                "joint_frictionloss": sym.joint_magnitudes}
     scales = {"joint_frictionloss": 20.0}
+    meanings = {"joint_damping": "the factor of each joint's passive damping, in the order of joint_names",
+                "joint_armature": "the factor of each joint's armature, in the order of joint_names",
+                "joint_frictionloss": "the dry friction added to each joint, in the order of joint_names [N m]"}
 
     def __init__(self, env: Any, damping_factor: Range = NEUTRAL_FACTOR, armature_factor: Range = NEUTRAL_FACTOR,
                  frictionloss: Range = NEUTRAL_OFFSET) -> None:
@@ -277,6 +291,8 @@ class randomize_gravity(_Randomizer):  # noqa: N801
         self.enabled = bool(self.axes)
         self.values = {"gravity_offset": np.zeros((env.num_envs, len(self.axes)))} if self.enabled else {}
         self.mirrors = {"gravity_offset": sym.vector(*[(1.0, -1.0, 1.0)[a] for a in self.axes])}
+        self.meanings = {"gravity_offset": "the offset added to gravity along world " +
+                         " and ".join("xyz"[a] for a in self.axes) + " [m/s^2]"}
 
     def __call__(self, env_ids: np.ndarray) -> None:
         k = len(env_ids)
@@ -296,19 +312,24 @@ class randomize_action_latency(_Randomizer):  # noqa: N801
 
     mirrors = {"action_delay": sym.scalar}
     scales = {"action_delay": 25.0}
+    meanings = {"action_delay": "the delay between an action and the PD targets it sets [s]"}
 
     def __init__(self, env: Any, delay_s: Range = NEUTRAL_OFFSET) -> None:
         self.delay_s = _range("randomize_action_latency.delay_s", delay_s, lo=0.0)
         self.env = env
         self.substep_s = float(env.sim.model.opt.timestep)
-        # the whole substeps within the range (a 1e-9 tolerance keeps 0.01 s / 0.005 s at exactly 2)
-        self.low = math.ceil(self.delay_s[0] / self.substep_s - 1e-9)
-        self.high = math.floor(self.delay_s[1] / self.substep_s + 1e-9)
+        self.low, self.high = self.whole_substeps(self.delay_s, self.substep_s)
         self.enabled = self.delay_s != NEUTRAL_OFFSET
         if self.enabled and self.low > self.high:
             raise ConfigError(f"randomize_action_latency.delay_s = {delay_s!r} holds no whole physics substep of "
                               f"{self.substep_s * 1000:g} ms; widen the range to include a multiple of the substep.")
         self.values = {"action_delay": np.zeros((env.num_envs, 1))} if self.enabled else {}
+
+    @staticmethod
+    def whole_substeps(delay_s: Range, substep_s: float) -> tuple[int, int]:
+        """(lowest, highest) whole number of physics substeps of ``substep_s`` [s] within ``delay_s`` [s] (a 1e-9
+        tolerance keeps 0.01 s / 0.005 s at exactly 2); low > high when the range holds none."""
+        return math.ceil(delay_s[0] / substep_s - 1e-9), math.floor(delay_s[1] / substep_s + 1e-9)
 
     def __call__(self, env_ids: np.ndarray) -> None:
         d = self.env.rng.integers(self.low, self.high, endpoint=True, size=len(env_ids))
