@@ -21,6 +21,7 @@ from stridelab.envs.throughput import machine_description
 from stridelab.deploy.backend import SimBackend, SimBackendConfig, robot_of
 from stridelab.deploy.export import export_policy
 from stridelab.deploy.runtime import ControlLoop, OnnxPolicy
+from stridelab.files import write_atomic
 
 
 def main() -> None:
@@ -52,8 +53,7 @@ def main() -> None:
     report = {**stats.summary(), "sim_seconds": args.seconds, "wall_seconds": round(total, 3),
               "real_time_factor": round(args.seconds / total, 1), "raw_mj_step_seconds": round(raw, 3),
               "loop_vs_raw_physics": round(raw / total, 3), "machine": machine_description()}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2))
+    write_atomic(Path(args.out), lambda f: f.write(json.dumps(report, indent=2)), binary=False)
     print(json.dumps(report, indent=2))
 
 

@@ -39,6 +39,7 @@ from stridelab.etg.dual import train_etg
 from stridelab.learn.policy import load_policy
 from stridelab.learn.trainer import Trainer
 from stridelab.tasks import get_task, make_env_cfg
+from stridelab.files import write_atomic
 
 METRICS = ("lin_vel_error", "yaw_rate_error", "fall_rate", "walks")
 
@@ -215,10 +216,7 @@ def main() -> None:
                       etg=json.loads(json.dumps(cfg.__dict__, default=lambda o: o.__dict__)), etg_path=args.etg_path,
                       command=" ".join(sys.argv))
     out = Path(args.out or f"benchmarks/results/etg_vs_ppo_{args.kind}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(report, indent=2, default=str))
-    tmp.replace(out)
+    write_atomic(out, lambda f: f.write(json.dumps(report, indent=2, default=str)), binary=False)
     print(json.dumps(report["summary"], indent=2, default=str))
 
 

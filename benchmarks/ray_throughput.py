@@ -43,6 +43,7 @@ from stridelab.learn.models import build_model
 from stridelab.learn.trainer import Trainer
 from stridelab.envs import make_env
 from stridelab.tasks import get_task, make_env_cfg
+from stridelab.files import write_atomic
 
 log = logging.getLogger("ray_throughput")
 
@@ -170,9 +171,9 @@ def main() -> None:
                 record("ray async" if asynchronous else "ray sync", w, "ppo",
                        ppo_iterations(env_cfg, train_cfg, args.iterations, args.cores, ray))
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"task": args.task, "steps_per_rollout": steps, "cores": args.cores, "rows": rows,
-                               "machine": machine_description()}, indent=2))
+    text = json.dumps({"task": args.task, "steps_per_rollout": steps, "cores": args.cores, "rows": rows,
+                       "machine": machine_description()}, indent=2)
+    write_atomic(out, lambda f: f.write(text), binary=False)
     print("| measured | layout | envs per worker | CPUs per worker | env steps/s | ratio to in-process |\n"
           "| --- | --- | --- | --- | --- | --- |")
     for r in rows:

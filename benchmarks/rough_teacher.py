@@ -27,6 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from stridelab.envs.throughput import machine_description
+from stridelab.files import write_atomic
 
 log = logging.getLogger("rough_teacher")
 
@@ -125,8 +126,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     export_dir = args.export_dir or (args.run if args.run.is_dir() else args.run.parent.parent) / "export"
     result = figures(args.run, args.trials, args.push_trials, args.repeats, args.seed, export_dir)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
+    write_atomic(args.out, lambda f: f.write(json.dumps(result, indent=2)), binary=False)
     log.info("wrote %s", args.out)
 
 

@@ -29,6 +29,7 @@ from stridelab.config import to_dict
 from stridelab.mdp.curriculum import without_randomization_ramp
 from stridelab.envs import make_env
 from stridelab.tasks import make_env_cfg
+from stridelab.files import write_atomic
 log = logging.getLogger("soak")
 
 
@@ -82,8 +83,7 @@ def main() -> None:
     report = soak(args.task, args.env_steps, args.num_envs, args.threads, args.seed, args.action_range,
                   args.episode_length_s)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    write_atomic(out, lambda f: f.write(json.dumps(report, indent=2) + "\n"), binary=False)
     log.info("%d env steps in %.1f s (%.0f steps/s): %d episodes ended, %d unstable simulations reset, all finite: %s"
              " -> %s", report["env_steps"], report["wall_s"], report["env_steps_per_s"], report["episodes_ended"],
              report["unstable_total"], report["all_finite"], out)

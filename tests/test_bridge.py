@@ -10,14 +10,14 @@ import time
 
 import numpy as np
 
-from stridelab.deploy.backend import RobotState
+from stridelab.deploy.backend import RobotSignals
 from stridelab.deploy.bridge import UdpBackend, pack_state, pack_target
 
 J = 12
 
 
-def _state(stamp: float, q: float) -> RobotState:
-    return RobotState(stamp, np.full(J, q), np.zeros(J), np.array([1.0, 0, 0, 0]), np.zeros(3))
+def _state(stamp: float, q: float) -> RobotSignals:
+    return RobotSignals(stamp, np.full(J, q), np.zeros(J), np.array([1.0, 0, 0, 0]), np.zeros(3))
 
 
 def test_controller_accepts_state_only_from_the_robot_in_order():

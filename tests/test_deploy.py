@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from stridelab.deploy.backend import RobotState, SimBackend, SimBackendConfig
+from stridelab.deploy.backend import RobotSignals, SimBackend, SimBackendConfig
 from stridelab.deploy.export import export_policy
 from stridelab.deploy.observation import ObservationBuilder
 from stridelab.deploy.runtime import ControlLoop, OnnxPolicy, file_command
@@ -119,7 +119,7 @@ def test_observation_builder_matches_the_training_env(tiny_run, mlp_export):
     env = make_env(override(loaded.env_cfg, num_envs=2, observations={"policy": {"noise": 0.0}}))
     env.step(torch.full((2, 12), 0.3))
     s = env.state
-    state = RobotState(0.0, s.joint_pos[0], s.joint_vel[0], s.base_quat[0], s.base_ang_vel[0])
+    state = RobotSignals(0.0, s.joint_pos[0], s.joint_vel[0], s.base_quat[0], s.base_ang_vel[0])
     builder = ObservationBuilder(meta)
     builder.clock.phase[:] = env.commands.gait.phase[0]  # the robot's clock at the env's phase
     builder.clock.step(0.0)
@@ -131,7 +131,7 @@ def _state(**kw):
     base = dict(stamp=1.0, joint_pos=np.zeros(12), joint_vel=np.zeros(12), base_quat=np.array([1.0, 0, 0, 0]),
                 base_ang_vel=np.zeros(3), extra={"base_pos": np.array([0.0, 0.0, 0.3])})
     base.update(kw)
-    return RobotState(**base)
+    return RobotSignals(**base)
 
 
 @pytest.mark.parametrize("fault, kind", [

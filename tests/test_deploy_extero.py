@@ -14,7 +14,7 @@ import torch
 
 from stridelab.app.cli import main
 from stridelab.config import override
-from stridelab.deploy.backend import RobotState, SimBackend, SimBackendConfig, robot_of
+from stridelab.deploy.backend import RobotSignals, SimBackend, SimBackendConfig, robot_of
 from stridelab.deploy.export import export_policy, input_size
 from stridelab.deploy.observation import ObservationBuilder
 from stridelab.deploy.runtime import ControlLoop, OnnxPolicy
@@ -157,7 +157,7 @@ def test_deployed_scan_matches_the_training_scan_on_flat_ground(rough_export):
     s = env.state
     ground = env.robot.terrain.height_at(s.base_pos[:1, 0], s.base_pos[:1, 1])[0]
     base_pos = s.base_pos[0] - np.array([0.0, 0.0, ground])  # the deploy floor is at z = 0
-    sample = RobotState(0.0, s.joint_pos[0], s.joint_vel[0], s.base_quat[0], s.base_ang_vel[0],
+    sample = RobotSignals(0.0, s.joint_pos[0], s.joint_vel[0], s.base_quat[0], s.base_ang_vel[0],
                         extra={"base_pos": base_pos})
     built = ObservationBuilder(meta)(sample, s.commands[0], s.actions[0])
     scan = env.get_observations()["extero"][0].numpy()
@@ -179,7 +179,7 @@ def test_the_loop_runs_a_scan_policy_in_the_deploy_sim_with_latency(rough_export
 def test_a_backend_without_base_position_is_a_clear_error(rough_export):
     _, out = rough_export
     meta = json.loads((out / "policy.json").read_text())
-    sample = RobotState(0.0, np.zeros(12), np.zeros(12), np.array([1.0, 0, 0, 0]), np.zeros(3))
+    sample = RobotSignals(0.0, np.zeros(12), np.zeros(12), np.array([1.0, 0, 0, 0]), np.zeros(3))
     with pytest.raises(StridelabError, match="height scan"):
         ObservationBuilder(meta)(sample, np.zeros(3), np.zeros(12))
 

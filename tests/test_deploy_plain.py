@@ -62,7 +62,7 @@ def test_plain_loop_runs_without_stridelab(export_dir, plain_loop):
 
 
 def test_plain_observation_equals_stridelab_builder(export_dir, plain_loop, monkeypatch):
-    from stridelab.deploy.backend import RobotState
+    from stridelab.deploy.backend import RobotSignals
     from stridelab.deploy.observation import ObservationBuilder
 
     monkeypatch.syspath_prepend(str(plain_loop))
@@ -75,7 +75,7 @@ def test_plain_observation_equals_stridelab_builder(export_dir, plain_loop, monk
     for k in range(5):
         command = rng.uniform(-1, 1, size=3)
         d = c.data
-        sample = RobotState(0.0, d.qpos[c.qadr].copy(), d.qvel[c.dadr].copy(), d.qpos[c.base_q + 3:c.base_q + 7].copy(),
+        sample = RobotSignals(0.0, d.qpos[c.qadr].copy(), d.qvel[c.dadr].copy(), d.qpos[c.base_q + 3:c.base_q + 7].copy(),
                             d.qvel[c.base_d + 3:c.base_d + 6].copy())
         expected = builder(sample, command, c.last_action.copy())
         got = c.step(command)

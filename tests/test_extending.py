@@ -51,7 +51,7 @@ def test_new_terms_reach_training_export_deploy_and_logs(extended_task, tmp_path
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     from stridelab.app.cli import main
-    from stridelab.deploy.backend import RobotState
+    from stridelab.deploy.backend import RobotSignals
     from stridelab.deploy.export import export_policy
     from stridelab.deploy.observation import ObservationBuilder
     from stridelab.tasks import make
@@ -80,7 +80,7 @@ def test_new_terms_reach_training_export_deploy_and_logs(extended_task, tmp_path
 
     # deploy: the builder computes the new term from robot signals with this file's function
     s = env.state
-    sample = RobotState(0.0, s.joint_pos[0], s.joint_vel[0], s.base_quat[0], s.base_ang_vel[0])
+    sample = RobotSignals(0.0, s.joint_pos[0], s.joint_vel[0], s.base_quat[0], s.base_ang_vel[0])
     built = ObservationBuilder(meta)(sample, s.commands[0], s.actions[0])
     np.testing.assert_allclose(built[0, -2:], heading_error(s)[0], atol=1e-6)
     np.testing.assert_allclose(built[0], obs[0], atol=1e-5)

@@ -109,7 +109,7 @@ def test_policy_without_a_clock_command_is_a_clear_error():
 def test_deploy_builder_runs_the_same_clock(make_env):
     """policy.json's gait block lets the robot side run the clock: it starts at phase 0 and ticks once per
     control step, and the builder observes it as the env does."""
-    from stridelab.deploy.backend import RobotState as Sample
+    from stridelab.deploy.backend import RobotSignals as Sample
     from stridelab.deploy.observation import ObservationBuilder
 
     quiet = {**TROT, "observations": {"policy": {"noise": 0.0, **TROT["observations"]["policy"]}}}

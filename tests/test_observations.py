@@ -156,7 +156,7 @@ def test_set_commands_keeps_the_history(make_env):
 
 def _sample(env, i: int):
     """Env ``i``'s proprioceptive signals as a robot reports them."""
-    from stridelab.deploy.backend import RobotState
+    from stridelab.deploy.backend import RobotSignals
 
     s = env.state
     return RobotState(stamp=float(env.episode_length[i] * env.dt), joint_pos=s.joint_pos[i].copy(),

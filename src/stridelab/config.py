@@ -16,6 +16,7 @@ import tyro
 import yaml
 
 from stridelab.errors import ConfigError, did_you_mean
+from stridelab.files import write_atomic
 from stridelab.sim.terrain.config import TerrainConfig
 
 Range = tuple[float, float]
@@ -287,7 +288,5 @@ def _merge(base: dict, new: dict, t: Any, where: str) -> None:
 
 def save_yaml(obj: Any, path: Path) -> None:
     """Write a dataclass tree (or dict) as YAML, atomically."""
-    path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(yaml.safe_dump(to_dict(obj), sort_keys=False))
-    tmp.replace(path)
+    text = yaml.safe_dump(to_dict(obj), sort_keys=False)
+    write_atomic(path, lambda f: f.write(text), binary=False)

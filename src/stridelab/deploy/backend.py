@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class RobotState:
+class RobotSignals:
     """One proprioceptive sample, as a robot reports it.
 
     Attributes:
@@ -54,7 +54,7 @@ class RobotBackend(abc.ABC):
         """The backend's clock [s]."""
 
     @abc.abstractmethod
-    def read_state(self) -> RobotState:
+    def read_state(self) -> RobotSignals:
         """The newest state sample (its ``stamp`` shows how fresh it is)."""
 
     @abc.abstractmethod
@@ -153,7 +153,7 @@ class SimBackend(RobotBackend):
     def time(self) -> float:
         return float(self.data.time)
 
-    def read_state(self) -> RobotState:
+    def read_state(self) -> RobotSignals:
         r, d, c = self.robot, self.data, self.cfg
         b, v = r.base_qpos_adr, r.base_dof_adr
         j = r.spec.num_joints
@@ -162,7 +162,7 @@ class SimBackend(RobotBackend):
 
         lin = quat_rotate_inverse(quat[None], d.qvel[v:v + 3][None])[0]
         s = r.sensors
-        return RobotState(
+        return RobotSignals(
             stamp=float(d.time),
             joint_pos=d.qpos[r.qpos_adr] + self.rng.normal(0, c.noise_joint_pos, j),
             joint_vel=d.qvel[r.dof_adr] + self.rng.normal(0, c.noise_joint_vel, j),

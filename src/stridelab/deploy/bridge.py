@@ -23,13 +23,13 @@ import time
 
 import numpy as np
 
-from stridelab.deploy.backend import RobotBackend, RobotState
+from stridelab.deploy.backend import RobotBackend, RobotSignals
 
 log = logging.getLogger(__name__)
 STATE, TARGET = 1.0, 2.0
 
 
-def pack_state(seq: int, s: RobotState) -> bytes:
+def pack_state(seq: int, s: RobotSignals) -> bytes:
     pos = s.extra.get("base_pos", np.zeros(3)) if s.extra else np.zeros(3)
     lin = s.base_lin_vel if s.base_lin_vel is not None else np.zeros(3)
     tau = s.joint_torque if s.joint_torque is not None else np.zeros_like(s.joint_pos)
@@ -37,7 +37,7 @@ def pack_state(seq: int, s: RobotState) -> bytes:
                            tau]).astype("<f8").tobytes()
 
 
-def unpack_state(buf: bytes, j: int) -> tuple[int, RobotState]:
+def unpack_state(buf: bytes, j: int) -> tuple[int, RobotSignals]:
     a = np.frombuffer(buf, dtype="<f8")
     if len(a) != 3 + 3 * j + 13 or a[0] != STATE:
         raise ValueError("not a state packet")
@@ -46,7 +46,7 @@ def unpack_state(buf: bytes, j: int) -> tuple[int, RobotState]:
     o += 2 * j
     quat, gyro, lin, pos = a[o:o + 4], a[o + 4:o + 7], a[o + 7:o + 10], a[o + 10:o + 13]
     tau = a[o + 13:o + 13 + j]
-    return int(a[1]), RobotState(float(a[2]), q.copy(), dq.copy(), quat.copy(), gyro.copy(), lin.copy(), tau.copy(),
+    return int(a[1]), RobotSignals(float(a[2]), q.copy(), dq.copy(), quat.copy(), gyro.copy(), lin.copy(), tau.copy(),
                                  extra={"base_pos": pos.copy()})
 
 
@@ -98,7 +98,7 @@ class UdpBackend(RobotBackend):
         self.seq = 0
         self.received = 0
         self.filter = PacketFilter(peer=self.addr)
-        self._state: RobotState | None = None
+        self._state: RobotSignals | None = None
         self.sock.sendto(b"hello", self.addr)  # the robot replies to whoever says hello
         deadline = time.monotonic() + timeout_s
         while self._state is None:
@@ -132,7 +132,7 @@ class UdpBackend(RobotBackend):
     def time(self) -> float:
         return time.monotonic()
 
-    def read_state(self) -> RobotState:
+    def read_state(self) -> RobotSignals:
         self._drain()
         return self._state
 

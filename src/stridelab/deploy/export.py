@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,7 +29,7 @@ from torch import nn
 import stridelab
 from stridelab.config import override
 from stridelab.errors import CheckpointError
-from stridelab.files import write_atomic
+from stridelab.files import atomic_path, write_atomic
 from stridelab.learn.checkpoint import run_dir_of
 from stridelab.learn.ensemble import check_members, policy_interface
 from stridelab.envs import make_env
@@ -276,11 +275,11 @@ def export_policy(target: Path | str | Sequence[Path | str], out_dir: Path | str
             for m, part in zip(members, parts)]}
     out.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
-        opset = _export_onnx(module, out / ".policy.onnx.tmp")
-        (out / ".policy.onnx.tmp").replace(out / "policy.onnx")
+        with atomic_path(out / "policy.onnx") as tmp:
+            opset = _export_onnx(module, tmp)
         scripted = torch.jit.trace(module, module.dummy_inputs(), check_trace=False)
-        scripted.save(str(out / ".policy.pt.tmp"))
-        (out / ".policy.pt.tmp").replace(out / "policy.pt")
+        with atomic_path(out / "policy.pt") as tmp:
+            scripted.save(str(tmp))
     meta["onnx_opset"] = opset
     write_robot_xml(env.robot.spec, out)
     if hasattr(env.action_term, "export_files"):  # files its description names (ETG's lookup table)
@@ -289,7 +288,8 @@ def export_policy(target: Path | str | Sequence[Path | str], out_dir: Path | str
     meta["robot"]["model_file"] = "robot.xml"
     write_atomic(out / "policy.json", lambda f: f.write(json.dumps(meta, indent=2)), binary=False)
     if not ensemble and (run_dir / "eval.json").exists():
-        shutil.copy(run_dir / "eval.json", out / "train_eval.json")
+        data = (run_dir / "eval.json").read_bytes()
+        write_atomic(out / "train_eval.json", lambda f: f.write(data))
     log.info("exported %s (ONNX opset %d) to %s", ", ".join(m.checkpoint.name for m in members), opset, out)
     return out
 

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from stridelab.deploy.backend import RobotState as RobotSample
+from stridelab.deploy.backend import RobotSignals
 from stridelab.errors import StridelabError
 from stridelab.managers.observation import ObservationGroup
 from stridelab.mdp.commands import gait_clock
@@ -63,7 +63,7 @@ class ObservationBuilder:
         if self.clock is not None:
             self.clock.resample(np.array([0]))
 
-    def state(self, sample: RobotSample, command: np.ndarray, last_action: np.ndarray) -> RobotState:
+    def state(self, sample: RobotSignals, command: np.ndarray, last_action: np.ndarray) -> RobotState:
         """A batch-of-one RobotState from a robot sample, the command and the last (processed) action."""
         phase = self.clock.command[0].copy() if self.clock is not None else None  # the clock ticks in place
         frequency = self.clock.frequencies[0] if self.clock is not None else None
@@ -88,7 +88,7 @@ class ObservationBuilder:
         if self.clock is not None:
             self.clock.set_frequency(self.clock.frequency if frequency is None else frequency)
 
-    def __call__(self, sample: RobotSample, command: np.ndarray, last_action: np.ndarray) -> np.ndarray:
+    def __call__(self, sample: RobotSignals, command: np.ndarray, last_action: np.ndarray) -> np.ndarray:
         """The policy input. Shape: (1, size), float32."""
         s = self.last_state = self.state(sample, command, last_action)
         reset_ids = np.array([0]) if self._fresh else np.zeros(0, dtype=np.int64)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from stridelab.robots.loader import build_mjspec
 from stridelab.robots.spec import RobotSpec
+from stridelab.files import write_atomic
 
 
 def _source_file(folder: Path, subdir: str, file: str) -> Path:
@@ -50,8 +51,4 @@ def write_robot_xml(spec: RobotSpec, out_dir: Path) -> Path:
             texture.file = copy(_source_file(path.parent, mjspec.texturedir, texture.file))
     mjspec.meshdir = mjspec.texturedir = "assets"
     mjspec.compile()  # to_xml needs a compiled spec; also proves that the copied files load
-    target = out_dir / "robot.xml"
-    tmp = out_dir / ".robot.xml.tmp"
-    tmp.write_text(mjspec.to_xml())
-    tmp.replace(target)
-    return target
+    return write_atomic(out_dir / "robot.xml", lambda f: f.write(mjspec.to_xml()), binary=False)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stridelab.deploy.backend import RobotBackend, RobotState
+from stridelab.deploy.backend import RobotBackend, RobotSignals
 from stridelab.deploy.observation import ObservationBuilder
 from stridelab.deploy.safety import SafetyConfig, SafetyLayer
 from stridelab.errors import StridelabError
@@ -114,7 +114,7 @@ class ControlLoop:
         clipped to the trained range), or ``None`` for the nominal frequency. Others ignore it."""
         self.builder.set_gait_frequency(frequency)
 
-    def tick(self, command: np.ndarray) -> RobotState:
+    def tick(self, command: np.ndarray) -> RobotSignals:
         """One control step: read, check, infer, filter, write. Returns the state it acted on."""
         now = self.backend.time()
         state = self.backend.read_state()
@@ -133,7 +133,7 @@ class ControlLoop:
         return state
 
     def run(self, duration_s: float, command: Callable[[float], np.ndarray],
-            on_tick: Callable[[float, RobotState, np.ndarray], None] | None = None) -> LoopStats:
+            on_tick: Callable[[float, RobotSignals, np.ndarray], None] | None = None) -> LoopStats:
         """Run for ``duration_s`` of backend time; ``command(t)`` gives (vx, vy, yaw rate) at time t."""
         start = self.backend.time()
         wall0 = time.monotonic()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stridelab.deploy.backend import RobotState
+from stridelab.deploy.backend import RobotSignals
 from stridelab.sim.math import projected_gravity
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class SafetyLayer:
         log.warning("safety: %s at t=%.3f s: %s -> damping mode", kind, now, reason)
         self.damping = True
 
-    def check_state(self, state: RobotState, now: float) -> bool:
+    def check_state(self, state: RobotSignals, now: float) -> bool:
         """Return True if the state is safe to act on; otherwise enter damping mode."""
         c = self.cfg
         fields = {"joint_pos": state.joint_pos, "joint_vel": state.joint_vel, "base_quat": state.base_quat,

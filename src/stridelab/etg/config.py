@@ -121,10 +121,3 @@ def with_weights(env_cfg: EnvConfig, weights) -> EnvConfig:
     """``env_cfg`` whose ETG action runs ``weights`` [m]."""
     params = {**env_cfg.action.params, "weights": tuple(float(w) for w in weights)}
     return replace(env_cfg, action=replace(env_cfg.action, params=params))
-
-
-def weights_of(env_cfg: EnvConfig) -> tuple[float, ...]:
-    """The generator weights an ETG task config runs."""
-    if env_cfg.action.func != ACTION_TERM or env_cfg.action.params.get("weights") is None:
-        raise ConfigError(f"task {env_cfg.task!r} has no ETG action term with weights; train it with `stridelab etg`.")
-    return tuple(env_cfg.action.params["weights"])

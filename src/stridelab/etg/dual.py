@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -33,6 +32,7 @@ from stridelab.config import EnvConfig, override
 from stridelab.distributed.options import RayOptions
 from stridelab.etg.config import ETGConfig, etg_env_cfg, with_weights
 from stridelab.etg.evolve import GeneratorES
+from stridelab.files import write_atomic
 from stridelab.mdp.etg_generator import GeneratorFile, GeneratorSettings, load_generator, save_generator
 
 log = logging.getLogger(__name__)
@@ -104,9 +104,7 @@ class _RunFiles:
         path = save_generator(self.run_dir / "generator.json", gen)
         log_data = {"etg": _plain(asdict(self.cfg)), "initial_weights": state.initial.tolist(),
                     "weights": state.incumbent.tolist(), "history": history, "selections": selections, **info}
-        tmp = self.run_dir / ".etg_log.json.tmp"
-        tmp.write_text(json.dumps(log_data, indent=2))
-        os.replace(tmp, self.run_dir / "etg_log.json")
+        write_atomic(self.run_dir / "etg_log.json", lambda f: f.write(json.dumps(log_data, indent=2)), binary=False)
         return path
 
     def plots(self, es: GeneratorES) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from stridelab.mdp.etg_generator import foot_offsets
+from stridelab.files import write_atomic
 
 LEG_NAMES = ("FL", "FR", "RL", "RR")
 
@@ -99,10 +100,6 @@ def plot_fitness(history: list[dict], path: Path | str, selections: list[dict] |
 
 
 def _save(fig, plt, path: Path | str) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    path = write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=110))
     plt.close(fig)
-    tmp.replace(path)
     return path

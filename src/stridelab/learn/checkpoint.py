@@ -163,15 +163,6 @@ def policy_state_dict(data: dict[str, Any]) -> dict[str, torch.Tensor]:
     return data["algorithm_state"][f"{data['policy_model']}_state_dict"]
 
 
-def verify_checkpoint(path: Path) -> str | None:
-    """``None`` when ``path`` loads as a stridelab checkpoint, else the reason it does not (one sentence)."""
-    try:
-        load_checkpoint(path)
-    except CheckpointError as err:
-        return str(err)
-    return None
-
-
 # ---- configs -------------------------------------------------------------------------------------
 def config_dict(env_cfg: EnvConfig, train_cfg: TrainConfig) -> dict:
     """The configs as plain data for a checkpoint: ``{"env": {...}, "train": {...}}``."""

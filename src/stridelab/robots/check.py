@@ -18,6 +18,7 @@ import numpy as np
 
 from stridelab.robots.loader import LoadedRobot, load_robot
 from stridelab.sim.math import projected_gravity
+from stridelab.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +111,8 @@ def render_pose(model: mujoco.MjModel, data: mujoco.MjData, base_qpos_adr: int, 
         camera.distance = distance
         camera.azimuth, camera.elevation = 135.0, -15.0
         renderer.update_scene(data, camera=camera)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        imageio.imwrite(path, renderer.render())
+        image = renderer.render()
+        write_atomic(path, lambda f: imageio.imwrite(f, image, format="png"))
     finally:
         renderer.close()
     return path

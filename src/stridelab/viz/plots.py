@@ -11,6 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from stridelab.files import write_atomic
+
 
 def plot_trajectory(traj, out_dir: Path) -> list[Path]:
     """Write joints_vs_targets.png, torques.png, gait.png and base_velocity.png; return their paths."""
@@ -210,8 +212,6 @@ def plot_terrain_success(terrain: dict, out_dir: Path) -> Path:
 
 
 def _save(fig, path: Path) -> Path:
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=110))
     plt.close(fig)
-    tmp.replace(path)
     return path

@@ -10,6 +10,8 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
+from stridelab.files import atomic_path
+
 log = logging.getLogger(__name__)
 
 #: heightfields with more samples than this are drawn through a window around the robot (MuJoCo draws every
@@ -133,12 +135,10 @@ class VideoRecorder:
         import imageio.v2 as imageio
 
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.tmp.mp4")
-        with imageio.get_writer(tmp, fps=fps, codec="libx264", quality=7, macro_block_size=8) as writer:
+        with atomic_path(path) as tmp, imageio.get_writer(tmp, fps=fps, codec="libx264", quality=7,
+                                                          macro_block_size=8) as writer:
             for frame in self.frames:
                 writer.append_data(frame)
-        tmp.replace(path)
         log.info("wrote %s (%d frames)", path, len(self.frames))
         return path
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from stridelab.sim.terrain.courses import CourseTerrain
+from stridelab.files import write_atomic
 
 
 def preview_course(terrain: CourseTerrain, path_png: str | Path, dpi: int = 100) -> Path:
@@ -91,7 +92,4 @@ def preview_course(terrain: CourseTerrain, path_png: str | Path, dpi: int = 100)
     top.set_xlabel("x along the course [m] (robots walk towards +x)")
     top.set_xlim(x_min - hs / 2, x_max + hs / 2)
     fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=top, shrink=0.8, label="height [m]", pad=0.01)
-    path = Path(path_png)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return path
+    return write_atomic(Path(path_png), lambda f: fig.savefig(f, format="png"))

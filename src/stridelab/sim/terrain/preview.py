@@ -9,6 +9,7 @@ import numpy as np
 from stridelab.sim.terrain.config import TerrainConfig, lerp
 from stridelab.sim.terrain.generators import gap_width, stair_figures
 from stridelab.sim.terrain.grid import Terrain
+from stridelab.files import write_atomic
 
 
 def tile_label(kind: str, level: float, cfg: TerrainConfig) -> str:
@@ -108,7 +109,4 @@ def preview(terrain: Terrain, path_png: str | Path, dpi: int = 100) -> Path:
     if terrain.boxes:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.5, label="height [m]")
-    path = Path(path_png)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return path
+    return write_atomic(Path(path_png), lambda f: fig.savefig(f, format="png"))
