@@ -26,7 +26,7 @@ import torch
 
 from stridelab.envs.throughput import machine_description
 from stridelab.config import to_dict
-from stridelab.mdp.curriculum import without_randomization_ramp
+from stridelab.mdp.curriculum import without_schedules
 from stridelab.envs import make_env
 from stridelab.tasks import make_env_cfg
 from stridelab.files import write_atomic
@@ -38,7 +38,7 @@ def soak(task: str, env_steps: int, num_envs: int, num_threads: int, seed: int, 
     """Run ``env_steps`` env steps (rounded up to whole control steps of all envs); return the report."""
     # the full ranges from the first step: quadruped-rough's ramp would start from the nominal robot
     cfg = make_env_cfg(task, num_envs=num_envs, num_threads=num_threads, seed=seed, episode_length_s=episode_length_s)
-    env = make_env(without_randomization_ramp(cfg))
+    env = make_env(without_schedules(cfg))
     rng = np.random.default_rng(seed)
     steps = math.ceil(env_steps / num_envs)
     episodes = 0

@@ -94,3 +94,15 @@ def tiny_lstm_run(tmp_path_factory) -> Path:
                  "--train.rnn-type", "lstm", "--train.rnn-hidden-dim", "16", *TINY_TRAIN]) == 0
     (run_dir,) = list((root / "quadruped-flat").iterdir())
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_rough_run(tmp_path_factory) -> Path:
+    """A 1-iteration quadruped-rough teacher (height scan, terrain grid; no eval), e.g. for a student to start from."""
+    from stridelab.app.cli import main
+
+    root = tmp_path_factory.mktemp("rough_run")
+    assert main(["train", "quadruped-rough", "--max-iterations", "1", "--log-dir", str(root), "--no-eval",
+                 *TINY_TRAIN]) == 0
+    (run_dir,) = list((root / "quadruped-rough").iterdir())
+    return run_dir

@@ -27,16 +27,11 @@ from stridelab.sim.terrain import TerrainConfig
 from stridelab.sim.terrain.generators import stair_figures
 from stridelab.tasks import make_env_cfg
 
-from conftest import TINY_TRAIN
 
 
 @pytest.fixture(scope="module")
-def rough_export(tmp_path_factory):
-    root = tmp_path_factory.mktemp("rough_run")
-    assert main(["train", "quadruped-rough", "--max-iterations", "1", "--log-dir", str(root), "--no-eval",
-                 *TINY_TRAIN]) == 0
-    (run,) = list((root / "quadruped-rough").iterdir())
-    return run, export_policy(run, tmp_path_factory.mktemp("rough_export"))
+def rough_export(tiny_rough_run, tmp_path_factory):
+    return tiny_rough_run, export_policy(tiny_rough_run, tmp_path_factory.mktemp("rough_export"))
 
 
 def test_policy_json_describes_the_height_scan(rough_export):

@@ -159,7 +159,7 @@ def _sample(env, i: int):
     from stridelab.deploy.backend import RobotSignals
 
     s = env.state
-    return RobotState(stamp=float(env.episode_length[i] * env.dt), joint_pos=s.joint_pos[i].copy(),
+    return RobotSignals(stamp=float(env.episode_length[i] * env.dt), joint_pos=s.joint_pos[i].copy(),
                       joint_vel=s.joint_vel[i].copy(), base_quat=s.base_quat[i].copy(),
                       base_ang_vel=s.base_ang_vel[i].copy())
 

@@ -156,7 +156,7 @@ def with_shortcuts(args: Args, defaults: Args) -> Args:
     """
     env, train = {}, {}
     for short, field in SHORTCUTS.items():
-        value = getattr(args, short)
+        value = getattr(args, short, None)
         if value is None:
             continue
         value = RNN_TYPE_OF_POLICY[value] if short == "policy" else value
@@ -166,17 +166,21 @@ def with_shortcuts(args: Args, defaults: Args) -> Args:
                               f"({_flag(short)} sets {field}); give one of them.")
         section, _, name = field.partition(".")
         (env if section == "env" else train)[name] = value
-    return dataclasses.replace(args, env=override(args.env, task=args.task, **env),
+    if hasattr(args, "task"):
+        env["task"] = args.task
+    return dataclasses.replace(args, env=override(args.env, **env) if env else args.env,
                                train=override(args.train, **train) if train else args.train)
 
 
-def _refusals(args: Args, stored: Args) -> list[str]:
-    """What ``args`` would change in the stored run, spelled as options (empty: it may resume)."""
-    refused = [f"the task {args.task} (stored: {stored.task})"] if args.task != stored.task else []
+def _refusals(args: Any, stored: Any, positional: str) -> list[str]:
+    """What ``args`` would change in the stored run, spelled as options (empty: it may resume); ``positional`` is
+    the name of the command's positional argument (``task``, ``teacher``)."""
     mine, theirs = flat_options(args), flat_options(stored)
-    shortcut_of = {field: short for short, field in SHORTCUTS.items() if getattr(args, short) is not None}
+    refused = [f"the {positional} {mine[positional]} (stored: {theirs[positional]})"] \
+        if mine[positional] != theirs[positional] and mine[positional] else []
+    shortcut_of = {field: short for short, field in SHORTCUTS.items() if getattr(args, short, None) is not None}
     for name, value in mine.items():
-        if name in RESUME_SAFE or name.startswith("ray.") or name in SHORTCUTS or name == "task":
+        if name in RESUME_SAFE or name.startswith("ray.") or name in SHORTCUTS or name == positional:
             continue
         if _shown(value) != _shown(theirs.get(name, "not set")):
             short = shortcut_of.get(name)
@@ -198,19 +202,31 @@ def resolve(args: Args, reparse: Callable[[Args], Args]) -> Args:
         check(args.env.task == args.task, f"--env.task {args.env.task} differs from the task {args.task}; give the "
                                           f"task only as the positional argument.")
     if args.resume:
-        from stridelab.learn.checkpoint import latest_checkpoint, load_checkpoint, run_dir_of
-        from stridelab.learn.policy import configs_of
-
-        ckpt = latest_checkpoint(Path(args.resume))
-        env_cfg, train_cfg = configs_of(load_checkpoint(ckpt), ckpt)
-        defaults = Args(task=env_cfg.task, env=env_cfg, train=train_cfg)
-        args = with_shortcuts(reparse(defaults), defaults)
-        refused = _refusals(args, defaults)
-        check(not refused, f"--resume continues {run_dir_of(ckpt)} with the configuration stored in its checkpoint, "
-                           f"so it cannot apply {', '.join(refused)}; drop {'it' if len(refused) == 1 else 'them'} "
-                           f"or start a new run without --resume.")
-        return args
+        return resumed(args, reparse, lambda env_cfg, train_cfg: Args(task=env_cfg.task, env=env_cfg, train=train_cfg),
+                       "task")
     return with_shortcuts(args, defaults)
+
+
+def resumed(args: Any, reparse: Callable[[Any], Any], stored_args: Callable[[EnvConfig, TrainConfig], Any],
+            positional: str) -> Any:
+    """The options of ``--resume RUN``: parsed again with the run's stored configs as defaults (``stored_args``
+    makes the command's options from them), shortcuts applied.
+
+    Raises:
+        ConfigError: options that would change the stored configuration, named in one sentence.
+        CheckpointError: no valid checkpoint at ``--resume``.
+    """
+    from stridelab.learn.checkpoint import latest_checkpoint, load_checkpoint, run_dir_of
+    from stridelab.learn.policy import configs_of
+
+    ckpt = latest_checkpoint(Path(args.resume))
+    defaults = stored_args(*configs_of(load_checkpoint(ckpt), ckpt))
+    args = with_shortcuts(reparse(defaults), defaults)
+    refused = _refusals(args, defaults, positional)
+    check(not refused, f"--resume continues {run_dir_of(ckpt)} with the configuration stored in its checkpoint, "
+                       f"so it cannot apply {', '.join(refused)}; drop {'it' if len(refused) == 1 else 'them'} "
+                       f"or start a new run without --resume.")
+    return args
 
 
 # ---- running -------------------------------------------------------------------------------------
@@ -226,6 +242,13 @@ def _rollout_env(env_cfg: EnvConfig, placement: RayOptions) -> Any:
 
 def run(args: Args) -> int:
     """Train (or ``--resume``) a run, then evaluate, plot and render it unless ``--no-eval``."""
+    return run_training(args, Path(args.log_dir) / args.env.task, f"stridelab train {args.env.task}")
+
+
+def run_training(args: Any, parent: Path, again: str) -> int:
+    """Train (or ``--resume``) a run in a new directory below ``parent`` with ``args.env`` and ``args.train``, then
+    evaluate, plot and render it unless ``args.eval`` is off. ``args`` holds the options of ``train`` (``resume``,
+    ``init_from``, ``ray``, ``device`` and the evaluation's); ``again`` is the command that continues it."""
     from stridelab.app.eval import print_report
     from stridelab.eval.report import evaluate_run, grid_verdict, play_run
     from stridelab.learn import trainer as trainer_module
@@ -243,7 +266,7 @@ def run(args: Args) -> int:
         run_dir, keep = run_dir_of(ckpt), None
     else:
         # the name is taken atomically; if the env does not build (a bad robot file, an option), nothing stays
-        ckpt, parent = None, Path(args.log_dir) / env_cfg.task
+        ckpt = None
         keep = existing_ancestor(parent)
         run_dir = reserve_run_dir(parent)
     env = None
@@ -251,7 +274,7 @@ def run(args: Args) -> int:
         env = _rollout_env(env_cfg, args.ray)
         trainer = trainer_module.Trainer(env_cfg, train_cfg, run_dir, seed=env_cfg.seed, walk_check=walk_check,
                                          env=env, device=args.device)
-        if args.init_from:
+        if getattr(args, "init_from", None):
             trainer.init_from(Path(args.init_from))
     except BaseException:
         if env is not None:
@@ -278,8 +301,7 @@ def run(args: Args) -> int:
         write_atomic(run_dir / "walk_checks.json", lambda f: f.write(json.dumps(result.walk_checks, indent=2)),
                      binary=False)
     if result.stopped_because == "interrupted":
-        print(f"interrupted: checkpoint saved to {result.checkpoint}; continue with "
-              f"`stridelab train {env_cfg.task} --resume {run_dir}`")
+        print(f"interrupted: checkpoint saved to {result.checkpoint}; continue with `{again} --resume {run_dir}`")
         return 130
     if not args.eval:
         return 0

@@ -89,6 +89,13 @@ class ExportablePolicy(nn.Module):
         return [] if self.rnn is None else [self.state_shape()] * (2 if self.rnn_type == "lstm" else 1)
 
 
+def exportable(actor: nn.Module) -> nn.Module:
+    """The module exported for a trained model: its own (``actor.exportable()``, e.g. the belief student) or
+    :class:`ExportablePolicy` around an rsl-rl-lib MLP or RNN model."""
+    own = getattr(actor, "exportable", None)
+    return own() if own is not None else ExportablePolicy(actor)
+
+
 class EnsembleExport(nn.Module):
     """The mean of several exported policies' deterministic actions; recurrent members carry their own state.
 
@@ -265,7 +272,7 @@ def export_policy(target: Path | str | Sequence[Path | str], out_dir: Path | str
     env = make_env(override(loaded.env_cfg, num_envs=1, num_threads=1))
     if ensemble:
         check_members(members, [policy_interface(loaded, env), *(policy_interface(m) for m in members[1:])])
-    parts = [ExportablePolicy(m.actor).eval() for m in members]
+    parts = [exportable(m.actor).eval() for m in members]
     module = EnsembleExport(parts).eval() if ensemble else parts[0]
     meta = metadata(loaded, module, env)
     if ensemble:

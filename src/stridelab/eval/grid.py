@@ -18,7 +18,7 @@ import torch
 from stridelab.config import EnvConfig, override
 from stridelab.eval.gait import GaitMetrics
 from stridelab.eval.metrics import GridMetrics, WalkCriteria, command_grid, command_ranges
-from stridelab.mdp.curriculum import without_randomization_ramp
+from stridelab.mdp.curriculum import without_schedules
 from stridelab.sim.math import quat_rotate_inverse, yaw_of
 
 
@@ -47,7 +47,7 @@ def eval_env_cfg(env_cfg: EnvConfig, num_envs: int, duration_s: float, seed: int
                                     for name, e in env_cfg.events.items()})
     commands = {name: {"params": {"resample_s": duration_s + 1.0}} for name, c in env_cfg.commands.items()
                 if "resample_s" in c.params}
-    calm = without_randomization_ramp(calm)
+    calm = without_schedules(calm)
     return override(calm, num_envs=num_envs, seed=seed, episode_length_s=duration_s + 1.0, commands=commands)
 
 

@@ -83,11 +83,14 @@ def training_checkpoint(*, algorithm: str, policy_model: str, policy_cfg: dict, 
 
 
 def rollout_state(alg: Any) -> dict[str, list[torch.Tensor] | None]:
-    """The hidden states of an algorithm's recurrent models (``actor``, ``critic``) that the next rollout continues
-    from; None for a model that has none (an MLP, or before the first step). Tensors are copied."""
+    """The hidden states of an algorithm's recurrent models (PPO's ``actor`` and ``critic``, distillation's
+    ``student`` and ``teacher``) that the next rollout continues from; None for a model that has none (an MLP, or
+    before the first step). Tensors are copied."""
     out: dict[str, list[torch.Tensor] | None] = {}
-    for name in ("actor", "critic"):
+    for name in ("actor", "critic", "student", "teacher"):
         model = getattr(alg, name, None)
+        if model is None:
+            continue
         state = model.get_hidden_state() if model is not None and hasattr(model, "get_hidden_state") else None
         if state is not None:
             state = [t.detach().clone() for t in (state if isinstance(state, tuple) else (state,))]
@@ -96,12 +99,19 @@ def rollout_state(alg: Any) -> dict[str, list[torch.Tensor] | None]:
 
 
 def load_rollout_state(alg: Any, state: dict | None) -> None:
-    """Give an algorithm's recurrent models the hidden states :func:`rollout_state` recorded (nothing for None)."""
+    """Give an algorithm's recurrent models the hidden states :func:`rollout_state` recorded (nothing for None).
+
+    Distillation also starts its next update from them (rsl-rl's ``last_hidden_states``: the states its
+    update ended with, which the next rollout continues from)."""
     for name, tensors in (state or {}).items():
         model = getattr(alg, name, None)
         if tensors is None or model is None or not getattr(model, "is_recurrent", False):
             continue
         model.reset(hidden_state=tuple(t.clone() for t in tensors) if len(tensors) > 1 else tensors[0].clone())
+    if hasattr(alg, "last_hidden_states") and state:
+        alg.last_hidden_states = tuple(
+            getattr(alg, name).get_hidden_state() if state.get(name) is not None else None
+            for name in ("student", "teacher"))
 
 
 def save_checkpoint(data: dict[str, Any], path: Path) -> Path:

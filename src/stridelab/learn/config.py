@@ -8,6 +8,9 @@ without code changes here: ``TrainConfig.runner_class`` names the runner (a subc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
+
+import tyro
 
 from stridelab.errors import ConfigError
 
@@ -66,6 +69,72 @@ class PPOConfig:
 
 
 @dataclass(frozen=True)
+class DistillationConfig:
+    """Teacher-student distillation (``stridelab distill``): rsl-rl-lib's DistillationRunner with a belief student.
+
+    Attributes:
+        teacher: the teacher's run directory or checkpoint (its newest valid checkpoint).
+        student_obs_groups: the groups the student reads: proprioception, then the noisy height scan.
+        teacher_obs_groups: the groups the teacher reads in the student's env, in its own order (its clean scan).
+        scan_target_groups, privileged_groups: what the decoder reconstructs (the clean scan, the privileged state).
+        rnn_hidden_dim: size of the student's belief state (its GRU).
+        embed_dim: size of each of the GRU's input embeddings (proprioception, scan).
+        reconstruction_coef: weight of the decoder's loss; 0 trains a student without a decoder.
+        init_from_teacher: the student starts from the teacher's policy MLP and input normalization.
+        learning_rate: Adam's step size.
+        num_learning_epochs: passes over each rollout.
+        gradient_length: control steps per truncated-BPTT gradient step.
+        max_grad_norm: gradient clipping (0: none).
+    """
+
+    teacher: str = ""
+    student_obs_groups: tuple[str, ...] = ("policy", "extero")
+    teacher_obs_groups: tuple[str, ...] = ("policy", "teacher_extero")
+    scan_target_groups: tuple[str, ...] = ("teacher_extero",)
+    privileged_groups: tuple[str, ...] = ("privileged",)
+    rnn_hidden_dim: int = 128
+    embed_dim: int = 64
+    reconstruction_coef: float = 0.5
+    init_from_teacher: bool = True
+    learning_rate: float = 5e-4
+    num_learning_epochs: int = 2
+    gradient_length: int = 12
+    max_grad_norm: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.reconstruction_coef < 0:
+            raise ConfigError(f"distillation.reconstruction_coef = {self.reconstruction_coef} must be >= 0 (0: no "
+                              f"decoder).")
+        if self.rnn_hidden_dim < 1 or self.embed_dim < 1 or self.num_learning_epochs < 1 or self.gradient_length < 1:
+            raise ConfigError("distillation.rnn_hidden_dim, embed_dim, num_learning_epochs and gradient_length must be "
+                              "at least 1.")
+        if not 0 < self.learning_rate < 1:
+            raise ConfigError(f"distillation.learning_rate = {self.learning_rate} is out of range; use (0, 1).")
+        if len(self.student_obs_groups) != 2:
+            raise ConfigError(f"distillation.student_obs_groups = {self.student_obs_groups}: give two groups, the "
+                              f"proprioception and the noisy height scan.")
+
+    def rsl_rl_parts(self, num_steps_per_env: int) -> dict:
+        """The student, teacher and algorithm entries of rsl-rl-lib's distillation runner config."""
+        decoder = self.reconstruction_coef > 0
+        return {
+            "obs_groups": {"student": list(self.student_obs_groups), "teacher": list(self.teacher_obs_groups)},
+            "algorithm": {"class_name": "stridelab.learn.distillation:BeliefDistillation",
+                          "num_learning_epochs": self.num_learning_epochs,
+                          "gradient_length": min(self.gradient_length, num_steps_per_env),
+                          "learning_rate": self.learning_rate, "max_grad_norm": self.max_grad_norm or None,
+                          "loss_type": "mse", "reconstruction_coef": self.reconstruction_coef},
+            "student": {"class_name": "stridelab.learn.belief:BeliefStudent",
+                        "proprio_groups": [self.student_obs_groups[0]], "scan_groups": [self.student_obs_groups[1]],
+                        "rnn_hidden_dim": self.rnn_hidden_dim, "embed_dim": self.embed_dim,
+                        "decoder": decoder, "scan_target_groups": list(self.scan_target_groups),
+                        "privileged_groups": list(self.privileged_groups)},
+            "teacher_checkpoint": self.teacher,
+            "init_from_teacher": self.init_from_teacher,
+        }
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """How to train: rollout size, networks, PPO, checkpoints, stopping rules.
 
@@ -95,6 +164,8 @@ class TrainConfig:
             :mod:`stridelab.learn.runners` (``"StridelabRunner"``: PPO) or ``"module:Class"``.
         actor_obs_groups, critic_obs_groups: observation groups the actor and the critic read, in order
             (rsl-rl-lib's ``obs_groups``); a rough-terrain teacher adds ``extero`` (the height scan).
+        distillation: set, this trains a student from a teacher instead of PPO (``runner_class``
+            ``StridelabDistillationRunner``; the actor/critic settings above are then unused).
     """
 
     num_steps_per_env: int = 24
@@ -120,6 +191,8 @@ class TrainConfig:
     actor_obs_groups: tuple[str, ...] = ("policy",)
     critic_obs_groups: tuple[str, ...] = ("policy", "privileged")
     algorithm: PPOConfig = field(default_factory=PPOConfig)
+    # AvoidSubcommands: --train.distillation.* options when a student is trained, none otherwise
+    distillation: Annotated[DistillationConfig | None, tyro.conf.AvoidSubcommands] = None
 
     def __post_init__(self) -> None:
         if self.num_steps_per_env < 1:
@@ -185,6 +258,9 @@ class TrainConfig:
         :class:`~stridelab.learn.runners.StridelabRunner` uses as its end-of-iteration hook; stridelab
         writes its own checkpoints every ``self.save_interval`` iterations.
         """
+        if self.distillation is not None:
+            return {"num_steps_per_env": self.num_steps_per_env, "save_interval": 1, "logger": "tensorboard",
+                    "check_for_nan": True, **self.distillation.rsl_rl_parts(self.num_steps_per_env)}
         a = self.algorithm
         class_name = self.algorithm_class(symmetry)
         actor = {

@@ -11,10 +11,13 @@ policy sampled (asynchronous Ray workers) is replayed through the same loop (:fu
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from rsl_rl.runners import OnPolicyRunner
+from rsl_rl.algorithms import PPO
+from rsl_rl.runners import DistillationRunner, OnPolicyRunner
 from rsl_rl.utils import resolve_callable
 
 from stridelab.errors import ConfigError
@@ -46,6 +49,9 @@ class StridelabRunner(OnPolicyRunner):
 
         reuse_update_forward(self.alg)  # augmentation logs its mirror loss without a second actor pass
         if getattr(env, "behaviour", None) is not None:
+            if not isinstance(self.alg, PPO):
+                raise ConfigError(f"asynchronous Ray rollouts replay a behaviour policy into PPO, not into "
+                                  f"{type(self.alg).__name__}; train it synchronously (drop --async-rollouts).")
             replay_behaviour(self.alg, env.behaviour)
 
     def save(self, path: str, infos: dict | None = None) -> None:
@@ -86,7 +92,49 @@ def replay_behaviour(alg: Any, behaviour: Callable[[], tuple | None]) -> None:
     alg.act = act_or_replay
 
 
-RUNNERS: dict[str, type[StridelabRunner]] = {"StridelabRunner": StridelabRunner}
+class StridelabDistillationRunner(StridelabRunner, DistillationRunner):
+    """rsl-rl-lib's ``DistillationRunner`` (its own loop: DAgger with the teacher labelling every step) with the same
+    end-of-iteration hook, a student that is the deployable policy, and the teacher read from a checkpoint.
+
+    The runner config (``TrainConfig.rsl_rl_dict`` with ``distillation`` set) names the teacher's checkpoint
+    (``teacher_checkpoint``); its rsl-rl model config, observation group sizes and actor weights become rsl-rl's
+    teacher (reading ``obs_groups["teacher"]``, the same sizes in this env), the student's policy MLP takes the
+    teacher's shape, and with ``init_from_teacher`` the student starts from the teacher's weights where the
+    shapes allow (:meth:`stridelab.learn.belief.BeliefStudent.init_from_teacher`).
+    """
+
+    policy_model = "student"
+
+    def __init__(self, env, train_cfg: dict, log_dir: str | None = None, device: str = "cpu") -> None:
+        from stridelab.learn.checkpoint import latest_checkpoint, load_checkpoint, policy_state_dict
+
+        path = latest_checkpoint(Path(train_cfg.pop("teacher_checkpoint")))
+        init = bool(train_cfg.pop("init_from_teacher", True))
+        teacher = load_checkpoint(path)
+        obs = env.get_observations()
+        mine = {g: int(obs[g].shape[-1]) for g in train_cfg["obs_groups"]["teacher"]}
+        theirs = dict(teacher["policy_obs_groups"])
+        if list(mine.values()) != list(theirs.values()):
+            raise ConfigError(f"the teacher {path} reads {theirs} but this env gives it {mine}; distil with the task the "
+                              f"teacher was trained on.")
+        train_cfg["teacher"] = dict(teacher["policy_cfg"])
+        student = train_cfg["student"]
+        student.setdefault("hidden_dims", list(train_cfg["teacher"].get("hidden_dims", (128, 128, 128))))
+        student.setdefault("activation", train_cfg["teacher"].get("activation", "elu"))
+        if student.pop("decoder", False):  # the decoder's sizes go into the config: a checkpoint rebuilds it
+            student["decoder_sizes"] = {
+                "scan": sum(int(obs[g].shape[-1]) for g in student["scan_target_groups"]),
+                "privileged": sum(int(obs[g].shape[-1]) for g in student["privileged_groups"])}
+        super().__init__(env, train_cfg, log_dir=log_dir, device=device)
+        self.alg.load({"teacher_state_dict": policy_state_dict(teacher)}, {"teacher": True}, strict=True)
+        self.teacher_checkpoint = path
+        if init and hasattr(self.alg.student, "init_from_teacher"):
+            copied = self.alg.student.init_from_teacher(self.alg.teacher)
+            logging.getLogger(__name__).info("the student starts from the teacher's %s", ", ".join(copied) or "nothing")
+
+
+RUNNERS: dict[str, type[StridelabRunner]] = {"StridelabRunner": StridelabRunner,
+                                              "StridelabDistillationRunner": StridelabDistillationRunner}
 
 
 def resolve_runner(name: str) -> type[StridelabRunner]:

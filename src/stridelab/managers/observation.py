@@ -16,7 +16,7 @@ from tensordict import TensorDict
 
 from stridelab.config import ObsGroupCfg, ObsTermCfg
 from stridelab.errors import ConfigError
-from stridelab.managers.terms import build_term
+from stridelab.managers.terms import build_term, load_term_state, term_state
 from stridelab.mdp.describe import resolved_params, term_description
 from stridelab.mdp.lookup import qualified_name, resolve
 from stridelab.mdp.symmetry import check_involution, mirror_of
@@ -198,8 +198,16 @@ class ObservationManager:
         return {name: g.mirror_map(spec) for name, g in self.groups.items()}
 
     def state_dict(self) -> dict:
-        return {name: torch.from_numpy(g.history.buf.copy()) for name, g in self.groups.items()}
+        """Every group's history and its terms' per-env state (e.g. a height scan's noise model)."""
+        return {"history": {name: torch.from_numpy(g.history.buf.copy()) for name, g in self.groups.items()},
+                "terms": {name: {t: term_state(term) for t, term in zip(g.term_names, g.terms)}
+                          for name, g in self.groups.items()}}
 
     def load_state_dict(self, state: dict) -> None:
-        for name, buf in state.items():
+        history = state.get("history", state)  # before 2026-12-07 a snapshot held the histories only
+        for name, buf in history.items():
             self.groups[name].history.buf[:] = buf.numpy()
+        for name, terms in state.get("terms", {}).items():
+            group = self.groups[name]
+            for t, term in zip(group.term_names, group.terms):
+                load_term_state(term, terms.get(t, {}))

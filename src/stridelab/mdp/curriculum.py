@@ -91,17 +91,6 @@ class terrain_levels:  # noqa: N801 - a term, named like the function terms
         self.tiles.load_state_dict(state)
 
 
-def without_randomization_ramp(cfg: Any) -> Any:
-    """``cfg`` (an ``EnvConfig``) without its :class:`randomization_strength` term, however it is named: every
-    randomization at the config's full range from the first step (evaluations, the soak)."""
-    from dataclasses import replace
-
-    from stridelab.mdp.lookup import resolve
-
-    return replace(cfg, curriculum={name: c for name, c in cfg.curriculum.items()
-                                    if resolve(c.func, "curriculum") is not randomization_strength})
-
-
 class randomization_strength:  # noqa: N801 - a term, named like the function terms
     """Ramps every domain randomization from the nominal robot to the config's ranges (the curricula of Isaac
     Lab's ``modify_term_cfg`` on ``common_step_counter``, applied to the reach of the draws).
@@ -199,3 +188,59 @@ class command_levels:  # noqa: N801 - a term, named like the function terms
         self.command.low[:] = state["low"].numpy()
         self.command.high[:] = state["high"].numpy()
         self.next_check = int(state["next_check"])
+
+
+class scan_noise_level:  # noqa: N801 - a term, named like the function terms
+    """Schedules the exteroception noise model of the height scans of one observation group
+    (:mod:`stridelab.mdp.scan_noise`): its level goes from ``start_level`` at ``start_step`` to ``end_level`` at
+    ``end_step``, linear in between, in control steps per env (``env.common_step_counter``, saved with the env:
+    ``--resume`` continues it). A student meets a clean scan first and the full noise model later.
+
+    The observations are built after the curriculum, so the first frame has the level of the term's own
+    ``noise_level`` parameter; give it ``start_level``. Returns the level, logged as ``Curriculum/<name>``.
+    """
+
+    def __init__(self, env: Any, group: str = "extero", start_step: int = 0, end_step: int = 0,
+                 start_level: float = 0.0, end_level: float = 1.0) -> None:
+        if start_step < 0 or end_step < 0 or (end_step and end_step <= start_step) or min(start_level, end_level) < 0:
+            raise ConfigError(f"scan_noise_level start_step = {start_step}, end_step = {end_step}, levels "
+                              f"{start_level}, {end_level}: give 0 <= start_step < end_step (end_step 0: end_level "
+                              f"throughout) and levels >= 0.")
+        if group not in env.cfg.observations:
+            raise ConfigError(f"scan_noise_level group {group!r} is not an observation group of the task; use one of "
+                              f"{', '.join(env.cfg.observations)}.")
+        self.env, self.group, self.scans = env, group, None
+        self.start_step, self.end_step = int(start_step), int(end_step)
+        self.start_level, self.end_level = float(start_level), float(end_level)
+
+    def level(self) -> float:
+        """The level at the env's current step."""
+        if not self.end_step:
+            return self.end_level
+        t = float(np.clip((self.env.common_step_counter - self.start_step) / (self.end_step - self.start_step), 0, 1))
+        return self.start_level + t * (self.end_level - self.start_level)
+
+    def __call__(self, env_ids: np.ndarray) -> float:
+        from stridelab.mdp.height_scan import height_scan
+
+        value = self.level()
+        if self.scans is None and self.env.observations is not None:
+            self.scans = [t for t in self.env.observations.groups[self.group].terms if isinstance(t, height_scan)]
+            if not self.scans:
+                raise ConfigError(f"scan_noise_level: observation group {self.group!r} has no height_scan term to "
+                                  f"schedule.")
+        for scan in self.scans or ():
+            scan.noise_level = value
+        return value
+
+
+def without_schedules(cfg: Any) -> Any:
+    """``cfg`` (an ``EnvConfig``) without the training schedules an evaluation must not replay (an evaluation env
+    starts at step 0): the randomization ramp (every randomization at full range) and the scan-noise schedule
+    (every scan at the level its term's ``noise_level`` gives)."""
+    from dataclasses import replace
+
+    from stridelab.mdp.lookup import resolve
+
+    return replace(cfg, curriculum={name: c for name, c in cfg.curriculum.items()
+                                    if resolve(c.func, "curriculum") not in (randomization_strength, scan_noise_level)})
