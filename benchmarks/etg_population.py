@@ -9,8 +9,9 @@ incumbent) x ``--envs-per-member`` envs, one ``--es-episode-s`` episode each, th
 (initial weights) on top, deterministic. Figures, best of ``--rounds`` after a warm-up call (noise only
 ever adds time):
 
-- in-process: :class:`~stridelab.etg.population.PopulationEvaluator` on all cores;
-- Ray: :class:`~stridelab.etg.remote.RayPopulationEvaluator` with W workers of ``cores / W`` CPUs
+- in-process: :class:`~stridelab.distributed.population.PopulationEvaluator` with ETG's problem
+  (:class:`~stridelab.etg.population.ETGProblem`) on all cores;
+- Ray: the same evaluator with ``ray=RayOptions(workers=W, cpus_per_worker=cores / W)``
   (the population padded to a multiple of W: padded rows cost time and are not counted as useful);
 - raw physics: ``mujoco.batch`` stepping the same model with the in-process env's number of envs and
   threads, ``decimation`` substeps per control step, the default pose as the target.
@@ -34,9 +35,9 @@ from ray_throughput import fresh_actor
 
 from stridelab.envs.throughput import machine_description
 from stridelab.distributed.options import RayOptions
+from stridelab.distributed.population import PopulationEvaluator
 from stridelab.etg.config import ETGConfig, etg_env_cfg
-from stridelab.etg.population import PopulationEvaluator
-from stridelab.etg.remote import RayPopulationEvaluator
+from stridelab.etg.population import ETGProblem
 from stridelab.learn.models import InferencePolicy
 from stridelab.tasks import get_task, make_env_cfg
 
@@ -97,19 +98,22 @@ def main() -> None:
     members, k = cfg.popsize + 1, cfg.envs_per_member
     params = cfg.generator.prior_weights()[None].repeat(members, axis=0)
     torch.set_num_threads(args.cores)
-    local = PopulationEvaluator(env_cfg, members, k, cfg.episode_s, seed=0, num_threads=args.cores)
-    policy = residual(local.env, args.task)
-    useful = members * k * local.steps
+    problem = ETGProblem(cfg.episode_s)
+    local = PopulationEvaluator(problem, env_cfg, members, k, seed=0, num_threads=args.cores)
+    env = local.batch.env
+    steps = problem.steps(env.dt)
+    policy = residual(env, args.task)
+    useful = members * k * steps
     rows = {"in-process": useful / best_seconds(local, params, policy, args.rounds)}
-    raw = useful / raw_seconds(local.env, local.steps, args.rounds)
+    raw = useful / raw_seconds(env, steps, args.rounds)
     for w in args.workers:
-        remote = RayPopulationEvaluator(env_cfg, members, k, cfg.episode_s, 0,
-                                        RayOptions(workers=w, cpus_per_worker=max(1, args.cores // w)))
+        remote = PopulationEvaluator(problem, env_cfg, members, k, seed=0,
+                                     ray=RayOptions(workers=w, cpus_per_worker=max(1, args.cores // w)))
         try:
             rows[f"ray {w} workers"] = useful / best_seconds(remote, params, policy, args.rounds)
         finally:
             remote.close()
-    report = {"task": args.task, "members": members, "envs_per_member": k, "episode_steps": local.steps,
+    report = {"task": args.task, "members": members, "envs_per_member": k, "episode_steps": steps,
               "cores": args.cores, "raw_steps_per_s": raw,
               "rows": {name: {"env_steps_per_s": rate, "ratio_to_raw": rate / raw,
                               "ratio_to_in_process": rate / rows["in-process"]} for name, rate in rows.items()},

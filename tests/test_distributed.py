@@ -1,4 +1,4 @@
-"""Ray scale-out: rollout workers, the Ray-fanned env, worker failures, ES on workers, placement errors.
+"""Ray scale-out: rollout workers, the Ray-fanned env, worker failures, the population evaluator, placement errors.
 
 One local Ray instance (2 CPUs) serves the whole module; every training run is tiny (32-64 envs,
 16-64 steps, 2-5 iterations, 32x32 networks).
@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +21,8 @@ import torch
 from tensordict import TensorDict
 
 from stridelab.app.cli import main
-from stridelab.distributed.es import MLPActorPopulation, chunk_seed, evaluate_population
 from stridelab.distributed.options import RayOptions, split_envs, worker_seeds
+from stridelab.distributed.population import PopulationBatch, PopulationEvaluator, call_seed
 from stridelab.distributed.vec_env import RayVecEnv, merge_logs
 from stridelab.distributed.worker import policy_weights
 from stridelab.envs.snapshot import load_env_state
@@ -127,7 +127,7 @@ def test_envs_split_evenly_and_seeds_form_a_deterministic_stream():
     assert len(seeds) == 9  # every worker and restart has its own stream
     assert worker_seeds(SEED, 1, 2) == worker_seeds(SEED, 1, 2) and worker_seeds(SEED, 0, 0) != worker_seeds(4, 0, 0)
     assert all(0 <= s < 2**31 for pair in seeds for s in pair)
-    assert chunk_seed(SEED, 0) != chunk_seed(SEED, 1) and chunk_seed(SEED, 0) not in {s for s, _ in seeds}
+    assert call_seed(SEED, 0) != call_seed(SEED, 1) and call_seed(SEED, 0) not in {s for s, _ in seeds}
     with pytest.raises(ConfigError, match="needs Ray rollout workers|need Ray rollout workers"):
         RayOptions(async_rollouts=True)
 
@@ -145,17 +145,55 @@ def test_merged_logs_equal_one_env_of_all_envs():
     assert merge_logs([{}, {"Episode_Reward/x": 2.0}], dones, [4, 2]) == {"Episode_Reward/x": 2.0}
 
 
-def test_population_policy_at_its_center_is_the_actor():
-    cfg = env_cfg(8)
-    spec, model = actor_spec_and_model(cfg)
-    policy = MLPActorPopulation(spec, model.state_dict())
-    obs = make_env(cfg).get_observations()
-    center = torch.as_tensor(policy.center())
-    with torch.inference_mode():
-        batched = policy.act(obs, torch.stack([center, center]), 4)  # 2 members x 4 envs
-        assert torch.allclose(batched, model(obs), atol=1e-5)
-        other = policy.act(obs, torch.stack([center, center + 0.1]), 4)
-    assert torch.allclose(other[:4], batched[:4]) and not torch.allclose(other[4:], batched[4:], atol=1e-3)
+@dataclass(frozen=True)
+class BaseMassProblem:
+    """A population problem shaped like dynamics identification: a member is one base mass [kg], written into its
+    envs by name (``env.sim.physics.set``); the call's context is a reference base height per control step [m]
+    (Shape: (T,)); an env's value is minus the mean squared error of its base height while it holds the default
+    pose open-loop (zero actions)."""
+
+    def prepare_cfg(self, env_cfg):
+        # the task's reset randomization of the base mass would overwrite the members' masses
+        return replace(env_cfg, events={name: e for name, e in env_cfg.events.items() if name != "base_mass"})
+
+    def prepare_env(self, env, envs_per_member: int) -> None:
+        pass
+
+    def write_members(self, env, params: np.ndarray, envs_per_member: int) -> None:
+        env.sim.physics.set("base_mass", np.arange(env.num_envs), np.repeat(params, envs_per_member, axis=0))
+
+    def rollout(self, env, envs_per_member: int, reference: np.ndarray) -> np.ndarray:
+        env.reset_all()
+        zeros = torch.zeros(env.num_envs, env.num_actions)
+        error = np.zeros(env.num_envs)
+        for z in reference:
+            env.step(zeros)
+            error += (env.sim.qpos[:, 2] - z) ** 2
+        return -error / len(reference)
+
+
+MASSES = np.array([[4.7], [20.0], [4.7]])  # members 0 and 2 are the same robot, member 1 a heavy one
+REFERENCE = np.full(10, 0.27)
+
+
+def test_a_population_problem_sets_physics_per_member_and_each_call_has_its_own_conditions():
+    ev = PopulationEvaluator(BaseMassProblem(), env_cfg(), members=3, envs_per_member=2, seed=SEED)
+    first = ev(MASSES, REFERENCE)
+    assert first.values.shape == (3, 2) and first.env_steps == 6 * 10 and first.call == 0 and not ev.distributed
+    assert np.array_equal(ev.batch.env.sim.physics.get("base_mass")[:, 0], np.repeat(MASSES[:, 0], 2))
+    assert first.fitness[1] < min(first.fitness[0], first.fitness[2])  # the heavy base sinks further below 0.27 m
+    assert first.values[0, 0] != first.values[2, 0]  # every env draws its own reset noise and friction
+    assert np.allclose(first.fitness, first.values.mean(axis=1))
+    second = ev(MASSES, REFERENCE)
+    assert second.call == 1 and not np.array_equal(second.values, first.values)  # a new call draws anew
+    # a call's conditions depend on the seed and the call number only: a fresh batch, calls in another order
+    fresh = PopulationBatch(BaseMassProblem(), env_cfg(), 3, 2, SEED)
+    assert np.array_equal(fresh.evaluate(MASSES, REFERENCE, call=1).values, second.values)
+    assert np.array_equal(fresh.evaluate(MASSES, REFERENCE, call=0).values, first.values)
+    with pytest.raises(ConfigError, match="built for 3 members"):
+        ev(MASSES[:2], REFERENCE)
+    with pytest.raises(ConfigError, match="at least 1 member"):
+        PopulationEvaluator(BaseMassProblem(), env_cfg(), members=0)
 
 
 # ---- on a local Ray instance -----------------------------------------------------------------------------
@@ -183,7 +221,7 @@ def pool(ray_instance):
 
 
 class TestOnTwoWorkers:
-    """A pool of two workers: a worker equals an in-process env, snapshots, behaviour data, ES."""
+    """A pool of two workers: a worker equals an in-process env, snapshots, behaviour data."""
 
     def test_a_worker_is_an_in_process_env_with_its_seed(self, pool):
         """Same config, same seed, same weights: a worker's rollout equals an in-process env's, bit for bit."""
@@ -266,27 +304,30 @@ class TestOnTwoWorkers:
         assert remote["actions"].std() > 0.3  # sampled (init std 0.5), not the mean
 
 
-    def test_es_fitnesses_on_workers_equal_local_ones(self, pool):
-        workers, _ = pool
-        cfg = env_cfg(16)
-        spec, model = actor_spec_and_model(cfg)
-        policy = MLPActorPopulation(spec, model.state_dict())
-        population = policy.center() + 0.5 * np.random.default_rng(0).standard_normal((5, policy.num_params))
-        options = {"num_steps": 25, "envs_per_member": 3, "seed": 11, "members_per_batch": 2}  # chunks of 2, 2, 1
-        local = evaluate_population(population, policy, cfg, **options)
-        remote = evaluate_population(population, policy, cfg, pool=workers, **options)
-        assert local.shape == (5,) and np.ptp(local) > 1e-3  # the members differ
-        np.testing.assert_allclose(remote, local, rtol=1e-6, atol=1e-9)
-        assert np.array_equal(evaluate_population(population, policy, cfg, **options), local)  # same seed, same fitness
-        with pytest.raises(ConfigError, match="parameters"):
-            evaluate_population(population[:, :5], policy, cfg, **options)
-
-
 def test_a_cluster_too_small_for_the_workers_is_one_sentence(ray_instance):
     from stridelab.distributed.cluster import connect
 
     with pytest.raises(ConfigError, match=r"3 worker CPUs .* do not fit the Ray cluster's 2 CPUs"):
         connect(RayOptions(workers=3), 3)
+
+
+def test_a_population_problem_on_two_workers_equals_in_process_batches(ray_instance):
+    """Any picklable problem runs on the workers: 3 members on 2 workers (2 each, the last padded), each worker's
+    values equal to an in-process batch of its slice in the same call."""
+    import ray.cloudpickle
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this test module
+    ev = PopulationEvaluator(BaseMassProblem(), env_cfg(), 3, 2, SEED, ray=RayOptions(workers=2))
+    try:
+        result = ev(MASSES, REFERENCE)
+    finally:
+        ev.close()
+    assert ev.distributed and ev.members_per_worker == 2 and result.env_steps == 2 * 2 * 2 * 10  # padding counts
+    padded = np.concatenate([MASSES, MASSES[-1:]])
+    local = [PopulationBatch(BaseMassProblem(), env_cfg(), 2, 2, SEED).evaluate(padded[k * 2:k * 2 + 2], REFERENCE, 0)
+             for k in range(2)]
+    np.testing.assert_allclose(result.values, np.concatenate([r.values for r in local])[:3], rtol=1e-6)
+    np.testing.assert_allclose(result.values[0], result.values[2], rtol=1e-6)  # same mass, other worker
 
 
 def _per_env_stats(trainer: Trainer) -> list[dict[str, torch.Tensor]]:

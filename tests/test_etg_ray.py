@@ -20,9 +20,9 @@ from tensordict import TensorDict
 
 from stridelab.app.cli import main
 from stridelab.distributed.options import RayOptions
+from stridelab.distributed.population import PopulationBatch, PopulationEvaluator
 from stridelab.etg.config import ETGConfig, etg_env_cfg
-from stridelab.etg.population import PopulationEvaluator
-from stridelab.etg.remote import RayPopulationEvaluator, call_seed
+from stridelab.etg.population import ETGProblem
 from stridelab.learn.config import TrainConfig
 from stridelab.learn.models import InferencePolicy, build_model, model_class
 from stridelab.envs import make_env
@@ -58,13 +58,13 @@ def residual_policy(env_cfg) -> InferencePolicy:
 
 
 def in_process(env_cfg, params: np.ndarray, policy, call: int, workers: int = 2) -> np.ndarray:
-    """Each worker's slice evaluated by an in-process evaluator built as the worker builds its own. (P, K)."""
+    """Each worker's slice evaluated by an in-process batch built as the worker builds its own. (P, K)."""
     m = -(-len(params) // workers)
     padded = np.concatenate([params, np.repeat(params[-1:], workers * m - len(params), axis=0)])
     returns = []
     for k in range(workers):
-        ev = PopulationEvaluator(replace(env_cfg, seed=SEED), m, K, EPISODE_S, SEED, num_threads=1)
-        returns.append(ev(padded[k * m:(k + 1) * m], policy, call_seed=call_seed(SEED, call)).returns)
+        batch = PopulationBatch(ETGProblem(EPISODE_S), env_cfg, m, K, SEED, num_threads=1)
+        returns.append(batch.evaluate(padded[k * m:(k + 1) * m], policy, call).values)
     return np.concatenate(returns)[:len(params)]
 
 
@@ -82,7 +82,7 @@ def ray_instance():
 def evaluator(ray_instance):
     """Two workers of 3 members x 2 envs (the 5 members padded to 6); they hold both CPUs for one class."""
     _, env_cfg = etg_task()
-    ev = RayPopulationEvaluator(env_cfg, MEMBERS, K, EPISODE_S, SEED, RayOptions(workers=2))
+    ev = PopulationEvaluator(ETGProblem(EPISODE_S), env_cfg, MEMBERS, K, SEED, ray=RayOptions(workers=2))
     yield ev
     ev.close()
 
@@ -91,19 +91,20 @@ class TestPopulationOnWorkers:
     def test_fitnesses_equal_in_process_evaluators_and_members_share_conditions(self, evaluator):
         cfg, env_cfg = etg_task()
         params = population(cfg, np.random.default_rng(0))
-        assert (evaluator.pool.num_workers, evaluator.per_worker) == (2, 3)
+        assert evaluator.distributed and (evaluator.pool.num_workers, evaluator.members_per_worker) == (2, 3)
         result = evaluator(params)  # call 0: the generators alone
+        assert result.call == 0
         # equal up to float summation order across processes (measured: 2e-8 relative at most)
-        np.testing.assert_allclose(result.returns, in_process(env_cfg, params, None, 0), rtol=1e-6)
-        np.testing.assert_allclose(result.returns[0], result.returns[3], rtol=1e-6)  # same generator, other worker
-        assert np.abs(result.returns[0] - result.returns[1]).max() > 1e-3  # other generator, same conditions
-        assert result.fitness.shape == (MEMBERS,) and np.allclose(result.fitness, result.returns.mean(axis=1))
+        np.testing.assert_allclose(result.values, in_process(env_cfg, params, None, 0), rtol=1e-6)
+        np.testing.assert_allclose(result.values[0], result.values[3], rtol=1e-6)  # same generator, other worker
+        assert np.abs(result.values[0] - result.values[1]).max() > 1e-3  # other generator, same conditions
+        assert result.fitness.shape == (MEMBERS,) and np.allclose(result.fitness, result.values.mean(axis=1))
         assert result.env_steps == 2 * 3 * K * 20  # padding included: it costs the same; 0.4 s = 20 steps
 
         policy = residual_policy(env_cfg)
         with_policy = evaluator(params, policy)  # call 1, through the object store
-        np.testing.assert_allclose(with_policy.returns, in_process(env_cfg, params, policy, 1), rtol=1e-6)
-        assert not np.allclose(with_policy.returns, result.returns)  # the residual changed the returns
+        np.testing.assert_allclose(with_policy.values, in_process(env_cfg, params, policy, 1), rtol=1e-6)
+        assert not np.allclose(with_policy.values, result.values)  # the residual changed the returns
 
     def test_a_killed_worker_is_recreated_and_the_call_gives_the_same_fitnesses(self, evaluator):
         cfg, env_cfg = etg_task()
@@ -114,7 +115,7 @@ class TestPopulationOnWorkers:
         call = evaluator.calls
         result = evaluator(params)
         assert evaluator.worker_restarts == 1 and evaluator.pool.pids()[1] != pid
-        np.testing.assert_allclose(result.returns, in_process(env_cfg, params, None, call), rtol=1e-6)
+        np.testing.assert_allclose(result.values, in_process(env_cfg, params, None, call), rtol=1e-6)
 
 
 def test_pretrain_on_two_workers_writes_the_generator_and_its_log(ray_instance, tmp_path):

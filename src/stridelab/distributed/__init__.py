@@ -1,4 +1,4 @@
-"""Scale-out on Ray: rollout workers, a Ray-fanned env for the one learner, ES evaluation on workers.
+"""Scale-out on Ray: rollout workers, a Ray-fanned env for the one learner, the one population evaluator.
 
 The modules, from the plain data to the learner:
 
@@ -10,9 +10,10 @@ The modules, from the plain data to the learner:
 - :mod:`~stridelab.distributed.pool`: :class:`WorkerPool`, the actors and their restarts.
 - :mod:`~stridelab.distributed.vec_env`: :class:`RayVecEnv`, rsl-rl-lib's ``VecEnv`` contract over the pool, so
   that rsl-rl-lib's own loop trains on the workers (step by step, or replaying asynchronous rollouts).
-- :mod:`~stridelab.distributed.es`: :func:`evaluate_population`, ES fitnesses in-process or on the workers.
+- :mod:`~stridelab.distributed.population`: :class:`PopulationEvaluator`, the fitness of a population of
+  parameter vectors (ES) for a picklable :class:`PopulationProblem`, in-process or on the workers.
 
-Nothing here is imported unless training asks for workers (``stridelab train --workers N`` or
-``--ray-address``); Ray itself is imported only by ``cluster``, ``pool`` and ``vec_env``.
+Nothing here but ``options`` (and ``population``, for ES in-process) is imported unless a run asks for workers
+(``--workers N`` or ``--ray-address``); Ray itself is imported only by ``cluster``, ``pool`` and ``vec_env``.
 See ``docs/distributed.md``.
 """

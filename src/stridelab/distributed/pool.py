@@ -56,7 +56,7 @@ class WorkerPool:
 
     ``actor_class`` is the workers' code: :class:`~stridelab.distributed.worker.RolloutWorker`, or any class
     constructed as ``actor_class(env_cfg, worker, restart, cpus, **actor_kwargs)`` with an ``info()`` method
-    (e.g. ETG's :class:`~stridelab.etg.remote.PopulationWorker`); the restarts work the same for all.
+    (e.g. :class:`~stridelab.distributed.population.PopulationWorker`); the restarts work the same for all.
 
     Attributes:
         sizes: envs per worker; worker ``k`` owns rows ``offsets[k]:offsets[k + 1]`` of every batch.
@@ -181,23 +181,6 @@ class WorkerPool:
     def split(self, array: np.ndarray) -> list[np.ndarray]:
         """Rows of ``array`` (first axis: all envs) per worker."""
         return [array[self.rows(k)] for k in range(self.num_workers)]
-
-    def evaluate(self, policy: Any, env_cfg: EnvConfig, chunks: list[tuple[int, np.ndarray]], num_steps: int,
-                 envs_per_member: int, seed: int) -> list[np.ndarray]:
-        """ES chunks spread round-robin over the workers (see :func:`stridelab.distributed.es.evaluate_population`)."""
-        if not chunks:
-            return []
-        cfg = replace(env_cfg, num_threads=self.options.cpus)
-        policy_ref = ray.put(policy)
-        share = {k: chunks[k::self.num_workers] for k in range(self.num_workers) if chunks[k::self.num_workers]}
-        tasks = [self.submit(k, "evaluate", lambda k: (policy_ref, cfg, share[k], num_steps, envs_per_member, seed))
-                 for k in share]
-        results = self.gather(tasks)
-        out: list[np.ndarray | None] = [None] * len(chunks)
-        for k, fitnesses in results.items():
-            for (index, _), fitness in zip(share[k], fitnesses):
-                out[index] = fitness
-        return out  # type: ignore[return-value]
 
     def close(self) -> None:
         """Stop the workers (and Ray, if this pool started it)."""

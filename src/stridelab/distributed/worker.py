@@ -182,12 +182,3 @@ class RolloutWorker:
         """Continue exactly from :meth:`state_dict` (same config and number of envs)."""
         load_env_state(self.env, state["env"])
         torch.set_rng_state(state["torch_rng"])
-
-    # ---- evolution strategies ------------------------------------------------------------------------
-    def evaluate(self, policy: Any, env_cfg: EnvConfig, chunks: list[tuple[int, np.ndarray]], num_steps: int,
-                 envs_per_member: int, seed: int) -> list[np.ndarray]:
-        """Fitnesses of population chunks (:func:`stridelab.distributed.es.evaluate_chunk` each), in order."""
-        from stridelab.distributed.es import evaluate_chunk
-
-        return [evaluate_chunk(policy, env_cfg, index, params, num_steps, envs_per_member, seed)
-                for index, params in chunks]

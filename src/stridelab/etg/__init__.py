@@ -2,7 +2,8 @@
 
 - :mod:`~stridelab.etg.config`: the ETG settings and the task config with the generator;
 - :mod:`~stridelab.etg.es`: evolution strategies (cma, EvoTorch) behind one interface;
-- :mod:`~stridelab.etg.population`: fitness of a population of generators in one batch of envs;
+- :mod:`~stridelab.etg.population`: ETG's population problem (generators' episode returns) for the one
+  population evaluator, :class:`stridelab.distributed.population.PopulationEvaluator`;
 - :mod:`~stridelab.etg.evolve`: ES phases with an incumbent and the phase-end selection;
 - :mod:`~stridelab.etg.dual`: dual training (ES and PPO phases) and pretraining;
 - :mod:`~stridelab.etg.plots`: figures.

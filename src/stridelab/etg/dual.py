@@ -110,7 +110,7 @@ class _RunFiles:
     def plots(self, es: GeneratorES) -> None:
         from stridelab.etg.plots import plot_fitness, plot_foot_trajectories
 
-        term = es.evaluator.env.action_term
+        term = es.generator_term()
         task = self.env_cfg.task
         plot_fitness([g.as_dict() for g in es.state.history], self.run_dir / "plots" / "etg_fitness.png",
                      [s.as_dict() for s in es.state.selections],
@@ -245,8 +245,7 @@ def _current_policy(trainer: Any) -> Any:
 
 def _restarts(es: GeneratorES) -> dict:
     """``{"worker_restarts": n}`` when the populations ran on Ray workers (nothing in-process)."""
-    restarts = getattr(es.evaluator, "worker_restarts", None)
-    return {} if restarts is None else {"worker_restarts": int(restarts)}
+    return {"worker_restarts": es.evaluator.worker_restarts} if es.evaluator.distributed else {}
 
 
 def _plain(value: Any) -> Any:

@@ -3,7 +3,8 @@
 The *incumbent* is the generator the policy trains with. An ES phase starts a fresh strategy around it
 (ETG-RL resets its solver to its best parameters after every ES phase: the residual policy changed in
 between) and runs its generations; each evaluates the candidates and, for reference, the incumbent in
-one batch (:class:`~stridelab.etg.population.PopulationEvaluator`: same commands and tiles).
+one batch (the population evaluator :class:`~stridelab.distributed.population.PopulationEvaluator` with ETG's
+problem :class:`~stridelab.etg.population.ETGProblem`: same commands and tiles for every member).
 
 At the end of the phase the incumbent, the strategy's mean and the phase's best candidate meet in one
 more batch, a third of its envs each, and the best of the three becomes the incumbent. ETG-RL takes the
@@ -18,15 +19,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
 from stridelab.config import EnvConfig
 from stridelab.distributed.options import RayOptions
+from stridelab.distributed.population import PopulationEvaluator
 from stridelab.etg.config import ETGConfig
 from stridelab.etg.es import make_es
-from stridelab.etg.population import PopulationEvaluator
+from stridelab.etg.population import ETGProblem
 
 log = logging.getLogger(__name__)
 
@@ -97,25 +100,21 @@ class GeneratorES:
         weights: the starting generator. Shape: (D,).
         seed: seed of the evaluator and of the strategies.
         num_threads: physics threads of the evaluator (``None``: the task's).
-        ray: evaluate the populations on Ray workers (:class:`~stridelab.etg.remote.RayPopulationEvaluator`);
-            ``None`` or not distributed: in-process. Call :meth:`close` to stop the workers.
+        ray: evaluate the populations on Ray workers; ``None`` or not distributed: in-process. Call :meth:`close`
+            to stop the workers.
     """
 
     def __init__(self, env_cfg: EnvConfig, cfg: ETGConfig, weights: np.ndarray, seed: int = 0,
                  num_threads: int | None = None, ray: RayOptions | None = None) -> None:
         self.cfg = cfg
         self.seed = seed
-        members = cfg.popsize + 1
-        if ray is not None and ray.distributed:
-            from stridelab.etg.remote import RayPopulationEvaluator
-
-            self.evaluator = RayPopulationEvaluator(env_cfg, members, cfg.envs_per_member, cfg.episode_s, seed, ray)
-        else:
-            self.evaluator = PopulationEvaluator(env_cfg, members, cfg.envs_per_member, cfg.episode_s, seed,
-                                                 num_threads)
+        self.env_cfg = env_cfg
+        self.evaluator = PopulationEvaluator(ETGProblem(cfg.episode_s), env_cfg, cfg.popsize + 1, cfg.envs_per_member,
+                                             seed, ray=ray, num_threads=num_threads)
         w = np.asarray(weights, dtype=np.float64)
         self.state = Evolution(incumbent=w.copy(), initial=w.copy())
         self._phases = 0
+        self._term: Any = None
 
     def phase(self, policy: Callable | None, generations: int, should_stop: Callable[[], bool] = lambda: False,
               on_generation: Callable[[Generation], None] | None = None) -> list[Generation]:
@@ -164,7 +163,7 @@ class GeneratorES:
         rows = self.evaluator.members
         batch = np.stack([options[names[i % 3]] for i in range(rows)])
         result = self.evaluator(batch, policy)
-        fitness = {name: float(result.returns[k::3].mean()) for k, name in enumerate(names)}
+        fitness = {name: float(result.values[k::3].mean()) for k, name in enumerate(names)}
         chosen = max(names, key=lambda name: fitness[name])
         self.state.incumbent = options[chosen].copy()
         sel = Selection(phase=phase, after_generation=len(self.state.history) - 1, fitness=fitness, chosen=chosen,
@@ -179,13 +178,20 @@ class GeneratorES:
         the before/after figure of a run, comparable where fitness from different generations is not."""
         rows = self.evaluator.members
         batch = np.stack([first if i % 2 == 0 else second for i in range(rows)])
-        returns = self.evaluator(batch, policy).returns
+        returns = self.evaluator(batch, policy).values
         if np.array_equal(first, second):  # one generator: one figure (the halves differ only by noise)
             return float(returns.mean()), float(returns.mean())
         return float(returns[0::2].mean()), float(returns[1::2].mean())
 
+    def generator_term(self) -> Any:
+        """The task's generator action term in a one-env copy of the task, built on first use (its kinematics and
+        RBF width for the plots; the evaluator's envs may live on Ray workers)."""
+        if self._term is None:
+            from stridelab.envs import make_env
+
+            self._term = make_env(replace(self.env_cfg, num_envs=1, num_threads=1)).action_term
+        return self._term
+
     def close(self) -> None:
         """Release the evaluator (stops its Ray workers, if any)."""
-        close = getattr(self.evaluator, "close", None)
-        if close is not None:
-            close()
+        self.evaluator.close()
