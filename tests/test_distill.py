@@ -180,3 +180,34 @@ def test_the_student_exports_with_its_recurrent_state(distilled, tmp_path):
         worst = max(worst, float(np.abs(a_onnx - a_torch.numpy()).max()))
         moved = max(moved, float(np.abs(h).max()))
     assert worst < 1e-5 and moved > 1e-3
+
+
+def test_eval_puts_the_student_beside_its_teacher_under_every_scan_condition(distilled, tmp_path):
+    from stridelab.eval.report import evaluate_run
+    from stridelab.eval.student import SCAN_CONDITIONS
+
+    report = evaluate_run(distilled, envs_per_command=1, duration_s=0.4, out=tmp_path, terrain_trials=1)
+    student = report["student"]
+    assert list(student["conditions"]) == list(SCAN_CONDITIONS)
+    for rows in student["conditions"].values():
+        assert set(rows) == {"student", "teacher"}
+        for table in rows.values():
+            assert set(table["survival_by_type"]) == set(table["success_rate_by_type"])
+            assert all(0.0 <= v <= 1.0 for v in table["survival_by_type"].values())
+    assert json.loads((tmp_path / "eval.json").read_text())["student"]["teacher"] == student["teacher"]
+
+
+def test_the_student_runs_in_the_deploy_sim_on_a_terrain_tile_with_the_noise_model(distilled, tmp_path, capsys):
+    from stridelab.deploy.export import export_policy
+
+    out = export_policy(distilled, tmp_path / "export")
+    assert json.loads((out / "policy.json").read_text())["terrain"]["num_rows"] >= 1  # the training terrain
+    args = ["deploy", str(out / "policy.onnx"), "--terrain", "stairs_down", "--terrain-level", "0.5",
+            "--scan-noise", "1", "--duration", "0.4"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    summary = json.loads(printed[printed.index("{"):])
+    assert summary["terrain"]["type"] == "stairs_down" and summary["terrain"]["scan_noise"] == 1.0
+    assert summary["ticks"] == 20 and summary["terrain"]["distance_m"] >= 0.0
+    assert main([*args[:2], "--terrain", "lava"]) == 2
+    assert "not a terrain type the policy was trained on" in capsys.readouterr().err

@@ -30,6 +30,11 @@ class Args:
             was trained with (policy.json's latency).
         realtime: run the sim backend at wall-clock speed.
         port: UDP port of the robot process.
+        terrain: run the sim backend on one tile of this terrain type of the policy's training terrain (e.g.
+            stairs_down); the height scan reads it. Reports the distance walked and whether the robot fell.
+        terrain_level: the tile's difficulty, 0 to 1 (as in training: stairs_down 0.5 = the middle riser height).
+        scan_noise: level of the height scan's noise model in the sim backend (a student's training noise is 1;
+            0: a clean scan).
     """
 
     policy: Annotated[tyro.conf.Positional[str], tyro.conf.arg(metavar="POLICY")]
@@ -43,6 +48,9 @@ class Args:
     latency: float | None = None
     realtime: bool = False
     port: int = 9870
+    terrain: Annotated[str | None, tyro.conf.arg(metavar="TYPE")] = None
+    terrain_level: float = 0.5
+    scan_noise: float = 0.0
 
     def __post_init__(self) -> None:
         check(self.repeats >= 1, f"--repeats {self.repeats} is out of range; use 1 or more runs per command.")
@@ -50,13 +58,16 @@ class Args:
         check(self.latency is None or self.latency >= 0,
               f"--latency {self.latency} is out of range; give 0 or more seconds.")
         check(1 <= self.port <= 65535, f"--port {self.port} is out of range; use 1 to 65535.")
+        check(self.scan_noise >= 0, f"--scan-noise {self.scan_noise} is out of range; give a level of 0 or more.")
+        check(self.terrain is None or self.backend == "sim", "--terrain runs the sim backend on a terrain tile; drop "
+                                                             "it, or use --backend sim.")
 
 
 def run(args: Args) -> int:
     """Run an exported policy in the control loop (or write the sim2sim report); print the loop statistics."""
     import numpy as np
 
-    from stridelab.deploy.backend import SimBackend, SimBackendConfig, robot_of
+    from stridelab.deploy.backend import SimBackend, SimBackendConfig, robot_of, terrain_tile
     from stridelab.deploy.runtime import ControlLoop, KeyboardCommand, OnnxPolicy, file_command
 
     backend_cfg = SimBackendConfig(latency_s=args.latency, realtime=args.realtime)
@@ -74,7 +85,8 @@ def run(args: Args) -> int:
 
         backend = UdpBackend(len(meta["joint_names"]), args.port)
     else:
-        backend = SimBackend(robot_of(meta), backend_cfg.for_policy(meta))
+        terrain = terrain_tile(meta, args.terrain, args.terrain_level) if args.terrain else None
+        backend = SimBackend(robot_of(meta, terrain), backend_cfg.for_policy(meta))
     if args.commands:
         command = file_command(args.commands)
     elif args.keyboard:
@@ -83,13 +95,25 @@ def run(args: Args) -> int:
     else:
         fixed = np.array(args.command, dtype=np.float64)
         command = lambda t: fixed  # noqa: E731
-    loop = ControlLoop(policy, backend, realtime=args.realtime or args.backend == "udp")
+    loop = ControlLoop(policy, backend, realtime=args.realtime or args.backend == "udp", scan_noise=args.scan_noise)
     loop.reset()
+    fell = []
+
+    def watch(t, state, action) -> None:
+        if state.extra.get("terminate_contact"):
+            fell.append(t)
+
     try:
-        stats = loop.run(args.duration, command)
+        stats = loop.run(args.duration, command, on_tick=watch)
+        end = backend.read_state()
     finally:
         backend.close()
     summary = stats.summary()
+    if args.terrain:
+        walked = float(np.linalg.norm(end.extra["base_pos"][:2] - backend.spawn[:2]))
+        summary["terrain"] = {"type": args.terrain, "level": args.terrain_level, "scan_noise": args.scan_noise,
+                              "distance_m": round(walked, 3), "fell": bool(fell),
+                              "fell_at_s": round(fell[0], 2) if fell else None}
     summary["safety_events"] = [dataclasses.asdict(e) for e in loop.safety.events]
     if isinstance(backend, SimBackend):
         summary["sim_latency_s"] = backend.cfg.latency_s

@@ -80,4 +80,8 @@ def run(args: Args) -> int:
         from stridelab.eval.terrain import terrain_lines
 
         print("\n".join(terrain_lines(report["terrain"])))
+    if "student" in report:
+        from stridelab.eval.student import side_by_side_lines
+
+        print("\n".join(side_by_side_lines(report["student"])))
     return 0

@@ -12,6 +12,7 @@ import copy
 import logging
 from collections import deque
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import mujoco
 import numpy as np
@@ -120,6 +121,7 @@ class SimBackend(RobotBackend):
     """One MuJoCo simulation of the robot behind the RobotBackend interface."""
 
     def __init__(self, robot, cfg: SimBackendConfig, init_yaw: float = 0.0) -> None:
+        """``robot``: a loaded robot (:func:`robot_of`); on a terrain it stands at the first tile's origin."""
         import time as _time
 
         if cfg.latency_s is None or cfg.latency_s < 0:
@@ -134,15 +136,17 @@ class SimBackend(RobotBackend):
         self.model.geom_friction[robot.foot_geom_ids, 0] = cfg.friction
         self.data = mujoco.MjData(self.model)
         self.rng = np.random.default_rng(cfg.seed)
+        terrain = getattr(robot, "terrain", None)
+        self.spawn = np.asarray(terrain.origins[0, 0], dtype=np.float64) if terrain is not None else np.zeros(3)
         self._pending: deque = deque()
         self.reset(init_yaw)
 
     def reset(self, yaw: float = 0.0) -> None:
-        """Stand the robot at the origin in its default pose."""
+        """Stand the robot in its default pose at the origin, or on a terrain at its first tile's origin."""
         r, spec, d = self.robot, self.robot.spec, self.data
         mujoco.mj_resetData(self.model, d)
         b = r.base_qpos_adr
-        d.qpos[b:b + 3] = [0.0, 0.0, spec.init_height]
+        d.qpos[b:b + 3] = np.add(self.spawn, [0.0, 0.0, spec.init_height])
         d.qpos[b + 3:b + 7] = [np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)]
         d.qpos[r.qpos_adr] = spec.default_pose
         d.ctrl[:] = spec.default_pose
@@ -199,10 +203,34 @@ class SimBackend(RobotBackend):
                 self._wall.sleep(delay)
 
 
-def robot_of(meta: dict):
-    """Load the robot a policy.json describes (registry name or YAML spec, with its model source)."""
+def robot_of(meta: dict, terrain: Any = None):
+    """Load the robot a policy.json describes (registry name or YAML spec, with its model source), on ``terrain``
+    (a TerrainConfig; ``None``: the flat floor)."""
     from stridelab.robots import get_robot, load_robot
 
     r = meta["robot"]
-    return load_robot(get_robot(r.get("registry", r["name"]), source=r["source"]))
+    spec = get_robot(r.get("registry", r["name"]), source=r["source"])
+    return load_robot(spec, terrain=terrain) if terrain is not None else load_robot(spec)
+
+
+def terrain_tile(meta: dict, kind: str, level: float) -> Any:
+    """A one-tile terrain of type ``kind`` at difficulty ``level`` (0-1) of the terrain ``policy.json`` was trained on.
+
+    Raises:
+        ConfigError: the policy was trained on the flat floor, or ``kind`` is not one of its terrain types.
+    """
+    from stridelab.config import from_dict
+    from stridelab.sim.terrain import TerrainConfig
+
+    if not meta.get("terrain"):
+        raise ConfigError("policy.json has no training terrain (a flat-floor policy, or exported by an older "
+                          "stridelab); drop --terrain, or export a terrain policy again.")
+    cfg = from_dict(TerrainConfig, meta["terrain"], "terrain")
+    kinds = [k for k, p in cfg.types.items() if p > 0]
+    if kind not in kinds:
+        raise ConfigError(f"--terrain {kind!r} is not a terrain type the policy was trained on; use one of "
+                          f"{', '.join(kinds)}.")
+    if not 0.0 <= level <= 1.0:
+        raise ConfigError(f"--terrain-level {level} is out of range; give a difficulty in [0, 1].")
+    return replace(cfg, num_rows=1, num_cols=1, levels=(float(level), float(level)), types={kind: 1.0})
 

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 import stridelab
-from stridelab.config import override
+from stridelab.config import override, to_dict
 from stridelab.errors import CheckpointError
 from stridelab.files import atomic_path, write_atomic
 from stridelab.learn.checkpoint import run_dir_of
@@ -232,6 +232,9 @@ def metadata(loaded: LoadedPolicy, module: ExportablePolicy | EnsembleExport, en
         else None,
         "commands": velocity.ranges() if velocity is not None else {},
         "gait": gait,
+        # the training terrain (a TerrainConfig as data: stridelab.sim.terrain.build_terrain rebuilds it), for a
+        # simulator that runs the policy where it was trained; a robot does not need it
+        "terrain": to_dict(cfg.terrain) if cfg.terrain is not None else None,
         "latency": latency_metadata(env),
         "normalizer": "included in the model",
         "recurrent": recurrent_metadata(module),

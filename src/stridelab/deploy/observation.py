@@ -9,6 +9,7 @@ vector is assembled by exactly the code that assembled it in training (without t
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,11 @@ def input_size(meta: dict) -> int:
 class ObservationBuilder:
     """Assembles the policy input (frames and history) exactly as ``policy.json`` describes it."""
 
-    def __init__(self, meta: dict) -> None:
+    def __init__(self, meta: dict, terrain: Any = None, scan_noise: float = 0.0) -> None:
+        """``terrain``: the ground the height scan reads (a built :class:`~stridelab.sim.terrain.Terrain`, e.g. the
+        deploy simulation's; ``None``: the flat floor at z = 0). ``scan_noise``: the level of the exteroception
+        noise model policy.json describes (a simulation's test of a student; 0 on a robot, whose own map is
+        noisy)."""
         desc = meta["observation"]
         try:
             self.group = ObservationGroup.from_description(desc)
@@ -37,16 +42,20 @@ class ObservationBuilder:
                                  f"version that exported it on the robot.") from None
         self.expected_sizes = [int(t["size"]) for t in desc["terms"]]
         self.size = input_size(meta)
-        # the height scan of a terrain policy: its training term on a flat floor (ground at z = 0), fed the base
-        # height the backend reports (a simulation's base position; a real robot would need an elevation map)
+        # the height scan of a terrain policy: its training term on the given terrain (or a flat floor, ground at
+        # z = 0), fed the base height the backend reports (a simulation's base position; a real robot would need an
+        # elevation map)
         self.extero = None
         extero_terms = (meta.get("extero") or {}).get("terms", [])
         self.foot_rings = any(t.get("params", {}).get("foot_radii") for t in extero_terms)
         if meta.get("extero"):
             feet = len(meta.get("robot", {}).get("feet", []))
-            floor = SimpleNamespace(num_envs=1, robot=SimpleNamespace(terrain=None, num_feet=feet),
-                                    rng=np.random.default_rng(0))
+            floor = SimpleNamespace(num_envs=1, robot=SimpleNamespace(terrain=terrain, num_feet=feet),
+                                    rng=np.random.default_rng(0), dt=float(meta["control_dt"]))
             self.extero = ObservationGroup.from_description(meta["extero"], env=floor)
+            for term in self.extero.terms:
+                if hasattr(term, "noise_level"):
+                    term.noise_level = scan_noise
             if list(meta.get("observation_groups", ["policy", "extero"])) != ["policy", "extero"]:
                 raise StridelabError(f"policy.json's observation_groups {meta['observation_groups']} are not "
                                      f"['policy', 'extero']; export the policy with this stridelab version.")

@@ -80,13 +80,16 @@ class ControlLoop:
     """Runs a policy against a backend at the policy's control rate, behind the safety layer."""
 
     def __init__(self, policy: OnnxPolicy, backend: RobotBackend, safety: SafetyConfig = SafetyConfig(),
-                 realtime: bool = True) -> None:
+                 realtime: bool = True, scan_noise: float = 0.0) -> None:
+        """``scan_noise``: the level of the height scan's noise model (a simulation's test of a student); the scan
+        reads the backend robot's terrain when it has one (the deploy simulation on a terrain tile)."""
         self.policy = policy
         self.backend = backend
         self.meta = policy.meta
         self.realtime = realtime
         self.safety = SafetyLayer(self.meta, safety)
-        self.builder = ObservationBuilder(self.meta)
+        self.builder = ObservationBuilder(self.meta, terrain=getattr(getattr(backend, "robot", None), "terrain", None),
+                                          scan_noise=scan_noise)
         self.action_term = action_from_description(self.meta["action"], getattr(policy, "directory", None))
         # an action term that reads the observed state (ETG's generator: the gait phases and the command) gets
         # the builder's; observation terms that read the action term (ETG's target) get the rebuilt one

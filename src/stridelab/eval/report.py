@@ -45,6 +45,15 @@ def evaluate_run(target: Path, envs_per_command: int = GRID_ENVS_PER_COMMAND, du
         report["terrain"] = evaluate_terrain(loaded.policy, loaded.env_cfg, trials=terrain_trials, speed=terrain_speed,
                                              fraction=terrain_fraction, duration_s=duration_s,
                                              seed=loaded.env_cfg.seed + 2000)
+    distillation = loaded.train_cfg.distillation
+    if distillation is not None and loaded.env_cfg.terrain is not None:  # a student: beside its teacher
+        from stridelab.eval.student import side_by_side
+
+        teacher = load_policy(distillation.teacher)
+        report["student"] = side_by_side({"student": loaded.policy, "teacher": teacher.policy}, loaded.env_cfg,
+                                         trials=terrain_trials, speed=terrain_speed, fraction=terrain_fraction,
+                                         duration_s=duration_s, seed=loaded.env_cfg.seed + 2000)
+        report["student"]["teacher"] = str(teacher.checkpoint)
     report["checkpoint"] = str(loaded.checkpoint)
     report["iteration"] = int(loaded.data.get("iteration", 0))
     report["env_steps"] = int(loaded.data.get("env_steps", 0))
