@@ -292,3 +292,10 @@ def test_train_prints_the_walk_and_gait_verdicts(tmp_path, capsys):
     assert "eval: lin vel error" in out and "does not walk yet" in out
     gait = next(line for line in out.splitlines() if line.startswith("gait: "))
     assert "not natural: " in gait and "(see gait_eval.png)" in gait  # an untrained policy's gait is not natural
+
+
+@pytest.mark.parametrize("argv", [[name, "--help"] for name in cli.COMMANDS]
+                         + [["etg", verb, "--help"] for verb in ("train", "pretrain", "export")])
+def test_every_command_has_help(argv, capsys):
+    assert cli.main(argv) == 0
+    assert "usage: stridelab " + " ".join(argv[:-1]) in capsys.readouterr().out

@@ -17,7 +17,7 @@ from typing import Annotated
 
 import tyro
 
-from stridelab.app.options import check
+from stridelab.app.options import check, check_budget
 from stridelab.app.train import resumed, run_training, with_shortcuts
 from stridelab.config import EnvConfig
 from stridelab.distributed.options import RayOptions
@@ -67,12 +67,7 @@ class Args:
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
-        check(self.num_envs is None or self.num_envs >= 1,
-              f"--num-envs {self.num_envs} is out of range; give 1 or more environments.")
-        check(self.max_iterations is None or self.max_iterations >= 0,
-              f"--max-iterations {self.max_iterations} is out of range; give 0 or more iterations.")
-        check(self.max_minutes is None or self.max_minutes >= 0,
-              f"--max-minutes {self.max_minutes} is out of range; give 0 (no limit) or more minutes.")
+        check_budget(self.num_envs, self.max_iterations, self.max_minutes)
 
 
 def teacher_defaults(teacher: str) -> Args:

@@ -11,7 +11,7 @@ from typing import Annotated, Union
 
 import tyro
 
-from stridelab.app.options import check
+from stridelab.app.options import check, check_budget
 from stridelab.distributed.options import RayOptions
 from stridelab.etg.config import ETGConfig
 from stridelab.files import write_atomic
@@ -23,9 +23,7 @@ _Ray = Annotated[RayOptions, tyro.conf.OmitArgPrefixes]
 
 
 def _check_common(num_envs: int | None, max_minutes: float | None, ray: RayOptions, etg_path: str) -> None:
-    check(num_envs is None or num_envs >= 1, f"--num-envs {num_envs} is out of range; give 1 or more environments.")
-    check(max_minutes is None or max_minutes >= 0,
-          f"--max-minutes {max_minutes} is out of range; give 0 (no limit) or more minutes.")
+    check_budget(num_envs, max_minutes=max_minutes)
     check(not ray.async_rollouts, "--async-rollouts is for PPO rollouts on Ray; ETG puts its ES populations on the "
                                   "workers and keeps PPO in-process, so drop it.")
     if etg_path.lower() != "none":
@@ -65,8 +63,7 @@ class TrainArgs:
 
     def __post_init__(self) -> None:
         _check_common(self.num_envs, self.max_minutes, self.ray, self.etg_path)
-        check(self.max_iterations is None or self.max_iterations >= 0,
-              f"--max-iterations {self.max_iterations} is out of range; give 0 or more iterations.")
+        check_budget(max_iterations=self.max_iterations)
 
 
 @dataclasses.dataclass(frozen=True)

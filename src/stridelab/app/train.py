@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 import tyro
 
-from stridelab.app.options import check
+from stridelab.app.options import check, check_budget
 from stridelab.config import EnvConfig, override, save_yaml, to_dict
 from stridelab.distributed.options import RayOptions
 from stridelab.errors import ConfigError
@@ -90,12 +90,7 @@ class Args:
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
-        check(self.num_envs is None or self.num_envs >= 1,
-              f"--num-envs {self.num_envs} is out of range; give 1 or more environments.")
-        check(self.max_iterations is None or self.max_iterations >= 0,
-              f"--max-iterations {self.max_iterations} is out of range; give 0 or more iterations.")
-        check(self.max_minutes is None or self.max_minutes >= 0,
-              f"--max-minutes {self.max_minutes} is out of range; give 0 (no limit) or more minutes.")
+        check_budget(self.num_envs, self.max_iterations, self.max_minutes)
         check(self.eval_envs_per_command >= 1,
               f"--eval-envs-per-command {self.eval_envs_per_command} is out of range; use 1 or more.")
         check(self.eval_duration_s > 0 and self.play_duration_s > 0,
