@@ -32,7 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("distributed",),                        # Ray workers owning a Batch; the population evaluator
     ("tasks",),                              # the task families and their registry
     ("deploy",),                             # export, the safe runtime loop, backends, sim2sim
-    ("etg", "distill"),                      # learning programs built on the layers below
+    ("etg", "distill", "sysid"),             # learning programs built on the layers below
     ("app",),                                # the `stridelab` command, one module per command
 )
 RANK = {name: rank for rank, row in enumerate(LAYERS) for name in row}

@@ -29,7 +29,8 @@ import tyro
 
 from stridelab.errors import StridelabError
 
-COMMANDS = ("list", "bench", "train", "distill", "bc", "eval", "play", "export", "deploy", "robot", "terrain", "etg")
+COMMANDS = ("list", "bench", "train", "distill", "bc", "sysid", "eval", "play", "export", "deploy", "robot", "terrain",
+            "etg")
 DESCRIPTION = "Train legged robots with rsl-rl-lib PPO on batched MuJoCo; `stridelab COMMAND --help` for each command."
 
 

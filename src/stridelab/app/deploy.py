@@ -35,6 +35,7 @@ class Args:
         terrain_level: the tile's difficulty, 0 to 1 (as in training: stairs_down 0.5 = the middle riser height).
         scan_noise: level of the height scan's noise model in the sim backend (a student's training noise is 1;
             0: a clean scan).
+        log: write the run as a robot log (.npz, docs/sysid.md) that `stridelab sysid` fits to.
     """
 
     policy: Annotated[tyro.conf.Positional[str], tyro.conf.arg(metavar="POLICY")]
@@ -51,6 +52,7 @@ class Args:
     terrain: Annotated[str | None, tyro.conf.arg(metavar="TYPE")] = None
     terrain_level: float = 0.5
     scan_noise: float = 0.0
+    log: Annotated[str | None, tyro.conf.arg(metavar="FILE")] = None
 
     def __post_init__(self) -> None:
         check(self.repeats >= 1, f"--repeats {self.repeats} is out of range; use 1 or more runs per command.")
@@ -98,10 +100,18 @@ def run(args: Args) -> int:
     loop = ControlLoop(policy, backend, realtime=args.realtime or args.backend == "udp", scan_noise=args.scan_noise)
     loop.reset()
     fell = []
+    recorder = None
+    if args.log:
+        from stridelab.deploy.robot_log import LogRecorder
+
+        recorder = LogRecorder(meta["robot"]["name"], list(meta["joint_names"]), 1.0 / float(meta["control_dt"]),
+                               list(meta["robot"].get("feet", [])), source=f"stridelab deploy --backend {args.backend}")
 
     def watch(t, state, action) -> None:
         if state.extra.get("terminate_contact"):
             fell.append(t)
+        if recorder is not None:
+            recorder.add(t, state, loop.sent)
 
     try:
         stats = loop.run(args.duration, command, on_tick=watch)
@@ -109,6 +119,10 @@ def run(args: Args) -> int:
     finally:
         backend.close()
     summary = stats.summary()
+    if recorder is not None:
+        from stridelab.deploy.robot_log import save_log
+
+        summary["log"] = str(save_log(args.log, recorder.log()))
     if args.terrain:
         walked = float(np.linalg.norm(end.extra["base_pos"][:2] - backend.spawn[:2]))
         summary["terrain"] = {"type": args.terrain, "level": args.terrain_level, "scan_noise": args.scan_noise,

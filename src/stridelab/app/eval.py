@@ -28,6 +28,8 @@ class Args:
         terrain_speed: forward command of the terrain trials [m/s].
         terrain_fraction: share of the commanded distance a terrain trial must walk (legged_gym's 0.5);
             a course's trial must cross the finish line within distance / (fraction x speed) seconds.
+        dynamics: params.yaml (of `stridelab sysid`, or the hidden.yaml its --self-test writes): evaluate in a
+            simulator with exactly these dynamics, e.g. the "real" one (default --out: RUN/eval_<file name>).
     """
 
     target: Annotated[tyro.conf.Positional[str], tyro.conf.arg(metavar="RUN")]
@@ -37,6 +39,7 @@ class Args:
     terrain_trials: int = 8
     terrain_speed: float = 0.5
     terrain_fraction: float = 0.5
+    dynamics: Annotated[str | None, tyro.conf.arg(metavar="PARAMS_YAML")] = None
 
     def __post_init__(self) -> None:
         check(self.envs_per_command >= 1, f"--envs-per-command {self.envs_per_command} is out of range; use 1 or more.")
@@ -71,9 +74,20 @@ def run(args: Args) -> int:
     """Evaluate a run; print the headline metrics as JSON (and the success per terrain)."""
     from stridelab.eval.report import evaluate_run
 
-    report = evaluate_run(Path(args.target), args.envs_per_command, args.duration, Path(args.out) if args.out else None,
+    out, change = Path(args.out) if args.out else None, None
+    if args.dynamics:
+        from stridelab.learn.checkpoint import run_dir_of
+        from stridelab.sysid.dynamics import centred_env_cfg, load_dynamics
+
+        dynamics = load_dynamics(args.dynamics)
+        target = Path(args.target)
+        out = out or (target if target.is_dir() else run_dir_of(target)) / f"eval_{Path(args.dynamics).stem}"
+
+        def change(env_cfg):
+            return centred_env_cfg(env_cfg, dynamics, "exact")
+    report = evaluate_run(Path(args.target), args.envs_per_command, args.duration, out,
                           terrain_trials=args.terrain_trials, terrain_speed=args.terrain_speed,
-                          terrain_fraction=args.terrain_fraction)
+                          terrain_fraction=args.terrain_fraction, env_change=change)
     print(json.dumps({k: report[k] for k in ("lin_vel_error", "yaw_rate_error", "fall_rate", "power", "foot_slip",
                                              "walks")}, indent=2))
     if "terrain" in report:

@@ -65,6 +65,9 @@ class Args:
         play_duration_s: length of the recorded command tour (video and plots) [s].
         video: render video.mp4 after training.
         device: where the learner's networks run: cpu, cuda or cuda:N (environments always run on CPUs).
+        dynamics: params.yaml of `stridelab sysid`: the domain randomization is centred on the identified values.
+        dynamics_ranges: with --dynamics, keep each range's width (width), shrink it to +-2 standard deviations
+            of the identification (uncertainty), or to the identified value itself (exact).
         ray: rollouts on Ray workers (docs/distributed.md).
         env: environment configuration.
         train: training configuration.
@@ -85,6 +88,8 @@ class Args:
     play_duration_s: float = 15.0
     video: bool = True
     device: str = "cpu"
+    dynamics: Annotated[str | None, tyro.conf.arg(metavar="PARAMS_YAML")] = None
+    dynamics_ranges: Literal["width", "uncertainty", "exact"] = "width"
     ray: Annotated[RayOptions, tyro.conf.OmitArgPrefixes] = dataclasses.field(default_factory=RayOptions)
     env: EnvConfig = dataclasses.field(default_factory=EnvConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
@@ -199,7 +204,13 @@ def resolve(args: Args, reparse: Callable[[Args], Args]) -> Args:
     if args.resume:
         return resumed(args, reparse, lambda env_cfg, train_cfg: Args(task=env_cfg.task, env=env_cfg, train=train_cfg),
                        "task")
-    return with_shortcuts(args, defaults)
+    args = with_shortcuts(args, defaults)
+    if args.dynamics:  # the randomization centred on identified dynamics (stridelab sysid's params.yaml)
+        from stridelab.sysid.dynamics import centred_env_cfg, load_dynamics
+
+        args = dataclasses.replace(args, env=centred_env_cfg(args.env, load_dynamics(args.dynamics),
+                                                             args.dynamics_ranges))
+    return args
 
 
 def resumed(args: Any, reparse: Callable[[Any], Any], stored_args: Callable[[EnvConfig, TrainConfig], Any],

@@ -103,6 +103,7 @@ class ControlLoop:
         self.kp = np.asarray(self.meta["kp"])
         self.kd = np.asarray(self.meta["kd"])
         self.last_action = np.zeros(len(self.default))
+        self.sent: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # the last (targets, kp, kd) written
         self.stats = LoopStats()
 
     def reset(self) -> None:
@@ -129,10 +130,11 @@ class ControlLoop:
             action = self.action_term.process(self.policy(obs)[None])
             target = self.safety.filter_targets(self.action_term.targets(action)[0], state.joint_pos)
             action = action[0]
-            self.backend.write_targets(target, self.kp, self.kd)
+            self.sent = (target, self.kp, self.kd)
             self.last_action = action
         else:
-            self.backend.write_targets(*self.safety.damping_command(state.joint_pos))
+            self.sent = self.safety.damping_command(state.joint_pos)
+        self.backend.write_targets(*self.sent)
         return state
 
     def run(self, duration_s: float, command: Callable[[float], np.ndarray],

@@ -5,9 +5,9 @@ same way for every use; what differs between uses is a small picklable :class:`P
 
 - ETG (:class:`stridelab.etg.population.ETGProblem`): a member is a trajectory generator's weights, its
   fitness the return of one episode under the residual policy;
-- dynamics identification (next): a member is a set of physical parameters, written into its envs with
-  ``env.sim.physics.set(name, env_ids, values)``, its fitness minus the error of a trajectory replayed
-  open-loop from logged PD targets.
+- dynamics identification (:class:`stridelab.sysid.fit.SysidProblem`): a member is a set of physical
+  parameters, its K envs the log's K windows, its fitness minus the error of the windows replayed open-loop from
+  logged PD targets (in its own batched simulator: the problem builds the "env").
 
 **Layout.** One batched env of ``P x K`` envs (``K = envs_per_member``), member-major: env ``i`` runs member
 ``i // K`` in its slot ``k = i % K``. The env is built once, from the task's :class:`~stridelab.config.EnvConfig`
@@ -63,7 +63,9 @@ def call_seed(seed: int, call: int) -> int:
 class PopulationProblem(Protocol):
     """What a use of the evaluator supplies (a picklable object: Ray workers get a copy).
 
-    The evaluator calls, on the env it built (``env.num_envs = P x K``, member-major):
+    The evaluator calls, on the env it built (``env.num_envs = P x K``, member-major; with
+    ``stridelab.envs.make_env``, or the problem's own ``make_env(cfg)`` if it has one, which returns an object
+    with ``num_envs``, ``rng`` and ``common_step_counter``):
 
     1. :meth:`prepare_cfg` once, before building the env;
     2. :meth:`prepare_env` once, after building it;
@@ -153,7 +155,7 @@ class PopulationBatch:
                               f"must keep the batch's number of envs.")
         if num_threads is not None:
             cfg = replace(cfg, num_threads=num_threads)
-        self.env = make_env(cfg)
+        self.env = getattr(problem, "make_env", make_env)(cfg)
         problem.prepare_env(self.env, self.k)
 
     def evaluate(self, params: np.ndarray, context: Any, call: int) -> PopulationResult:

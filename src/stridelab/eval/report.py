@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +30,18 @@ def grid_verdict(policy: Callable, env_cfg: EnvConfig, envs_per_command: int = G
 
 def evaluate_run(target: Path, envs_per_command: int = GRID_ENVS_PER_COMMAND, duration_s: float = GRID_DURATION_S,
                  out: Path | None = None, terrain_trials: int = 8, terrain_speed: float = 0.5,
-                 terrain_fraction: float = 0.5) -> dict:
+                 terrain_fraction: float = 0.5, env_change: Callable[[EnvConfig], EnvConfig] | None = None) -> dict:
     """Evaluate a run or checkpoint on the command grid; write eval.json and eval_grid.png (into ``out``, by
     default the run directory). With terrain, also the success per terrain type and level
-    (``report["terrain"]``, terrain_success.png)."""
+    (``report["terrain"]``, terrain_success.png). ``env_change`` evaluates in a changed task (e.g. another
+    simulator's dynamics) instead of the run's own."""
     from stridelab.learn.checkpoint import run_dir_of
     from stridelab.learn.policy import load_policy
     from stridelab.viz.plots import plot_eval, plot_terrain_success
 
     loaded = load_policy(target)
+    if env_change is not None:
+        loaded = replace(loaded, env_cfg=env_change(loaded.env_cfg))
     report = grid_verdict(loaded.policy, loaded.env_cfg, envs_per_command, duration_s)
     if loaded.env_cfg.terrain is not None:
         from stridelab.eval.terrain import evaluate_terrain

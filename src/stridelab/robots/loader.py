@@ -89,6 +89,7 @@ class LoadedRobot:
         foot_radius: radius of each foot's first collision geom if it is a sphere, else 0 [m]. Shape: (num_feet,).
         sensors: sensordata slices of the added sensors.
         terrain: the terrain in the model (``None``: the flat floor plane at z = 0).
+        stand_height: the base is held on a test stand at this height [m], upright (``None``: it is free).
     """
 
     spec: RobotSpec
@@ -105,6 +106,7 @@ class LoadedRobot:
     sensors: SensorSlices
     foot_radius: np.ndarray
     terrain: Any = None  # stridelab.sim.terrain.Terrain | None
+    stand_height: float | None = None
 
     @property
     def num_feet(self) -> int:
@@ -464,10 +466,25 @@ def add_terrain(mjspec: mujoco.MjSpec, spec: RobotSpec, terrain: Terrain) -> Non
     add_to_spec(terrain, mjspec)
 
 
-def load_robot(spec: RobotSpec, terrain: TerrainConfig | Terrain | None = None) -> LoadedRobot:
+def add_stand(mjspec: mujoco.MjSpec, spec: RobotSpec, height: float) -> None:
+    """Hold the base on a test stand: upright at ``height`` [m] above the floor's origin (its free joint's
+    ``qpos0``), welded to the world by a stiff equality (solref 0.01 s: it holds a 12 kg quadruped swinging its
+    legs within 1 mm). The base keeps its free joint, so every index stays as without the stand."""
+    base = mjspec.body(spec.base_body)
+    base.pos, base.quat = [0.0, 0.0, float(height)], [1.0, 0.0, 0.0, 0.0]
+    weld = mjspec.add_equality()
+    weld.type, weld.objtype, weld.name1 = mujoco.mjtEq.mjEQ_WELD, mujoco.mjtObj.mjOBJ_BODY, spec.base_body
+    weld.solref, weld.solimp = [0.01, 1.0], [0.99, 0.999, 0.001, 0.5, 2.0]
+
+
+def load_robot(spec: RobotSpec, terrain: TerrainConfig | Terrain | None = None,
+               stand_height: float | None = None) -> LoadedRobot:
     """Build, compile and index a robot, on ``terrain`` if given (a config is built first; ``None``: the
-    flat floor). Raises :class:`RobotSpecError` with a fix on bad input."""
+    flat floor), or on a test stand at ``stand_height`` [m] (:func:`add_stand`). Raises
+    :class:`RobotSpecError` with a fix on bad input."""
     mjspec, path, parts = build_mjspec(spec)
+    if stand_height is not None:
+        add_stand(mjspec, spec, stand_height)
     if terrain is not None:
         from stridelab.sim.terrain import TerrainConfig, build_terrain
 
@@ -519,4 +536,5 @@ def load_robot(spec: RobotSpec, terrain: TerrainConfig | Terrain | None = None) 
         sensors=sensors,
         foot_radius=_sphere_radius(model, [model.geom(foot.geoms[0]).id for foot in parts["feet"]]),
         terrain=terrain,
+        stand_height=stand_height,
     )

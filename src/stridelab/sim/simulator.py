@@ -127,6 +127,18 @@ class BatchSimulator:
         if self._history is not None:
             self._history[ids] = np.asarray(targets)[:, None, :]
 
+    def hold_history(self, ids: np.ndarray, past: np.ndarray) -> None:
+        """Give ``ids`` (Shape: (k,)) the targets they were issued before: ``past[:, h]`` is the target issued
+        ``h + 1`` control steps ago (Shape: (k, H, nu)), so a delay applies them as it would have (a replay that
+        starts mid-log). Entries beyond the kept history are ignored; a short ``past`` repeats its oldest."""
+        past = np.asarray(past, dtype=np.float64)
+        self.ctrl[ids] = past[:, 0]
+        if self._history is None:
+            return
+        h = self._history.shape[1]
+        index = np.minimum(np.arange(h), past.shape[1] - 1)
+        self._history[ids] = past[:, index]
+
     # ---- action latency --------------------------------------------------------------------------
     def set_delay(self, ids: np.ndarray, substeps: np.ndarray) -> None:
         """Delay the PD targets of ``ids`` (Shape: (k,)) by ``substeps`` physics substeps (Shape: (k,), whole
