@@ -41,3 +41,24 @@ def write_atomic(path: Path | str, write: Callable[[IO[Any]], None], binary: boo
         write(f)
         f.flush()
     return Path(path)
+
+
+def read_npz_with_meta(path: Path | str) -> tuple[dict, dict]:
+    """The arrays of an ``.npz`` file and its ``meta`` entry (a JSON string), as written by the robot-log and
+    dataset writers. Returns ``(arrays without meta, meta)``.
+
+    Raises:
+        ValueError: the file is truncated, not an npz, or has no JSON ``meta`` (the message names the exception's
+            type, for the caller's one-sentence error).
+    """
+    import json
+
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        meta = json.loads(str(arrays.pop("meta")))
+    except Exception as exc:  # numpy raises many types for truncated or foreign files
+        raise ValueError(type(exc).__name__) from None
+    return arrays, meta

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from stridelab.errors import StridelabError
-from stridelab.files import write_atomic
+from stridelab.files import read_npz_with_meta, write_atomic
 
 LOG_FORMAT = "stridelab-robot-log/1"
 REQUIRED = ("time", "joint_pos", "joint_vel", "joint_target", "kp", "kd", "base_quat", "base_ang_vel")
@@ -121,13 +121,11 @@ def load_log(path: Path | str, joint_names: list[str] | None = None) -> RobotLog
     path = Path(path)
     if not path.is_file():
         raise LogError(f"robot log {str(path)!r} does not exist; record one with `stridelab deploy --log FILE` or "
-                       f"convert a CSV with `stridelab sysid --from-csv FILE.csv`.")
+                       f"convert a CSV with `stridelab sysid FILE.csv --robot SPEC`.")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-        meta = json.loads(str(arrays.pop("meta")))
-    except Exception as exc:  # numpy raises many types for truncated or foreign files
-        raise LogError(f"robot log {str(path)!r} is corrupt or not an npz robot log ({type(exc).__name__}); write it "
+        arrays, meta = read_npz_with_meta(path)
+    except ValueError as exc:
+        raise LogError(f"robot log {str(path)!r} is corrupt or not an npz robot log ({exc}); write it "
                        f"as docs/sysid.md describes.") from None
     log = RobotLog(arrays, meta)
     check_log(log, str(path), joint_names)

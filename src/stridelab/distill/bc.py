@@ -38,7 +38,7 @@ from torch import nn
 
 from stridelab.config import EnvConfig, override
 from stridelab.errors import StridelabError
-from stridelab.files import write_atomic
+from stridelab.files import read_npz_with_meta, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +88,9 @@ def load_dataset(path: Path | str) -> Dataset:
     if not path.is_file():
         raise DatasetError(f"dataset {str(path)!r} does not exist; record one with `stridelab bc TEACHER_RUN`.")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-        meta = json.loads(str(arrays.pop("meta")))
-    except Exception as exc:  # numpy raises many types for truncated or foreign files
-        raise DatasetError(f"dataset {str(path)!r} is corrupt or not a stridelab dataset ({type(exc).__name__}); "
+        arrays, meta = read_npz_with_meta(path)
+    except ValueError as exc:
+        raise DatasetError(f"dataset {str(path)!r} is corrupt or not a stridelab dataset ({exc}); "
                            f"record it again with `stridelab bc TEACHER_RUN`.") from None
     if meta.get("format") != DATASET_FORMAT:
         raise DatasetError(f"dataset {str(path)!r} has format {meta.get('format')!r}, not {DATASET_FORMAT!r}; "
