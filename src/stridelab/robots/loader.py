@@ -27,7 +27,7 @@ import numpy as np
 
 from stridelab.errors import RobotSpecError, unknown_name
 from stridelab.robots.fixed_joints import fix_joints
-from stridelab.robots.parts import Part, resolve_package_paths, resolve_parts, unknown_part
+from stridelab.robots.parts import Part, base_root, resolve_package_paths, resolve_parts, unknown_part
 from stridelab.robots.spec import RobotSpec
 
 if TYPE_CHECKING:
@@ -82,7 +82,11 @@ class LoadedRobot:
         dof_adr: qvel address of each joint. Shape: (num_joints,).
         joint_range: lower/upper limit per joint [rad]. Shape: (num_joints, 2).
         torque_limits: per joint [N m]. Shape: (num_joints,).
-        base_body_id: id of the floating base body.
+        base_body_id: id of the floating base body: the world's child with the free joint (``spec.base_body`` or
+            the root link it is welded to).
+        base_group: the bodies rigidly attached to the base (no joint between), the base first. Shape: (g,).
+        base_mass_body: the body of the group that carries the base's mass (the base, unless it has none: then
+            the heaviest of the group); base mass randomization changes its mass, centre of mass and inertia.
         base_qpos_adr: qpos address of the base free joint (7 values: pos, quat).
         base_dof_adr: qvel address of the base free joint (6 values: world lin vel, local ang vel).
         foot_geom_ids: collision geoms of all feet. Shape: (num_foot_geoms,).
@@ -100,6 +104,8 @@ class LoadedRobot:
     joint_range: np.ndarray
     torque_limits: np.ndarray
     base_body_id: int
+    base_group: np.ndarray
+    base_mass_body: int
     base_qpos_adr: int
     base_dof_adr: int
     foot_geom_ids: np.ndarray
@@ -244,13 +250,10 @@ def build_mjspec(spec: RobotSpec) -> tuple[mujoco.MjSpec, Path, dict[str, list[P
              "terminate": resolve_parts(mjspec, spec.terminate_contacts, "terminate contact", spec.name),
              "penalize": resolve_parts(mjspec, spec.penalize_contacts, "penalize contact", spec.name)}
 
-    base = mjspec.body(spec.base_body)
+    base = base_root(mjspec, spec.base_body, spec.name)
+    if not base.name:
+        base.name = f"{spec.base_body}_root"
     if not any(j.type == mujoco.mjtJoint.mjJNT_FREE for j in base.joints):
-        if base.parent.name != "world":
-            raise RobotSpecError(
-                f"base body {spec.base_body!r} of robot {spec.name!r} is not a child of the world; name the root "
-                f"link of the robot as base_body."
-            )
         base.add_freejoint()
 
     _replace_actuators(mjspec, spec)
@@ -333,7 +336,7 @@ def _limit_collisions(mjspec: mujoco.MjSpec, spec: RobotSpec, parts: dict[str, l
     keep_geoms = {g for p in parts["feet"] for g in p.geoms}
     keep_geoms |= {p.name for p in parts["terminate"] + parts["penalize"] if p.kind == "geom"}
     keep_bodies = {p.name for p in parts["terminate"] + parts["penalize"] if p.kind == "body"}
-    base = mjspec.body(spec.base_body)
+    base = base_root(mjspec, spec.base_body, spec.name)
     for geom in base.find_all(mujoco.mjtObj.mjOBJ_GEOM):
         if geom.name in keep_geoms or geom.parent.name in keep_bodies:
             if geom.contype or geom.conaffinity:
@@ -389,7 +392,7 @@ def add_terrain(mjspec: mujoco.MjSpec, spec: RobotSpec, terrain: Terrain) -> Non
     from stridelab.sim.terrain import add_to_spec
     from stridelab.sim.terrain.grid import GROUND_GROUP, OVERHEAD_GROUP
 
-    for geom in mjspec.body(spec.base_body).find_all(mujoco.mjtObj.mjOBJ_GEOM):
+    for geom in base_root(mjspec, spec.base_body, spec.name).find_all(mujoco.mjtObj.mjOBJ_GEOM):
         if geom.group in (GROUND_GROUP, OVERHEAD_GROUP):
             geom.group = ROBOT_GROUP
     add_to_spec(terrain, mjspec)
@@ -399,10 +402,10 @@ def add_stand(mjspec: mujoco.MjSpec, spec: RobotSpec, height: float) -> None:
     """Hold the base on a test stand: upright at ``height`` [m] above the floor's origin (its free joint's
     ``qpos0``), welded to the world by a stiff equality (solref 0.01 s: it holds a 12 kg quadruped swinging its
     legs within 1 mm). The base keeps its free joint, so every index stays as without the stand."""
-    base = mjspec.body(spec.base_body)
+    base = base_root(mjspec, spec.base_body, spec.name)
     base.pos, base.quat = [0.0, 0.0, float(height)], [1.0, 0.0, 0.0, 0.0]
     weld = mjspec.add_equality()
-    weld.type, weld.objtype, weld.name1 = mujoco.mjtEq.mjEQ_WELD, mujoco.mjtObj.mjOBJ_BODY, spec.base_body
+    weld.type, weld.objtype, weld.name1 = mujoco.mjtEq.mjEQ_WELD, mujoco.mjtObj.mjOBJ_BODY, base.name
     weld.solref, weld.solimp = [0.01, 1.0], [0.99, 0.999, 0.001, 0.5, 2.0]
 
 
@@ -434,7 +437,9 @@ def load_robot(spec: RobotSpec, terrain: TerrainConfig | Terrain | None = None,
         if int(model.jnt_type[jid]) not in (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE)):
             raise RobotSpecError(f"joint {name!r} of robot {spec.name!r} is not a hinge or slide joint; list only "
                                  f"actuated 1-DoF joints in joint_names.")
-    base_id = model.body(spec.base_body).id
+    base_id = int(model.body_rootid[model.body(spec.base_body).id])  # the world's child with the free joint
+    group = np.flatnonzero(model.body_weldid == base_id)
+    carrier = base_id if model.body_mass[base_id] >= mujoco.mjMINVAL else int(group[np.argmax(model.body_mass[group])])
     free = [j for j in range(model.njnt) if model.jnt_bodyid[j] == base_id and model.jnt_type[j] == 0][0]
     joint_range = model.jnt_range[joint_ids].copy()
     unlimited = ~model.jnt_limited[joint_ids].astype(bool)
@@ -458,6 +463,8 @@ def load_robot(spec: RobotSpec, terrain: TerrainConfig | Terrain | None = None,
         joint_range=joint_range,
         torque_limits=np.abs(model.actuator_forcerange[:, 1]).copy(),
         base_body_id=base_id,
+        base_group=group,
+        base_mass_body=carrier,
         base_qpos_adr=int(model.jnt_qposadr[free]),
         base_dof_adr=int(model.jnt_dofadr[free]),
         foot_geom_ids=np.array([g for g, _ in foot_geoms]),

@@ -1,0 +1,133 @@
+"""Published robot files load as they are: a trunk welded to an empty root link is the base (body, contact
+name, mass randomization).
+
+The robot is written by the tests in the layout of legged_gym's A1 URDF: an empty root link ``base``, the
+``trunk`` (all the base's mass, a collision box) on a fixed joint below it, and four one-joint legs."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import mujoco
+import numpy as np
+import pytest
+
+from stridelab.errors import ConfigError, RobotSpecError
+
+LEGS = {"FL": (0.15, 0.08), "FR": (0.15, -0.08), "RL": (-0.15, 0.08), "RR": (-0.15, -0.08)}
+GOOD = "ixx='0.002' iyy='0.002' izz='0.002' ixy='0' ixz='0' iyz='0'"
+# A + B < C: 0.0005 + 0.0005 < 0.004
+FLAT = "ixx='0.0005' iyy='0.0005' izz='0.004' ixy='0' ixz='0' iyz='0'"
+# the xy block [[0.002, 0.003], [0.003, 0.002]] has the eigenvalues -0.001 and 0.005
+NEGATIVE = "ixx='0.002' iyy='0.002' izz='0.005' ixy='0.003' ixz='0' iyz='0'"
+
+
+def write_a1_like(folder: Path, thighs: dict[str, str] | None = None) -> Path:
+    """a1like.urdf: empty root ``base``, ``trunk`` welded to it, legs ``<leg>_hip`` -> thigh -> fixed foot."""
+    thighs = thighs or {}
+    links = ["<link name='base'/>",
+             "<link name='trunk'><inertial><mass value='4'/><inertia ixx='0.02' iyy='0.05' izz='0.06' ixy='0' "
+             "ixz='0' iyz='0'/></inertial><collision><geometry><box size='0.4 0.2 0.08'/></geometry></collision>"
+             "</link>"]
+    joints = ["<joint name='floating_base' type='fixed'><parent link='base'/><child link='trunk'/></joint>"]
+    for leg, (x, y) in LEGS.items():
+        links.append(f"<link name='{leg}_thigh'><inertial><origin xyz='0 0 -0.1'/><mass value='0.4'/>"
+                     f"<inertia {thighs.get(leg, GOOD)}/></inertial><collision><origin xyz='0 0 -0.1'/><geometry>"
+                     f"<cylinder radius='0.015' length='0.16'/></geometry></collision></link>")
+        links.append(f"<link name='{leg}_foot'><inertial><mass value='0.05'/><inertia ixx='1e-5' iyy='1e-5' "
+                     f"izz='1e-5' ixy='0' ixz='0' iyz='0'/></inertial><collision><geometry><sphere radius='0.02'/>"
+                     f"</geometry></collision></link>")
+        joints.append(f"<joint name='{leg}_hip' type='revolute'><parent link='trunk'/><child link='{leg}_thigh'/>"
+                      f"<origin xyz='{x} {y} -0.04'/><axis xyz='0 1 0'/>"
+                      f"<limit lower='-1.0' upper='1.0' effort='15' velocity='20'/></joint>")
+        joints.append(f"<joint name='{leg}_ankle' type='fixed'><parent link='{leg}_thigh'/>"
+                      f"<child link='{leg}_foot'/><origin xyz='0 0 -0.2'/></joint>")
+    path = folder / "a1like.urdf"
+    path.write_text("<robot name='a1like'>" + "".join(links + joints) + "</robot>")
+    return path
+
+
+def a1_spec(source: Path, **kw):
+    from stridelab.robots import RobotSpec
+
+    fields = dict(name="a1like", source=str(source), joint_names=tuple(f"{leg}_hip" for leg in LEGS),
+                  default_pose=0.0, kp=30.0, kd=1.0, base_body="trunk", feet=tuple(f"{leg}_foot" for leg in LEGS),
+                  terminate_contacts=("trunk",), init_height=0.27, base_height_target=0.26)
+    fields.update(kw)
+    return RobotSpec(**fields)
+
+
+def write_spec_yaml(folder: Path, source: Path, base_body: str = "trunk") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "a1like.yaml"
+    path.write_text(f"name: a1like\nsource: {source}\njoint_names: [FL_hip, FR_hip, RL_hip, RR_hip]\n"
+                    f"default_pose: 0\nkp: 30\nkd: 1\nbase_body: {base_body}\n"
+                    f"feet: [FL_foot, FR_foot, RL_foot, RR_foot]\nterminate_contacts: [{base_body}]\n"
+                    f"init_height: 0.27\nbase_height_target: 0.26\n")
+    return path
+
+
+def principal(model: mujoco.MjModel, body: str) -> np.ndarray:
+    return np.sort(model.body_inertia[model.body(body).id])
+
+
+def valid(moments: np.ndarray) -> bool:
+    a, b, c = np.sort(moments)
+    return bool(a > 0 and a + b >= c)
+
+
+# ---- a trunk welded to an empty root link --------------------------------------------------------
+
+def test_welded_trunk_is_the_base_and_a_contact_name(tmp_path):
+    from stridelab.robots import load_robot
+
+    path = write_a1_like(tmp_path)
+    for base_body, contact in (("trunk", "trunk"), ("base", "base")):
+        robot = load_robot(a1_spec(path, base_body=base_body, terminate_contacts=(contact,)))
+        model = robot.model
+        trunk = model.body("trunk").id
+        assert model.body(robot.base_body_id).name == "base"  # the root link carries the free joint
+        assert int(model.jnt_type[model.body_jntadr[robot.base_body_id]]) == int(mujoco.mjtJoint.mjJNT_FREE)
+        assert list(robot.base_group) == [robot.base_body_id, trunk] and robot.base_mass_body == trunk
+        # the terminating contact sensor is the trunk's (an empty 'base' stands for the link welded to it)
+        sensor = model.sensor("sl_terminate_0")
+        assert int(sensor.objid[0]) == trunk
+        data = mujoco.MjData(model)
+        data.qpos[robot.base_qpos_adr:robot.base_qpos_adr + 7] = [0, 0, 0.03, 1, 0, 0, 0]  # trunk on the floor
+        mujoco.mj_forward(model, data)
+        s = robot.sensors
+        assert data.sensordata[s.terminate_contact[0]:s.terminate_contact[1]].max() > 0
+
+
+def test_a_base_below_a_joint_is_refused_in_one_sentence(tmp_path):
+    from stridelab.robots import load_robot
+
+    with pytest.raises(RobotSpecError, match="moves on joint 'FL_hip'.*name the root link"):
+        load_robot(a1_spec(write_a1_like(tmp_path), base_body="FL_foot"))
+
+
+@pytest.mark.parametrize("base_body", ["trunk", "base"])
+def test_base_mass_randomization_changes_the_welded_group_mass(tmp_path, base_body):
+    import stridelab
+
+    spec_file = write_spec_yaml(tmp_path / base_body, write_a1_like(tmp_path), base_body)
+    # the task's own range, (-1, 1) kg, which a 0 kg base could not take
+    env = stridelab.make("quadruped-flat", robot=str(spec_file), num_envs=4, num_threads=1, seed=0)
+    try:
+        assert env.cfg.events["base_mass"].params["added_mass"] == (-1.0, 1.0)
+        group, trunk = env.robot.base_group, env.robot.model.body("trunk").id
+        nominal = env.robot.model.body_mass[group].sum()
+        masses = env.sim.batch.expanded("body_mass")
+        added = masses[:, group].sum(axis=1) - nominal  # the simulated total mass of the base group
+        assert np.all(np.abs(added) <= 1.0) and np.ptp(added) > 0
+        np.testing.assert_allclose(added, env.events.privileged()["added_mass"][:, 0])
+        np.testing.assert_allclose(masses[:, trunk], 4.0 + added)  # carried by the trunk, the root stays empty
+        assert np.all(masses[:, env.robot.base_body_id] == 0.0)
+        for _ in range(3):
+            env.step(np.zeros((4, 4)))
+        assert np.isfinite(env.state.base_lin_vel).all()
+    finally:
+        env.close()
+
+
