@@ -1,5 +1,5 @@
-"""Published robot files load as they are: a trunk welded to an empty root link is the base (body, contact
-name, mass randomization).
+"""Published robot files load as they are: link inertias MuJoCo rejects are repaired with one warning, a trunk
+welded to an empty root link is the base (body, contact name, mass randomization).
 
 The robot is written by the tests in the layout of legged_gym's A1 URDF: an empty root link ``base``, the
 ``trunk`` (all the base's mass, a collision box) on a fixed joint below it, and four one-joint legs."""
@@ -75,6 +75,72 @@ def principal(model: mujoco.MjModel, body: str) -> np.ndarray:
 def valid(moments: np.ndarray) -> bool:
     a, b, c = np.sort(moments)
     return bool(a > 0 and a + b >= c)
+
+
+# ---- inertias MuJoCo rejects ---------------------------------------------------------------------
+
+def test_rejected_inertias_are_repaired_with_one_warning(tmp_path, caplog):
+    from stridelab.robots import load_robot
+
+    path = write_a1_like(tmp_path, {"FL": FLAT, "RR": NEGATIVE})
+    with pytest.raises(ValueError, match="A \\+ B >= C|positive eigenvalues"):  # MuJoCo alone refuses the file
+        mujoco.MjModel.from_xml_path(str(path))
+    with caplog.at_level(logging.WARNING, logger="stridelab"):
+        model = load_robot(a1_spec(path)).model
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    message = warnings[0].getMessage()
+    assert "FL_thigh" in message and "RR_thigh" in message and "FR_thigh" not in message and "RL_thigh" not in message
+    assert "A + B < C" in message and "non-positive" in message and "%" in message
+    # triangle: MuJoCo's balanceinertia, the mean of the three moments
+    np.testing.assert_allclose(principal(model, "FL_thigh"), [0.005 / 3] * 3)
+    # negative eigenvalue: raised to 1e-3 of the largest moment, the principal axes and other moments kept
+    np.testing.assert_allclose(principal(model, "RR_thigh"), [5e-6, 0.005, 0.005], rtol=1e-9)
+    for leg in LEGS:
+        assert valid(principal(model, f"{leg}_thigh"))
+    np.testing.assert_array_equal(principal(model, "FR_thigh"), [0.002] * 3)  # valid links untouched
+
+
+def test_valid_inertias_are_left_exactly_as_they_were(tmp_path, caplog):
+    from stridelab.robots.loader import build_mjspec, load_robot
+
+    path = write_a1_like(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="stridelab"):
+        model = load_robot(a1_spec(path)).model
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not build_mjspec(a1_spec(path))[0].compiler.balanceinertia  # the switch stays off
+    plain = mujoco.MjSpec.from_file(str(path))
+    plain.compiler.fusestatic = False
+    np.testing.assert_array_equal(model.body_inertia[1:plain.compile().nbody], plain.compile().body_inertia[1:])
+
+
+def test_mjcf_full_inertia_and_a_moving_point_mass_are_repaired(tmp_path, caplog):
+    from stridelab.robots import load_robot
+    from stridelab.robots.repair import repair_inertias
+
+    xml = tmp_path / "arm.xml"
+    xml.write_text("<mujoco><worldbody><body name='base' pos='0 0 0.3'><freejoint/>"
+                   "<geom type='box' size='0.2 0.1 0.04' mass='4'/>"
+                   "<body name='upper'><joint name='j1' axis='0 1 0' range='-1 1'/>"
+                   "<inertial pos='0 0 -0.1' mass='0.5' fullinertia='0.001 0.001 0.001 0.002 0 0'/>"
+                   "<body name='lower' pos='0 0 -0.2'><joint name='j2' axis='0 1 0' range='-1 1'/>"
+                   "<inertial pos='0 0 0' mass='0.2' diaginertia='0 0 0'/><geom name='toe' size='0.02' "
+                   "contype='1' conaffinity='1' mass='0'/></body></body></body></worldbody></mujoco>")
+    spec = mujoco.MjSpec.from_file(str(xml))
+    repairs = repair_inertias(spec)
+    assert [r.body for r in repairs] == ["upper", "lower"]
+    assert "zero principal moment" in repairs[1].problem
+    from stridelab.robots import RobotSpec
+
+    robot_spec = RobotSpec(name="arm", source=str(xml), joint_names=("j1", "j2"), default_pose=0.0, kp=10.0,
+                           kd=0.5, base_body="base", feet=("toe",), torque_limits=5.0)
+    with caplog.at_level(logging.WARNING, logger="stridelab"):
+        model = load_robot(robot_spec).model
+    assert len([r for r in caplog.records if r.levelno >= logging.WARNING]) == 1
+    assert valid(principal(model, "upper")) and valid(principal(model, "lower"))
+    # a point mass becomes a solid sphere of water of its mass: 2/5 m r^2
+    radius = (3 * 0.2 / (4 * np.pi * 1000)) ** (1 / 3)
+    np.testing.assert_allclose(principal(model, "lower"), [0.4 * 0.2 * radius ** 2] * 3)
 
 
 # ---- a trunk welded to an empty root link --------------------------------------------------------

@@ -28,6 +28,7 @@ import numpy as np
 from stridelab.errors import RobotSpecError, unknown_name
 from stridelab.robots.fixed_joints import fix_joints
 from stridelab.robots.parts import Part, base_root, resolve_package_paths, resolve_parts, unknown_part
+from stridelab.robots.repair import describe_repairs, repair_inertias
 from stridelab.robots.spec import RobotSpec
 
 if TYPE_CHECKING:
@@ -255,6 +256,9 @@ def build_mjspec(spec: RobotSpec) -> tuple[mujoco.MjSpec, Path, dict[str, list[P
         base.name = f"{spec.base_body}_root"
     if not any(j.type == mujoco.mjtJoint.mjJNT_FREE for j in base.joints):
         base.add_freejoint()
+    repairs = repair_inertias(mjspec)
+    if repairs:
+        _warn_once("%s", describe_repairs(spec.name, str(path), repairs))
 
     _replace_actuators(mjspec, spec)
     if spec.limit_collisions:
