@@ -1,5 +1,6 @@
 """Published robot files load as they are: link inertias MuJoCo rejects are repaired with one warning, a trunk
-welded to an empty root link is the base (body, contact name, mass randomization).
+welded to an empty root link is the base (body, contact name, mass randomization), and any term is switched
+off from the command line.
 
 The robot is written by the tests in the layout of legged_gym's A1 URDF: an empty root link ``base``, the
 ``trunk`` (all the base's mass, a collision box) on a fixed joint below it, and four one-joint legs."""
@@ -197,3 +198,50 @@ def test_base_mass_randomization_changes_the_welded_group_mass(tmp_path, base_bo
         env.close()
 
 
+# ---- switching terms off on the command line -----------------------------------------------------
+
+def test_a_term_set_to_none_on_the_command_line_is_gone(tmp_path):
+    import stridelab
+    from stridelab.app.cli import parse
+    from stridelab.config import override
+
+    options = parse(["train", "quadruped-flat", "--env.events.base-mass", "None", "--env.rewards.feet-air-time=None",
+                     "--env.observations.privileged.terms.foot-contact", "None",
+                     "--env.terminations.bad-orientation", "None", "--env.num-envs", "2"]).options
+    env_cfg = options.env
+    assert "base_mass" not in env_cfg.events and "feet_air_time" not in env_cfg.rewards
+    assert "foot_contact" not in env_cfg.observations["privileged"].terms
+    assert "bad_orientation" not in env_cfg.terminations and "push" in env_cfg.events
+    env = stridelab.make_env(override(env_cfg, num_threads=1))
+    try:
+        assert "base_mass" not in env.events.terms and "feet_air_time" not in env.rewards.names
+        assert "added_mass" not in env.events.privileged()
+        env.step(np.zeros((2, env.num_actions)))
+    finally:
+        env.close()
+
+
+def test_the_python_api_switches_a_term_off_with_none():
+    from stridelab.tasks import make_env_cfg
+
+    assert "push" not in make_env_cfg("quadruped-flat", events={"push": None}).events
+    with pytest.raises(ConfigError, match="no term 'pushh' \\(did you mean 'push'\\?\\)"):
+        make_env_cfg("quadruped-flat", events={"pushh": None})
+
+
+def test_an_unknown_term_set_to_none_is_one_sentence(capsys, tmp_path):
+    from stridelab.app.cli import main
+
+    assert main(["train", "quadruped-flat", "--env.events.base-mas", "None", "--log-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --env.events.base-mas None")
+    assert "did you mean 'base-mass'" in err[0] and "friction" in err[0] and err[0].endswith(".")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_resumed_run_refuses_a_term_switched_off():
+    from stridelab.app.cli import parse
+    from stridelab.app.train import _refusals, task_defaults
+
+    options = parse(["train", "quadruped-flat", "--env.events.push", "None"]).options
+    assert _refusals(options, task_defaults("quadruped-flat"), "task") == ["--env.events.push None (stored: a term)"]
