@@ -1,6 +1,7 @@
 """Published robot files load as they are: link inertias MuJoCo rejects are repaired with one warning, a trunk
-welded to an empty root link is the base (body, contact name, mass randomization), and any term is switched
-off from the command line.
+welded to an empty root link is the base (body, contact name, mass randomization), any term is switched off
+from the command line, `robot check` writes its PNG beside the spec, and a humanoid that needs a policy to
+stand passes the check.
 
 The robot is written by the tests in the layout of legged_gym's A1 URDF: an empty root link ``base``, the
 ``trunk`` (all the base's mass, a collision box) on a fixed joint below it, and four one-joint legs."""
@@ -245,3 +246,45 @@ def test_a_resumed_run_refuses_a_term_switched_off():
 
     options = parse(["train", "quadruped-flat", "--env.events.push", "None"]).options
     assert _refusals(options, task_defaults("quadruped-flat"), "task") == ["--env.events.push None (stored: a term)"]
+
+
+# ---- robot check: where the PNG goes, and the humanoid verdict -----------------------------------
+
+def test_robot_check_writes_its_png_beside_the_spec(tmp_path, monkeypatch, capsys):
+    from stridelab.app.cli import main
+
+    spec_file = write_spec_yaml(tmp_path / "robot", write_a1_like(tmp_path))
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    assert main(["robot", "check", str(spec_file), "--seconds", "1"]) == 0
+    assert (spec_file.parent / "a1like_check.png").stat().st_size > 1000
+    assert main(["robot", "check", str(spec_file), "--seconds", "1", "--out", str(tmp_path / "pngs")]) == 0
+    assert (tmp_path / "pngs" / "a1like_check.png").is_file()
+    assert main(["robot", "check", "quadruped", "--seconds", "0.2"]) in (0, 1)
+    assert "give --out PNG" in capsys.readouterr().out
+    assert list(cwd.iterdir()) == []
+
+
+def h1_spec_file(folder: Path, shared: Path, **replace: str) -> Path:
+    example = Path(__file__).resolve().parents[1] / "docs" / "examples" / "unitree_h1.yaml"
+    text = example.read_text().replace("../../../shared/robots", str(shared))
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    path = folder / "h1.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_h1_needs_a_policy_to_stand_and_passes(shared_robots, tmp_path, capsys):
+    from stridelab.app.cli import main
+
+    spec_file = h1_spec_file(tmp_path, shared_robots)
+    assert main(["robot", "check", str(spec_file), "--seconds", "2", "--out", str(tmp_path / "h1.png")]) == 0
+    out = capsys.readouterr().out
+    assert "DOES NOT STAND on its PD controllers alone" in out and "needs a policy to stand" in out
+    # with its knees and hips too soft to carry it, even the balance assist does not help: a failure
+    weak = h1_spec_file(tmp_path, shared_robots, **{"knee: 200": "knee: 5", "hip_pitch: 150": "hip_pitch: 5"})
+    assert main(["robot", "check", str(weak), "--seconds", "2", "--out", str(tmp_path / "weak.png")]) == 1
+    out = capsys.readouterr().out
+    assert "DOES NOT STAND even with its balance assisted" in out and "needs a policy" not in out
