@@ -257,7 +257,8 @@ def _tuples(value: Any) -> Any:
 def override(cfg: Any, **overrides: Any) -> Any:
     """``dataclasses.replace`` with nested dicts for nested dataclasses and a clear error for typos.
 
-    Term tables (dict fields) accept new entries, e.g. ``override(cfg, rewards={"my_term": {...}})``.
+    Term tables (dict fields) accept new entries, e.g. ``override(cfg, rewards={"my_term": {...}})``, and a term
+    set to ``None`` is removed, as in Isaac Lab: ``override(cfg, events={"push": None})``.
     """
     merged = to_dict(cfg)
     _merge(merged, overrides, type(cfg), type(cfg).__name__)
@@ -271,6 +272,12 @@ def _merge(base: dict, new: dict, t: Any, where: str) -> None:
     for key, value in new.items():
         if is_dataclass(value):
             value = to_dict(value)
+        if value is None and is_table and is_dataclass(value_type):  # a term set to None is switched off
+            if key not in base:
+                raise ConfigError(f"{where}.{key} = None removes a term, but {where} has no term {key!r}"
+                                  f"{did_you_mean(key, base)}; its terms are: {', '.join(base) or '(none)'}.")
+            del base[key]
+            continue
         if key not in base:
             if not is_table:
                 raise ConfigError(f"unknown option {where}.{key}{did_you_mean(key, base)}; valid options are: "
@@ -284,6 +291,28 @@ def _merge(base: dict, new: dict, t: Any, where: str) -> None:
             _merge(base[key], value, sub_t, f"{where}.{key}")
         else:
             base[key] = value
+
+
+def is_term_path(cls: type, path: tuple[str, ...]) -> bool:
+    """Whether ``path`` (field names and table keys below dataclass ``cls``, e.g. ``("events", "push")`` or
+    ``("observations", "policy", "terms", "base_lin_vel")``) names an entry of a term table (a dict of
+    dataclasses), whether or not the entry exists."""
+    t: Any = cls
+    for i, part in enumerate(path):
+        t = _optional_dataclass(t) or t
+        if is_dataclass(t):
+            hints = _hints(t)
+            if part not in hints:
+                return False
+            t = hints[part]
+        elif typing.get_origin(t) is dict:
+            value_type = typing.get_args(t)[1]
+            if i == len(path) - 1:
+                return is_dataclass(value_type)
+            t = value_type
+        else:
+            return False
+    return False
 
 
 def save_yaml(obj: Any, path: Path) -> None:

@@ -10,6 +10,9 @@ Each command is a module ``stridelab.app.<name>`` with
   takes the defaults of its task), and ``resolve(args, reparse)``: a last step after parsing that may parse
   again with other defaults (``train --resume`` parses against the run's stored configuration).
 
+A command with ``--env.*`` options takes ``--env.<table>.<term> None`` (e.g. ``--env.events.push None``) as
+switching that term off: the term leaves the command's defaults before tyro parses (:mod:`stridelab.app.options`).
+
 Every :class:`~stridelab.errors.StridelabError` reaches the user as one line ``error: ...`` on stderr with exit
 code 2; a usage error (an unknown option) prints tyro's message and a hint line, also with exit code 2.
 """
@@ -27,6 +30,7 @@ from typing import Annotated, Any, Union
 
 import tyro
 
+from stridelab.app.options import check_removals, split_term_removals, without_terms
 from stridelab.errors import StridelabError
 
 COMMANDS = ("list", "bench", "train", "distill", "bc", "sysid", "eval", "play", "export", "deploy", "robot", "terrain",
@@ -85,9 +89,18 @@ def parse(argv: Sequence[str]) -> Parsed:
     index = _command_index(argv)
     name = argv[index] if index is not None else None
     module = command_module(name) if name is not None else None
+    removed: list[tuple[str, ...]] = []
+    if module is not None and hasattr(module, "default_args") and "env" in {f.name for f in
+                                                                            dataclasses.fields(module.Args)}:
+        argv, removed = split_term_removals(argv)  # --env.<table>.<term> None: the term is switched off
     tokens = argv[index + 1:] if index is not None else []
 
+    seen: list[Any] = []  # the defaults parsed against, in which each switched-off term must be found once
+
     def parse_with(default: Any) -> Any:
+        if removed:  # the terms leave the defaults, so that their options are gone too
+            seen.append(default)
+            default = without_terms(default, removed, missing_ok=True)
         root = tyro.cli(_root({name: default} if name else {}), args=argv, prog="stridelab", description=DESCRIPTION)
         return root
 
@@ -97,6 +110,7 @@ def parse(argv: Sequence[str]) -> Parsed:
     if module is not None and hasattr(module, "resolve"):
         reparse: Callable[[Any], Any] = lambda other: parse_with(other).command  # noqa: E731
         options = module.resolve(options, reparse)
+    check_removals(removed, seen)
     return Parsed(name, options, root.verbose)
 
 

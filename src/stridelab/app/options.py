@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from stridelab.errors import ConfigError
+import dataclasses
+from typing import Any
+
+from stridelab.errors import ConfigError, did_you_mean
 
 
 def check(ok: bool, message: str) -> None:
@@ -24,3 +27,83 @@ def check_budget(num_envs: int | None = None, max_iterations: int | None = None,
           f"--max-iterations {max_iterations} is out of range; give 0 or more iterations.")
     check(max_minutes is None or max_minutes >= 0,
           f"--max-minutes {max_minutes} is out of range; give 0 (no limit) or more minutes.")
+
+
+# ---- switching terms off: --env.<table>.<term> None ----------------------------------------------
+
+def split_term_removals(argv: list[str]) -> tuple[list[str], list[tuple[str, ...]]]:
+    """Take ``--env.<table>.<term> None`` (or ``--env.<table>.<term>=None``) out of ``argv``: the term is switched
+    off, as Isaac Lab users do by setting a term to None. Returns the other tokens and each removed term's path
+    below ``env`` as written (``("events", "base-mass")``); other options are left to the parser."""
+    from stridelab.config import EnvConfig, is_term_path
+
+    kept, removed, i = [], [], 0
+    while i < len(argv):
+        token = argv[i]
+        name, eq, value = token.partition("=")
+        if not eq:
+            value = argv[i + 1] if i + 1 < len(argv) else ""
+        path = tuple(name[len("--env."):].split(".")) if name.startswith("--env.") else ()
+        if path and value == "None" and is_term_path(EnvConfig, tuple(p.replace("-", "_") for p in path)):
+            removed.append(path)
+            i += 1 if eq else 2
+            continue
+        kept.append(token)
+        i += 1
+    return kept, removed
+
+
+def without_terms(args: Any, removed: list[tuple[str, ...]], missing_ok: bool = False) -> Any:
+    """``args`` with the terms at ``removed`` (paths below ``args.env``, see :func:`split_term_removals`) taken
+    out of its env config; with ``missing_ok`` a term that is not there is passed over (a resumed run's stored
+    config, in which it was switched off already).
+
+    Raises:
+        ConfigError: a path that names no term, in one sentence that lists the table's terms.
+    """
+    from stridelab.config import override, to_dict
+
+    env = args.env
+    for path in removed:
+        node: Any = to_dict(env)
+        keys = []
+        for depth, part in enumerate(path):
+            match = [k for k in node if str(k).replace("_", "-") == part.replace("_", "-")] \
+                if isinstance(node, dict) else []
+            if not match and missing_ok:
+                break
+            if not match:
+                table = "--env." + ".".join(path[:depth])
+                names = [str(k).replace("_", "-") for k in node] if isinstance(node, dict) else []
+                raise ConfigError(f"--env.{'.'.join(path)} None switches off a term, but {table} has no term "
+                                  f"{part!r}{did_you_mean(part.replace('_', '-'), names)}; name one of: "
+                                  f"{', '.join(names) or '(none)'}.")
+            keys.append(match[0])
+            node = node[match[0]]
+        if len(keys) < len(path):
+            continue
+        change: Any = None
+        for key in reversed(keys):
+            change = {key: change}
+        env = override(env, **change)
+    return dataclasses.replace(args, env=env)
+
+
+def check_removals(removed: list[tuple[str, ...]], defaults: list[Any]) -> None:
+    """Each term at ``removed`` exists in at least one of ``defaults`` (the options a command parsed against: its
+    task's, a resumed run's).
+
+    Raises:
+        ConfigError: a path that names a term in none of them (the sentence of :func:`without_terms`).
+    """
+    for path in removed:
+        errors = []
+        for default in defaults:
+            try:
+                without_terms(default, [path])
+                break
+            except ConfigError as err:
+                errors.append(err)
+        else:
+            if errors:
+                raise errors[0]

@@ -186,7 +186,23 @@ def _refusals(args: Any, stored: Any, positional: str) -> list[str]:
             short = shortcut_of.get(name)
             spelled = f"{_flag(short)} {_shown(getattr(args, short))}" if short else f"{_flag(name)} {_shown(value)}"
             refused.append(f"{spelled} (stored: {_shown(theirs.get(name, 'not set'))})")
+    # terms switched off (--env.<table>.<term> None): none of their options is left
+    gone = {_term_gone(name, mine) for name in theirs if name not in mine and name.startswith("env.")} - {""}
+    refused += [f"{_flag(term)} None (stored: a term)" for term in sorted(gone)]
     return refused
+
+
+def _term_gone(name: str, mine: dict[str, Any]) -> str:
+    """The term (``env.events.push``) that option ``name`` (``env.events.push.params.velocity``) belongs to when
+    ``mine`` has none of that term's options (it was switched off), else ''."""
+    from stridelab.config import is_term_path
+
+    parts = tuple(name.split("."))
+    for i in range(2, len(parts) + 1):
+        term = ".".join(parts[:i])
+        if is_term_path(EnvConfig, parts[1:i]) and not any(k == term or k.startswith(term + ".") for k in mine):
+            return term
+    return ""
 
 
 def resolve(args: Args, reparse: Callable[[Args], Args]) -> Args:

@@ -99,7 +99,8 @@ class randomize_friction(_Randomizer):  # noqa: N801 - a term, named like the fu
 
 class randomize_base_mass(_Randomizer):  # noqa: N801
     """Mass added to the base [kg], a shift of its centre of mass [m] per axis and factors of its principal
-    moments of inertia (x, y, z), each drawn independently."""
+    moments of inertia (x, y, z), each drawn independently. They act on the body of the base's rigid group that
+    carries its mass (``LoadedRobot.base_mass_body``: the base, or the heavy link welded to an empty root link)."""
 
     mirrors = {"added_mass": sym.scalar, "com_offset": sym.vector(1, -1, 1), "base_inertia": sym.scalar}
     scales = {"com_offset": 10.0}
@@ -117,7 +118,8 @@ class randomize_base_mass(_Randomizer):  # noqa: N801
         self._mass0 = float(physics.nominal("base_mass")[0])
         if self.added_mass[0] <= -self._mass0:
             raise ConfigError(f"randomize_base_mass.added_mass = {added_mass!r} would make the base mass zero or "
-                              f"negative (the base has {self._mass0:.4g} kg); give a low above {-self._mass0:.4g}.")
+                              f"negative (the base and the links welded to it carry {self._mass0:.4g} kg); give a "
+                              f"low above {-self._mass0:.4g}.")
         self._ipos0 = physics.nominal("base_com")
         self._inertia0 = physics.nominal("base_inertia")
         self.values = {}

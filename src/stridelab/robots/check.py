@@ -4,6 +4,14 @@ The first thing to run on a new robot: it prints the joints (limits, gains, torq
 masses and the feet, holds the default pose under the PD controllers for a few seconds on flat ground,
 says whether the robot stands (base height, tilt, feet in contact, no terminating contact) and writes
 a PNG of the final pose.
+
+A biped (two feet or fewer) need not stand on its PD controllers alone: with its feet side by side it balances
+actively, as H1 does, whose ankles (2 x 40 N m/rad) are far softer than it would take to hold m g h = 490 N m/rad.
+When such a robot falls, the pose is held again with a balance assist, an upright torque on the base (stiffness
+``ASSIST_STIFFNESS`` m g h per radian of tilt, critically damped; it adds no force, so the legs carry the
+whole weight). If it then stands, its legs and pose are right and only balance is missing: the verdict is
+"needs a policy to stand", and the check passes. A quadruped stands on four feet without balancing, so a fall
+is a failure.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ class StandReport:
         feet_in_contact: per foot, in the order of ``spec.feet``.
         terminate_contact: a terminating part touched something at the end.
         stands: all of: height >= 50 % of the start, tilt <= 0.35 rad, every foot down, no terminating contact.
+        needs_policy: it does not stand, but it does with the balance assist (bipeds only, see the module).
     """
 
     robot: str
@@ -46,21 +55,53 @@ class StandReport:
     total_mass: float
     lines: list[str] = field(default_factory=list)
     image: str | None = None
+    needs_policy: bool = False
+
+    @property
+    def passes(self) -> bool:
+        """The check passes: the robot stands, or it is a biped that stands with its balance assisted."""
+        return self.stands or self.needs_policy
 
 
-def hold_default_pose(robot: LoadedRobot, seconds: float = 5.0) -> tuple[mujoco.MjData, float]:
-    """Simulate one robot from its reset pose with PD targets at the default pose. Returns (data, max tilt)."""
+#: stiffness of the balance assist, in units of the robot's m g h [N m/rad]
+ASSIST_STIFFNESS = 4.0
+
+
+def hold_default_pose(robot: LoadedRobot, seconds: float = 5.0, assist: bool = False) -> tuple[mujoco.MjData, float]:
+    """Simulate one robot from its reset pose with PD targets at the default pose, with the balance assist if
+    ``assist`` (see the module). Returns (data, final tilt [rad])."""
     model, spec = robot.model, robot.spec
     data = mujoco.MjData(model)
-    b = robot.base_qpos_adr
+    b, base = robot.base_qpos_adr, robot.base_body_id
     data.qpos[b:b + 3] = [0.0, 0.0, spec.init_height]
     data.qpos[b + 3:b + 7] = [1.0, 0.0, 0.0, 0.0]
     data.qpos[robot.qpos_adr] = spec.default_pose
     data.ctrl[:] = spec.default_pose
+    # tau = -k theta axis - c omega_xy with k = ASSIST_STIFFNESS m g h [N m/rad] and c = 2 sqrt(k m h^2) [N m s/rad]
+    weight = float(model.body_subtreemass[base]) * float(np.linalg.norm(model.opt.gravity))  # [N]
+    k = ASSIST_STIFFNESS * weight * spec.init_height
+    c = 2.0 * np.sqrt(k * float(model.body_subtreemass[base]) * spec.init_height ** 2)
     for _ in range(int(round(seconds / model.opt.timestep))):
+        if assist:
+            rot = data.xmat[base].reshape(3, 3)
+            axis = np.cross(rot[:, 2], [0.0, 0.0, 1.0])  # turns the base's z axis up; |axis| = sin(tilt)
+            tilt = np.arctan2(np.linalg.norm(axis), rot[2, 2])
+            omega = rot @ data.qvel[robot.base_dof_adr + 3:robot.base_dof_adr + 6]  # world frame [rad/s]
+            torque = k * tilt * axis / max(np.linalg.norm(axis), 1e-12) - c * np.array([omega[0], omega[1], 0.0])
+            data.xfrc_applied[base, 3:] = torque
         mujoco.mj_step(model, data)
     mujoco.mj_forward(model, data)
     return data, float(np.arccos(np.clip(-projected_gravity(data.qpos[None, b + 3:b + 7])[0, 2], -1.0, 1.0)))
+
+
+def _judge(robot: LoadedRobot, data: mujoco.MjData, tilt: float) -> tuple[float, list[bool], bool, bool]:
+    """(base height [m], feet in contact, terminating contact, stands) of a held pose."""
+    s = robot.sensors
+    feet = [bool(v > 0) for v in data.sensordata[s.foot_contact[0]:s.foot_contact[1]]]
+    terminate = bool((data.sensordata[s.terminate_contact[0]:s.terminate_contact[1]] > 0).any())
+    height = float(data.qpos[robot.base_qpos_adr + 2])
+    return height, feet, terminate, height >= 0.5 * robot.spec.init_height and tilt <= 0.35 and all(feet) \
+        and not terminate
 
 
 def check_robot(robot: LoadedRobot | None = None, spec_name: str | None = None, seconds: float = 5.0,
@@ -71,11 +112,7 @@ def check_robot(robot: LoadedRobot | None = None, spec_name: str | None = None, 
         robot = load_robot(get_robot(spec_name))
     model, spec = robot.model, robot.spec
     data, tilt = hold_default_pose(robot, seconds)
-    s = robot.sensors
-    feet = [bool(v > 0) for v in data.sensordata[s.foot_contact[0]:s.foot_contact[1]]]
-    terminate = bool((data.sensordata[s.terminate_contact[0]:s.terminate_contact[1]] > 0).any())
-    height = float(data.qpos[robot.base_qpos_adr + 2])
-    stands = height >= 0.5 * spec.init_height and tilt <= 0.35 and all(feet) and not terminate
+    height, feet, terminate, stands = _judge(robot, data, tilt)
     lines = [f"robot {spec.name!r} from {spec.source}", f"{len(spec.joint_names)} actuated joints (action order):",
              f"  {'joint':<24}{'range [rad]':>20}{'default':>9}{'kp':>8}{'kd':>7}{'torque [N m]':>14}"]
     for i, name in enumerate(spec.joint_names):
@@ -88,8 +125,16 @@ def check_robot(robot: LoadedRobot | None = None, spec_name: str | None = None, 
     lines.append("feet: " + ", ".join(f"{f} ({'down' if c else 'in the air'})" for f, c in zip(spec.feet, feet)))
     lines.append(f"after {seconds:.0f} s holding the default pose: base height {height:.3f} m (start "
                  f"{spec.init_height:.3f} m), tilt {np.degrees(tilt):.1f} deg, terminating contact "
-                 f"{'yes' if terminate else 'no'} -> {'STANDS' if stands else 'DOES NOT STAND'}")
+                 f"{'yes' if terminate else 'no'} -> {'STANDS' if stands else 'DOES NOT STAND'}"
+                 f"{'' if stands or robot.num_feet > 2 else ' on its PD controllers alone'}")
     report = StandReport(spec.name, seconds, height, spec.init_height, tilt, feet, terminate, stands, total, lines)
+    if not stands and robot.num_feet <= 2:  # a biped may need to balance actively: hold it with its balance assisted
+        held, a_tilt = hold_default_pose(robot, seconds, assist=True)
+        a_height, _, a_terminate, report.needs_policy = _judge(robot, held, a_tilt)
+        lines.append(f"with its base held upright (a balance torque, no lift): base height {a_height:.3f} m, tilt "
+                     f"{np.degrees(a_tilt):.1f} deg, terminating contact {'yes' if a_terminate else 'no'} -> "
+                     + ("its legs carry it: it needs a policy to stand (it balances actively, as a biped does)"
+                        if report.needs_policy else "DOES NOT STAND even with its balance assisted"))
     if image is not None:
         report.image = str(render_pose(model, data, robot.base_qpos_adr, Path(image),
                                        distance=max(0.8, 4.0 * spec.init_height)))

@@ -26,8 +26,10 @@ import mujoco
 import numpy as np
 
 from stridelab.errors import RobotSpecError, unknown_name
-from stridelab.robots.parts import Part, resolve_package_paths, resolve_parts, unknown_part
-from stridelab.robots.spec import RobotSpec, joint_matches
+from stridelab.robots.fixed_joints import fix_joints
+from stridelab.robots.parts import Part, base_root, resolve_package_paths, resolve_parts, unknown_part
+from stridelab.robots.repair import describe_repairs, repair_inertias
+from stridelab.robots.spec import RobotSpec
 
 if TYPE_CHECKING:
     from stridelab.sim.terrain import Terrain, TerrainConfig
@@ -81,7 +83,11 @@ class LoadedRobot:
         dof_adr: qvel address of each joint. Shape: (num_joints,).
         joint_range: lower/upper limit per joint [rad]. Shape: (num_joints, 2).
         torque_limits: per joint [N m]. Shape: (num_joints,).
-        base_body_id: id of the floating base body.
+        base_body_id: id of the floating base body: the world's child with the free joint (``spec.base_body`` or
+            the root link it is welded to).
+        base_group: the bodies rigidly attached to the base (no joint between), the base first. Shape: (g,).
+        base_mass_body: the body of the group that carries the base's mass (the base, unless it has none: then
+            the heaviest of the group); base mass randomization changes its mass, centre of mass and inertia.
         base_qpos_adr: qpos address of the base free joint (7 values: pos, quat).
         base_dof_adr: qvel address of the base free joint (6 values: world lin vel, local ang vel).
         foot_geom_ids: collision geoms of all feet. Shape: (num_foot_geoms,).
@@ -99,6 +105,8 @@ class LoadedRobot:
     joint_range: np.ndarray
     torque_limits: np.ndarray
     base_body_id: int
+    base_group: np.ndarray
+    base_mass_body: int
     base_qpos_adr: int
     base_dof_adr: int
     foot_geom_ids: np.ndarray
@@ -232,7 +240,7 @@ def build_mjspec(spec: RobotSpec) -> tuple[mujoco.MjSpec, Path, dict[str, list[P
     resolve_package_paths(mjspec, path, spec.mesh_dir)
     _drop_missing_meshes(mjspec, path)
 
-    _fix_joints(mjspec, spec)
+    fix_joints(mjspec, spec)
     joints = [j.name for j in mjspec.joints if j.name]
     _check_names("joint", spec.joint_names, joints, spec)
     bodies = [b.name for b in mjspec.bodies if b.name and b.name != "world"]
@@ -243,14 +251,14 @@ def build_mjspec(spec: RobotSpec) -> tuple[mujoco.MjSpec, Path, dict[str, list[P
              "terminate": resolve_parts(mjspec, spec.terminate_contacts, "terminate contact", spec.name),
              "penalize": resolve_parts(mjspec, spec.penalize_contacts, "penalize contact", spec.name)}
 
-    base = mjspec.body(spec.base_body)
+    base = base_root(mjspec, spec.base_body, spec.name)
+    if not base.name:
+        base.name = f"{spec.base_body}_root"
     if not any(j.type == mujoco.mjtJoint.mjJNT_FREE for j in base.joints):
-        if base.parent.name != "world":
-            raise RobotSpecError(
-                f"base body {spec.base_body!r} of robot {spec.name!r} is not a child of the world; name the root "
-                f"link of the robot as base_body."
-            )
         base.add_freejoint()
+    repairs = repair_inertias(mjspec)
+    if repairs:
+        _warn_once("%s", describe_repairs(spec.name, str(path), repairs))
 
     _replace_actuators(mjspec, spec)
     if spec.limit_collisions:
@@ -269,78 +277,6 @@ def build_mjspec(spec: RobotSpec) -> tuple[mujoco.MjSpec, Path, dict[str, list[P
     for name, value in spec.option:
         setattr(mjspec.option, name, value)
     return mjspec, path, parts
-
-
-_QPOS_SIZE = {mujoco.mjtJoint.mjJNT_FREE: (7, 6), mujoco.mjtJoint.mjJNT_BALL: (4, 3)}
-
-
-def _fix_joints(mjspec: mujoco.MjSpec, spec: RobotSpec) -> None:
-    """Remove ``spec.fixed_joints`` from the model, their bodies moved to the held angle (see RobotSpec)."""
-    if not spec.fixed_joints:
-        return
-    joints = [j for j in mjspec.joints]
-    named = [j.name for j in joints if j.name]
-    held: dict[str, float] = {}
-    for pattern, value in spec.fixed_joints:
-        hits = [n for n in named if joint_matches(pattern, n)]
-        if not hits:
-            raise RobotSpecError(unknown_name("fixed joint pattern", pattern, named, f"robot {spec.name!r}"))
-        held.update({n: value for n in hits})
-    clash = sorted(set(held) & set(spec.joint_names))
-    if clash:
-        raise RobotSpecError(f"robot {spec.name!r}: {', '.join(map(repr, clash))} is both actuated (joint_names) "
-                             f"and in fixed_joints; take it out of one of them.")
-    qpos_drop, qvel_drop, qadr, vadr = [], [], 0, 0
-    for j in joints:
-        nq, nv = _QPOS_SIZE.get(j.type, (1, 1))
-        if j.name in held:
-            if j.type not in (mujoco.mjtJoint.mjJNT_HINGE, mujoco.mjtJoint.mjJNT_SLIDE):
-                raise RobotSpecError(f"robot {spec.name!r}: fixed joint {j.name!r} is not a hinge or slide joint; "
-                                     f"fix only 1-DoF joints.")
-            _move_to(j, held[j.name] - float(j.ref), spec)
-            qpos_drop.append(qadr)
-            qvel_drop.append(vadr)
-        qadr, vadr = qadr + nq, vadr + nv
-    for key in mjspec.keys:  # keyframes lose the removed joints' entries
-        if len(key.qpos):
-            key.qpos = np.delete(np.asarray(key.qpos), qpos_drop)
-        if len(key.qvel):
-            key.qvel = np.delete(np.asarray(key.qvel), qvel_drop)
-    for sensor in list(mjspec.sensors):  # joint sensors of removed joints (encoders of the held arms)
-        if sensor.objtype == mujoco.mjtObj.mjOBJ_JOINT and sensor.objname in held:
-            mjspec.delete(sensor)
-    for j in joints:
-        if j.name in held:
-            mjspec.delete(j)
-    log.info("robot %s: %d joints held fixed: %s", spec.name, len(held), ", ".join(sorted(held)))
-
-
-def _move_to(joint: mujoco.MjsJoint, value: float, spec: RobotSpec) -> None:
-    """Move ``joint``'s body as if the joint stood at ``value`` [rad or m] from its reference."""
-    if value == 0.0:
-        return
-    body = joint.parent
-    if body.alt.type != mujoco.mjtOrientation.mjORIENTATION_QUAT:
-        raise RobotSpecError(f"robot {spec.name!r}: body {body.name!r} gives its orientation other than as a "
-                             f"quaternion, so fixed joint {joint.name!r} can only be held at its reference angle; "
-                             f"use 0 or write the body's quat.")
-    axis = np.asarray(joint.axis, dtype=np.float64) / np.linalg.norm(joint.axis)
-    quat = np.array(body.quat, dtype=np.float64)  # a copy: body.quat changes below
-    shift = np.zeros(3)
-    if joint.type == mujoco.mjtJoint.mjJNT_SLIDE:
-        local = axis * value
-    else:  # a rotation about the axis through the joint's anchor
-        turn = np.zeros(4)
-        mujoco.mju_axisAngle2Quat(turn, axis, value)
-        anchor = np.array(joint.pos, dtype=np.float64)
-        rotated = np.zeros(3)
-        mujoco.mju_rotVecQuat(rotated, anchor, turn)
-        local = anchor - rotated
-        new_quat = np.zeros(4)
-        mujoco.mju_mulQuat(new_quat, quat, turn)
-        body.quat = new_quat
-    mujoco.mju_rotVecQuat(shift, local, quat)
-    body.pos = np.asarray(body.pos, dtype=np.float64) + shift
 
 
 def _add_floor(mjspec: mujoco.MjSpec) -> None:
@@ -404,7 +340,7 @@ def _limit_collisions(mjspec: mujoco.MjSpec, spec: RobotSpec, parts: dict[str, l
     keep_geoms = {g for p in parts["feet"] for g in p.geoms}
     keep_geoms |= {p.name for p in parts["terminate"] + parts["penalize"] if p.kind == "geom"}
     keep_bodies = {p.name for p in parts["terminate"] + parts["penalize"] if p.kind == "body"}
-    base = mjspec.body(spec.base_body)
+    base = base_root(mjspec, spec.base_body, spec.name)
     for geom in base.find_all(mujoco.mjtObj.mjOBJ_GEOM):
         if geom.name in keep_geoms or geom.parent.name in keep_bodies:
             if geom.contype or geom.conaffinity:
@@ -460,7 +396,7 @@ def add_terrain(mjspec: mujoco.MjSpec, spec: RobotSpec, terrain: Terrain) -> Non
     from stridelab.sim.terrain import add_to_spec
     from stridelab.sim.terrain.grid import GROUND_GROUP, OVERHEAD_GROUP
 
-    for geom in mjspec.body(spec.base_body).find_all(mujoco.mjtObj.mjOBJ_GEOM):
+    for geom in base_root(mjspec, spec.base_body, spec.name).find_all(mujoco.mjtObj.mjOBJ_GEOM):
         if geom.group in (GROUND_GROUP, OVERHEAD_GROUP):
             geom.group = ROBOT_GROUP
     add_to_spec(terrain, mjspec)
@@ -470,10 +406,10 @@ def add_stand(mjspec: mujoco.MjSpec, spec: RobotSpec, height: float) -> None:
     """Hold the base on a test stand: upright at ``height`` [m] above the floor's origin (its free joint's
     ``qpos0``), welded to the world by a stiff equality (solref 0.01 s: it holds a 12 kg quadruped swinging its
     legs within 1 mm). The base keeps its free joint, so every index stays as without the stand."""
-    base = mjspec.body(spec.base_body)
+    base = base_root(mjspec, spec.base_body, spec.name)
     base.pos, base.quat = [0.0, 0.0, float(height)], [1.0, 0.0, 0.0, 0.0]
     weld = mjspec.add_equality()
-    weld.type, weld.objtype, weld.name1 = mujoco.mjtEq.mjEQ_WELD, mujoco.mjtObj.mjOBJ_BODY, spec.base_body
+    weld.type, weld.objtype, weld.name1 = mujoco.mjtEq.mjEQ_WELD, mujoco.mjtObj.mjOBJ_BODY, base.name
     weld.solref, weld.solimp = [0.01, 1.0], [0.99, 0.999, 0.001, 0.5, 2.0]
 
 
@@ -505,7 +441,9 @@ def load_robot(spec: RobotSpec, terrain: TerrainConfig | Terrain | None = None,
         if int(model.jnt_type[jid]) not in (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE)):
             raise RobotSpecError(f"joint {name!r} of robot {spec.name!r} is not a hinge or slide joint; list only "
                                  f"actuated 1-DoF joints in joint_names.")
-    base_id = model.body(spec.base_body).id
+    base_id = int(model.body_rootid[model.body(spec.base_body).id])  # the world's child with the free joint
+    group = np.flatnonzero(model.body_weldid == base_id)
+    carrier = base_id if model.body_mass[base_id] >= mujoco.mjMINVAL else int(group[np.argmax(model.body_mass[group])])
     free = [j for j in range(model.njnt) if model.jnt_bodyid[j] == base_id and model.jnt_type[j] == 0][0]
     joint_range = model.jnt_range[joint_ids].copy()
     unlimited = ~model.jnt_limited[joint_ids].astype(bool)
@@ -529,6 +467,8 @@ def load_robot(spec: RobotSpec, terrain: TerrainConfig | Terrain | None = None,
         joint_range=joint_range,
         torque_limits=np.abs(model.actuator_forcerange[:, 1]).copy(),
         base_body_id=base_id,
+        base_group=group,
+        base_mass_body=carrier,
         base_qpos_adr=int(model.jnt_qposadr[free]),
         base_dof_adr=int(model.jnt_dofadr[free]),
         foot_geom_ids=np.array([g for g, _ in foot_geoms]),

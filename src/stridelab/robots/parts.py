@@ -6,6 +6,11 @@ body get a generated name (``<body>_collision<i>``) so that sensors can refer to
 joined by fixed joints stay bodies of their own (``fusestatic`` off), so their link names remain
 addressable. ``package://PKG/path`` mesh references are resolved against the spec's ``mesh_dir``, the
 file's folder and its parents.
+
+Links welded together (no joint between them) move as one rigid body. legged_gym's A1 URDF, for one, has an
+empty root link ``base`` with its ``trunk`` (all the mass and the collision box) on a fixed joint: the base
+body may be named by any link welded to the root (:func:`base_root`), and a contact part naming a link
+without collision geometry stands for the one link welded to it that has some (:func:`resolve_parts`).
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ def resolve_parts(mjspec: mujoco.MjSpec, names: tuple[str, ...], what: str, robo
         if name in geoms:
             parts.append(Part(name, "geom", (name,)))
         elif name in bodies:
-            body = bodies[name]
+            body = _with_collision(bodies[name])
             collision = [g for g in body.geoms if is_collision(g)]
             if need_geoms and not collision:
                 raise RobotSpecError(f"{what} body {name!r} of robot {robot!r} has no collision geometry; name the "
@@ -58,10 +63,57 @@ def resolve_parts(mjspec: mujoco.MjSpec, names: tuple[str, ...], what: str, robo
             for i, g in enumerate(collision):
                 if not g.name:
                     g.name = f"{name}_collision{i}"
-            parts.append(Part(name, "body", tuple(g.name for g in collision)))
+            parts.append(Part(body.name, "body", tuple(g.name for g in collision)))
         else:
             raise RobotSpecError(unknown_part(what, name, sorted(bodies), sorted(geoms), robot))
     return parts
+
+
+def welded(body: mujoco.MjsBody) -> list[mujoco.MjsBody]:
+    """The bodies rigidly attached to ``body`` (no joint between them), ``body`` first: up to the first body
+    with joints (or the world's child), then down through every child without joints."""
+    root = body
+    while not root.joints and root.parent.name != "world":
+        root = root.parent
+    group, todo = [], [root]
+    while todo:
+        b = todo.pop(0)
+        group.append(b)
+        todo.extend(c for c in b.bodies if not c.joints)
+    return [body] + [b for b in group if b is not body]
+
+
+def _with_collision(body: mujoco.MjsBody) -> mujoco.MjsBody:
+    """``body``, or, when it has no collision geoms, the one body welded to it that has some."""
+    if any(is_collision(g) for g in body.geoms):
+        return body
+    solid = [b for b in welded(body)[1:] if b.name and any(is_collision(g) for g in b.geoms)]
+    return solid[0] if len(solid) == 1 else body
+
+
+def base_root(mjspec: mujoco.MjSpec, name: str, robot: str) -> mujoco.MjsBody:
+    """The body that carries (or gets) the free joint for base body ``name``: ``name`` itself when it is a child of
+    the world or has the free joint, else the world's child it is welded to (legged_gym's A1: ``trunk`` on a
+    fixed joint below an empty root link ``base`` resolves to ``base``).
+
+    Raises:
+        RobotSpecError: a joint lies between ``name`` and the world's child.
+    """
+    body = mjspec.body(name)
+    root = body
+    while root.parent.name != "world" and not any(j.type == mujoco.mjtJoint.mjJNT_FREE for j in root.joints):
+        if root.joints:
+            raise RobotSpecError(
+                f"base body {name!r} of robot {robot!r} moves on joint {root.joints[0].name!r} relative to the robot's "
+                f"root link {_world_child(root).name!r}; name the root link, or a link welded to it, as base_body.")
+        root = root.parent
+    return root
+
+
+def _world_child(body: mujoco.MjsBody) -> mujoco.MjsBody:
+    while body.parent.name != "world":
+        body = body.parent
+    return body
 
 
 def unknown_part(what: str, name: str, bodies: list[str], geoms: list[str], robot: str) -> str:

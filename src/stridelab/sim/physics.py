@@ -8,9 +8,9 @@ a block of ``size`` values per env in SI units:
 name                size                    units       model field (``Batch.expand``)
 ==================  ======================  ==========  =================================================
 foot_friction       num_feet                -           geom_friction[foot geoms, 0] (each foot's geoms)
-base_mass           1                       kg          body_mass[base]
-base_com            3                       m           body_ipos[base] (centre of mass in the base frame)
-base_inertia        3                       kg m^2      body_inertia[base] (principal moments)
+base_mass           1                       kg          body_mass[carrier] (the base's mass; see below)
+base_com            3                       m           body_ipos[carrier] (centre of mass in its frame)
+base_inertia        3                       kg m^2      body_inertia[carrier] (principal moments)
 link_mass           num_links               kg          body_mass[links]
 link_inertia        3 num_links             kg m^2      body_inertia[links] (link-major: x, y, z per link)
 kp                  num_joints              N m/rad     actuator_gainprm[:, 0] and -actuator_biasprm[:, 1]
@@ -21,6 +21,11 @@ joint_armature      num_joints              kg m^2      dof_armature[joint dofs]
 gravity             3                       m/s^2       opt.gravity (world frame)
 action_delay        1                       substeps    the simulator's target delay (not a model field)
 ==================  ======================  ==========  =================================================
+
+The base group is the base and the bodies welded to it (``LoadedRobot.base_group``); its mass is carried by one
+of them (``LoadedRobot.base_mass_body``: the base, or its heaviest welded body when the base itself is an empty
+root link, as in legged_gym's A1 URDF). ``base_mass``, ``base_com`` and ``base_inertia`` are the carrier's, so
+a change of ``base_mass`` changes the group's total mass by as much.
 
 The links are the bodies moved by the actuated joints (each joint's child body, in joint order, each once).
 A field is expanded the first time one of its parameters is set, so a task that sets nothing pays nothing
@@ -61,7 +66,7 @@ def _parameters(robot: Any) -> dict[str, Parameter]:
     nf, nj = robot.num_feet, len(robot.dof_adr)
     geoms, of = robot.foot_geom_ids, robot.foot_of_geom
     first = np.unique(of, return_index=True)[1]  # each foot's first geom, whose value the foot reports
-    b, dofs = robot.base_body_id, robot.dof_adr
+    b, dofs = robot.base_mass_body, robot.dof_adr  # the body of the base group that carries its mass
     links = link_bodies(robot)
     nl = len(links)
 
