@@ -8,7 +8,8 @@ on the course's lanes (:mod:`stridelab.sim.terrain.courses`, ETG-RL's figures), 
 - spawning at the lane's start, facing +x (heading within +-0.2 rad, xy within +-0.1 m);
 - ``course_command``: forward at 0.3-1.0 m/s, no lateral command, and a yaw rate that steers the robot
   back to the +x heading and its lane's centre line (:class:`stridelab.mdp.commands.course_command`);
-- the episode ends as a time-out when the base crosses the finish line (``course_finished``);
+- the episode ends as a time-out when the base crosses the finish line (``course_finished``), and as a
+  fall when the base sinks 0.1 m below the course's deck (``base_below_deck``: in a gap, off the beam);
 - no curriculum: ETG-RL's courses are fixed, one level each.
 
 Success (``stridelab eval``, :mod:`stridelab.eval.terrain`): the base crosses the finish line without a
@@ -48,7 +49,9 @@ def course_task(course: str, robot: str = "quadruped", lanes: int = 4) -> EnvCon
     commands = {**base.commands, "velocity": TermCfg("course_command", params={
         "resample_s": 10.0, "lin_vel_x": (0.3, 1.0), "lin_vel_y": (0.0, 0.0), "ang_vel_yaw": (-1.0, 1.0),
         "standing_fraction": 0.05, "min_lin_vel": 0.1, "heading_gain": 1.0, "lane_gain": 1.0})}
-    terminations = {**base.terminations, "course_finished": TerminationTermCfg("course_finished", time_out=True)}
+    # a robot in a gap or off the beam has lost the course: a fall, not a wait for the time-out
+    terminations = {**base.terminations, "course_finished": TerminationTermCfg("course_finished", time_out=True),
+                    "base_below_deck": TerminationTermCfg("base_below_deck", params={"depth": 0.1})}
     return replace(base, events=events, commands=commands, terminations=terminations, curriculum={})
 
 
