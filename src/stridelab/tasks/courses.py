@@ -10,6 +10,8 @@ on the course's lanes (:mod:`stridelab.sim.terrain.courses`, ETG-RL's figures), 
   back to the +x heading and its lane's centre line (:class:`stridelab.mdp.commands.course_command`);
 - the episode ends as a time-out when the base crosses the finish line (``course_finished``), and as a
   fall when the base sinks 0.1 m below the course's deck (``base_below_deck``: in a gap, off the beam);
+- on the cave, ``extero`` also holds the ceiling scan (:class:`stridelab.mdp.ceiling_scan.ceiling_scan`: the
+  ceiling's height above the base on the height scan's 187 points, scale 5), so the policy sees the ceiling;
 - no curriculum: ETG-RL's courses are fixed, one level each.
 
 Success (``stridelab eval``, :mod:`stridelab.eval.terrain`): the base crosses the finish line without a
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from stridelab.config import EnvConfig, EventTermCfg, TermCfg, TerminationTermCfg
+from stridelab.config import EnvConfig, EventTermCfg, ObsTermCfg, TermCfg, TerminationTermCfg
 from stridelab.sim.terrain.config import COURSES
 from stridelab.sim.terrain.courses import course_config
 from stridelab.tasks.entry import TaskEntry
@@ -52,7 +54,13 @@ def course_task(course: str, robot: str = "quadruped", lanes: int = 4) -> EnvCon
     # a robot in a gap or off the beam has lost the course: a fall, not a wait for the time-out
     terminations = {**base.terminations, "course_finished": TerminationTermCfg("course_finished", time_out=True),
                     "base_below_deck": TerminationTermCfg("base_below_deck", params={"depth": 0.1})}
-    return replace(base, events=events, commands=commands, terminations=terminations, curriculum={})
+    observations = base.observations
+    if course == "cave":  # the ceiling beside the height scan, on the same points, scaled as it is
+        extero = observations["extero"]
+        ceiling = ObsTermCfg("ceiling_scan", scale=5.0, params={"offset": 0.0, "clip": 1.0, "method": "lookup"})
+        observations = {**observations, "extero": replace(extero, terms={**extero.terms, "ceiling_scan": ceiling})}
+    return replace(base, events=events, commands=commands, terminations=terminations, observations=observations,
+                   curriculum={})
 
 
 def _train_cfg():
