@@ -29,7 +29,7 @@ def _balanced(text: str) -> bool:
     return sum(map(text.count, "([{")) == sum(map(text.count, ")]}")) and text.count("`") % 2 == 0
 
 
-@pytest.mark.parametrize("task", ["quadruped-flat", "biped-flat", "quadruped-rough"])
+@pytest.mark.parametrize("task", ["quadruped-flat", "biped-flat", "quadruped-rough", "quadruped-cave"])
 def test_every_term_has_a_whole_description(task):
     env, groups = _described_groups(task)
     json.dumps(groups)  # plain data
@@ -46,7 +46,8 @@ def test_every_term_has_a_whole_description(task):
     names = {t["name"] for d in groups.values() for t in d["terms"]}
     assert {"base_ang_vel", "projected_gravity", "velocity_commands", "joint_pos", "joint_vel", "last_action",
             "gait_clock", "base_lin_vel", "foot_contact", "randomized"} <= names
-    assert ("height_scan" in names) == (task == "quadruped-rough")
+    assert ("height_scan" in names) == (task in ("quadruped-rough", "quadruped-cave"))
+    assert ("ceiling_scan" in names) == (task == "quadruped-cave")
     assert ("gait_frequency" in names) == (task == "biped-flat")
 
 

@@ -8,7 +8,8 @@ Inputs and outputs (both formats):
   ensemble:    actions, <states out> = f(obs, <states in>): the mean of the members' deterministic actions;
                recurrent member i takes h_in_i (and c_in_i) and returns h_out_i (and c_out_i)
 ``obs`` is the policy observation vector described by ``policy.json["observation"]`` (batch first), followed
-by the height scan of ``policy.json["extero"]`` for a policy that reads one (a terrain teacher);
+by the height scan of ``policy.json["extero"]`` for a policy that reads one (a terrain teacher; on the cave
+course the ceiling scan follows it in the same group);
 ``policy.json["recurrent"]`` lists the state inputs and outputs with their shapes (``state_shapes``),
 ``policy.json["ensemble"]`` the members of an ensemble.
 """
@@ -226,7 +227,7 @@ def metadata(loaded: LoadedPolicy, module: ExportablePolicy | EnsembleExport, en
         "control_hz": 1.0 / env.dt,
         "physics_dt": float(env.robot.model.opt.timestep),
         "observation": observation,
-        "extero": extero,  # the height scan (a teacher's input), None for a proprioceptive policy
+        "extero": extero,  # the height (and ceiling) scan of a teacher, None for a proprioceptive policy
         "observation_groups": groups,  # the order in which the groups are concatenated into ``obs``
         "privileged": env.observations.groups["privileged"].describe() if "privileged" in env.observations.groups
         else None,

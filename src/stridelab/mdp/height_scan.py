@@ -208,11 +208,7 @@ class height_scan:  # noqa: N801 - a term, named like the function terms
         sizes = (f"{self.nx} x {self.ny} grid of {self.points[-1, 0] - self.points[0, 0]:g} m x "
                  f"{self.points[-1, 1] - self.points[0, 1]:g} m centred on the base, x-major (point (ix, iy) is value "
                  f"ix * {self.ny} + iy, x and y ascending)")
-        frame = ("turned with the base's heading: yaw = atan2(2 (w z + x y), 1 - 2 (y^2 + z^2)) of the base "
-                 "quaternion (w, x, y, z), roll and pitch ignored, so the world (x, y) of point (px, py) about its "
-                 "centre c is c + (cos(yaw) px - sin(yaw) py, sin(yaw) px + cos(yaw) py)" if self.yaw_aligned else
-                 "along the world's axes (not turned with the heading), so the world (x, y) of point (px, py) about "
-                 "its centre c is c + (px, py)")
+        frame = frame_sentence(self.yaw_aligned)
         rings = "" if not self.num_feet else (
             f" Values {grid} to {m - 1} are rings around each foot, {len(self.ring)} points per foot, foot by foot in "
             f"the order of robot.feet, centred on the foot's world (x, y) (its first collision geom, robot.xml's "
@@ -264,6 +260,16 @@ class height_scan:  # noqa: N801 - a term, named like the function terms
             feet_perm = sym.feet(spec, self.num_feet)[0]
             perm += [grid + int(feet_perm[f]) * k + self.ring_mirror for f in range(self.num_feet)]
         return np.concatenate(perm), np.ones(size)
+
+
+def frame_sentence(yaw_aligned: bool) -> str:
+    """How a scan's points (px, py) about their centre c become world (x, y), as a clause of a description."""
+    if yaw_aligned:
+        return ("turned with the base's heading: yaw = atan2(2 (w z + x y), 1 - 2 (y^2 + z^2)) of the base "
+                "quaternion (w, x, y, z), roll and pitch ignored, so the world (x, y) of point (px, py) about its "
+                "centre c is c + (cos(yaw) px - sin(yaw) py, sin(yaw) px + cos(yaw) py)")
+    return ("along the world's axes (not turned with the heading), so the world (x, y) of point (px, py) about its "
+            "centre c is c + (px, py)")
 
 
 def _foot_rings(radii: tuple[float, ...], points: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:

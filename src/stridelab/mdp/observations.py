@@ -18,11 +18,12 @@ from stridelab.errors import ConfigError
 
 from stridelab.mdp import symmetry as sym
 from stridelab.mdp.describe import described
+from stridelab.mdp.ceiling_scan import ceiling_scan  # noqa: F401 - a term of this module's kind
 from stridelab.mdp.height_scan import height_scan  # noqa: F401 - a term of this module's kind
 from stridelab.mdp.state import RobotState, commanded
 
 #: terms defined in modules of their own, looked up here by their bare names
-REEXPORTED_TERMS = ("height_scan",)
+REEXPORTED_TERMS = ("height_scan", "ceiling_scan")
 
 
 @described("3 values: the base's linear velocity (vx forward, vy left, vz up) in the base frame [m/s], i.e. the world "

@@ -6,7 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from stridelab.errors import ConfigError
 from stridelab.mdp.state import RobotState
+from stridelab.sim.terrain.courses import course_deck
 
 
 def base_contact(s: RobotState) -> np.ndarray:
@@ -32,6 +34,18 @@ class time_out:  # noqa: N801 - a term, named like the function terms
         """The env resets episode lengths itself."""
 
 
+def _course_of(env: Any, term: str) -> Any:
+    """The env's obstacle course (:class:`~stridelab.sim.terrain.courses.Course`); a one-sentence ConfigError
+    naming ``term`` on the flat floor or a terrain grid."""
+    from stridelab.mdp.terrain import terrain_of
+
+    course = getattr(terrain_of(env, term), "course", None)
+    if course is None:
+        raise ConfigError(f"termination {term!r} needs an obstacle course (terrain.course), but the task has a "
+                          f"terrain grid; remove the term or use a course task such as quadruped-stairstair.")
+    return course
+
+
 class course_finished:  # noqa: N801 - a term, named like the function terms
     """The base crossed the course's finish line (``x >= Course.finish_x``): the course is done.
 
@@ -40,19 +54,41 @@ class course_finished:  # noqa: N801 - a term, named like the function terms
     """
 
     def __init__(self, env: Any) -> None:
-        from stridelab.mdp.terrain import terrain_of
-
-        course = getattr(terrain_of(env, "course_finished"), "course", None)
-        if course is None:
-            from stridelab.errors import ConfigError
-
-            raise ConfigError("termination 'course_finished' needs an obstacle course (terrain.course), but the "
-                              "task has a terrain grid; remove the term or use a course task such as "
-                              "quadruped-stairstair.")
-        self.finish_x = course.finish_x
+        self.finish_x = _course_of(env, "course_finished").finish_x
 
     def __call__(self, s: RobotState) -> np.ndarray:
         return s.base_pos[:, 0] >= self.finish_x
+
+    def reset(self, env_ids: np.ndarray) -> None:
+        """Stateless."""
+
+
+class base_below_deck:  # noqa: N801 - a term, named like the function terms
+    """The base is more than ``depth`` [m] below the course's deck under it: the robot dropped into a gap
+    (gallop) or fell off the balance beam into its pit. A failure: the course is lost, so the episode ends as
+    a fall instead of running to its time-out with the robot in the pit.
+
+    The deck (:func:`~stridelab.sim.terrain.courses.course_deck`) is the course's own walking surface at the
+    base's x [m], with gaps and the beam's pit bridged at their rims' height (the ground elsewhere: stairs,
+    slopes, the cave's floor), the same in every lane. The base is the robot's base body origin (world z [m]);
+    a standing robot's is 0.2-0.3 m above the deck, a crouching one's about 0.1 m, so with the default
+    ``depth`` = 0.1 m only a base that went down past the deck's edge ends the episode. Vectorized over the envs.
+
+    Args:
+        depth: how far below the deck the base may go before the episode ends [m], >= 0. Keep it above the
+            course's ground noise (``rough_amplitude``, 0 by default).
+    """
+
+    def __init__(self, env: Any, depth: float = 0.1) -> None:
+        if not (isinstance(depth, (int, float)) and np.isfinite(depth) and depth >= 0):
+            raise ConfigError(f"termination 'base_below_deck' depth = {depth!r} is not a distance >= 0; give the "
+                              f"metres the base may sink below the deck, e.g. 0.1.")
+        self.course = _course_of(env, "base_below_deck")
+        self.depth = float(depth)
+
+    def __call__(self, s: RobotState) -> np.ndarray:
+        """Shape: (n,), bool."""
+        return s.base_pos[:, 2] < course_deck(self.course, s.base_pos[:, 0]) - self.depth
 
     def reset(self, env_ids: np.ndarray) -> None:
         """Stateless."""

@@ -8,7 +8,10 @@ on the course's lanes (:mod:`stridelab.sim.terrain.courses`, ETG-RL's figures), 
 - spawning at the lane's start, facing +x (heading within +-0.2 rad, xy within +-0.1 m);
 - ``course_command``: forward at 0.3-1.0 m/s, no lateral command, and a yaw rate that steers the robot
   back to the +x heading and its lane's centre line (:class:`stridelab.mdp.commands.course_command`);
-- the episode ends as a time-out when the base crosses the finish line (``course_finished``);
+- the episode ends as a time-out when the base crosses the finish line (``course_finished``), and as a
+  fall when the base sinks 0.1 m below the course's deck (``base_below_deck``: in a gap, off the beam);
+- on the cave, ``extero`` also holds the ceiling scan (:class:`stridelab.mdp.ceiling_scan.ceiling_scan`: the
+  ceiling's height above the base on the height scan's 187 points, scale 5), so the policy sees the ceiling;
 - no curriculum: ETG-RL's courses are fixed, one level each.
 
 Success (``stridelab eval``, :mod:`stridelab.eval.terrain`): the base crosses the finish line without a
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from stridelab.config import EnvConfig, EventTermCfg, TermCfg, TerminationTermCfg
+from stridelab.config import EnvConfig, EventTermCfg, ObsTermCfg, TermCfg, TerminationTermCfg
 from stridelab.sim.terrain.config import COURSES
 from stridelab.sim.terrain.courses import course_config
 from stridelab.tasks.entry import TaskEntry
@@ -48,8 +51,16 @@ def course_task(course: str, robot: str = "quadruped", lanes: int = 4) -> EnvCon
     commands = {**base.commands, "velocity": TermCfg("course_command", params={
         "resample_s": 10.0, "lin_vel_x": (0.3, 1.0), "lin_vel_y": (0.0, 0.0), "ang_vel_yaw": (-1.0, 1.0),
         "standing_fraction": 0.05, "min_lin_vel": 0.1, "heading_gain": 1.0, "lane_gain": 1.0})}
-    terminations = {**base.terminations, "course_finished": TerminationTermCfg("course_finished", time_out=True)}
-    return replace(base, events=events, commands=commands, terminations=terminations, curriculum={})
+    # a robot in a gap or off the beam has lost the course: a fall, not a wait for the time-out
+    terminations = {**base.terminations, "course_finished": TerminationTermCfg("course_finished", time_out=True),
+                    "base_below_deck": TerminationTermCfg("base_below_deck", params={"depth": 0.1})}
+    observations = base.observations
+    if course == "cave":  # the ceiling beside the height scan, on the same points, scaled as it is
+        extero = observations["extero"]
+        ceiling = ObsTermCfg("ceiling_scan", scale=5.0, params={"offset": 0.0, "clip": 1.0, "method": "lookup"})
+        observations = {**observations, "extero": replace(extero, terms={**extero.terms, "ceiling_scan": ceiling})}
+    return replace(base, events=events, commands=commands, terminations=terminations, observations=observations,
+                   curriculum={})
 
 
 def _train_cfg():

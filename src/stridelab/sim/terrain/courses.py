@@ -263,6 +263,15 @@ def course_profile(course: Course, x: np.ndarray, pit_depth: float) -> tuple[np.
     return z, pit
 
 
+def course_deck(course: Course, x: np.ndarray) -> np.ndarray:
+    """Height of the surface a robot walks on along a lane [m], without noise: the ground with every gap and
+    the beam's pit bridged at its rims' height (the gallop strips' level, the beam's top). Shape: as ``x``.
+
+    A base below the deck is in a pit: :class:`stridelab.mdp.terminations.base_below_deck` ends its episode.
+    """
+    return course_profile(course, x, pit_depth=0.0)[0]
+
+
 def _lane_noise(rng: np.random.Generator, amplitude: float, cell: float, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     """Rough ground over a lane: uniform heights in [-a, a] on a ``cell`` grid, bilinear in between.
 

@@ -137,6 +137,27 @@ class Terrain:
                     out = np.where(box.covers(x, y), np.maximum(out, box.top), out)
         return out
 
+    def ceiling_at(self, x: np.ndarray, y: np.ndarray, above: np.ndarray | float = -np.inf) -> np.ndarray:
+        """Height of the lowest ceiling over points (x, y) [m]: the bottom face of the lowest overhead box
+        (``Box.overhead``: the cave's slab, the grid's cave bands) that covers (x, y), edges included, and whose
+        bottom is at or above ``above`` [m]; ``+inf`` where no such box covers the point (no ceiling).
+
+        Exact for the compiled model: a ray cast straight up from (x, y, above) on the terrain's overhead geom
+        group hits the same face (away from a box's edges). The cost grows with the number of overhead boxes.
+
+        Args:
+            x, y, above: world coordinates [m]; any broadcastable shapes.
+        Returns:
+            Heights [m], float64. Shape: broadcast of x, y, above.
+        """
+        x, y, above = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float), np.asarray(above, float))
+        out = np.full(x.shape, np.inf)
+        for box in self.boxes:
+            if box.overhead:
+                over = box.covers(x, y) & (above <= box.bottom)
+                out = np.where(over, np.minimum(out, box.bottom), out)
+        return out
+
 
 def build_grid(cfg: TerrainConfig) -> Terrain:
     """Generate every tile and assemble the grid. Deterministic in ``cfg`` (including ``cfg.seed``).
