@@ -247,7 +247,7 @@ def _mlp_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, obs: TensorDi
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        total, count = total + float(loss) * len(idx), count + len(idx)
+        total, count = total + loss.item() * len(idx), count + len(idx)
     return total / count
 
 

@@ -38,6 +38,7 @@ from stridelab.learn.checkpoint import (check_training_state, checkpoint_name, l
 from stridelab.learn.config import TrainConfig
 from stridelab.learn.models import InferencePolicy, build_model
 from stridelab.learn.runners import StopTraining, StridelabRunner, resolve_runner
+from stridelab.learn.widen import input_columns, widen_state
 
 log = logging.getLogger(__name__)
 
@@ -218,21 +219,43 @@ class Trainer:
     def init_from(self, path: Path) -> None:
         """Start this new run from a trained policy (fine-tuning): the actor's weights, action std and normalizer
         from a checkpoint (or a run's newest one), and its critic when it fits this task's critic observations
-        (else the critic starts fresh, with a warning). Optimizer, iteration count, RNG and env start fresh."""
+        (else the critic starts fresh, with a warning). Optimizer, iteration count, RNG and env start fresh.
+
+        A task that reads more observation terms than the checkpoint (the cave's ceiling scan) gets the
+        checkpoint's network with zero weight on the new inputs (:mod:`stridelab.learn.widen`)."""
         path = latest_checkpoint(Path(path))
-        state = load_checkpoint(path)["algorithm_state"]
-        alg = self.runner.alg
+        data = load_checkpoint(path)
+        state, alg = data["algorithm_state"], self.runner.alg
+        old_obs = data.get("config", {}).get("env", {}).get("observations", {})
+        groups = getattr(getattr(self.env, "observations", None), "groups", None)
         try:
-            alg.actor.load_state_dict(state["actor_state_dict"], strict=True)
+            actor_state = state["actor_state_dict"]
+            if groups is not None and dict(data["policy_obs_groups"]) != self._group_sizes(alg.actor.obs_groups):
+                index, width = input_columns(dict(data["policy_obs_groups"]), old_obs, groups, alg.actor.obs_groups)
+                actor_state, widened = widen_state(actor_state, alg.actor.state_dict(), index, width)
+                log.warning("the policy of %s reads fewer observations than this task's; new inputs start with zero "
+                            "weight (%s widened)", path, ", ".join(widened))
+            alg.actor.load_state_dict(actor_state, strict=True)
         except (RuntimeError, KeyError) as exc:
             raise CheckpointError(f"cannot start from {str(path)!r}: its actor does not fit this run's "
                                   f"({str(exc).strip().splitlines()[0][:100]}); use the policy type, network sizes "
                                   f"and observations it was trained with.") from None
         try:
-            alg.critic.load_state_dict(state["critic_state_dict"], strict=True)
-        except (RuntimeError, KeyError):
+            critic_state = state["critic_state_dict"]
+            old_critic = data.get("config", {}).get("train", {}).get("critic_obs_groups")
+            if groups is not None and old_critic:
+                sizes = {g: sum(groups[g].sizes[groups[g].term_names.index(t)] for t in old_obs[g]["terms"])
+                         * (int(old_obs[g].get("history", 0)) + 1) for g in old_critic}
+                index, width = input_columns(sizes, old_obs, groups, alg.critic.obs_groups)
+                critic_state, _ = widen_state(critic_state, alg.critic.state_dict(), index, width)
+            alg.critic.load_state_dict(critic_state, strict=True)
+        except (RuntimeError, KeyError, ValueError, CheckpointError):
             log.warning("the critic of %s does not fit this task's critic; it starts fresh", path)
         log.info("starting from the policy of %s", path)
+
+    def _group_sizes(self, names: list[str]) -> dict[str, int]:
+        groups = self.env.observations.groups
+        return {g: groups[g].frame_size * (groups[g].cfg.history + 1) for g in names}
 
     def _env_state(self) -> dict:
         """The env's snapshot: an in-process env's, or a Ray env's (every worker's, ``layout: ray``)."""

@@ -2,8 +2,8 @@
 ``-slopeslope``, ``-highstair``, ``-gallop``, ``-cave`` and ``-balancebeam`` (its flat task is
 ``quadruped-flat``).
 
-Each is the rough task's terms (height scan ``extero``, privileged critic; :func:`rough_velocity_task`)
-on the course's lanes (:mod:`stridelab.sim.terrain.courses`, ETG-RL's figures), with:
+Each is the rough task's terms (height scan ``extero``, privileged critic; :func:`rough_velocity_task`,
+with the teacher's :data:`stridelab.tasks.rough.TEACHER_HISTORY` past frames in ``policy``) on the course's lanes (:mod:`stridelab.sim.terrain.courses`, ETG-RL's figures), with:
 
 - spawning at the lane's start, facing +x (heading within +-0.2 rad, xy within +-0.1 m);
 - ``course_command``: forward at 0.3-1.0 m/s, no lateral command, and a yaw rate that steers the robot
@@ -26,7 +26,7 @@ from stridelab.config import EnvConfig, EventTermCfg, ObsTermCfg, TermCfg, Termi
 from stridelab.sim.terrain.config import COURSES
 from stridelab.sim.terrain.courses import course_config
 from stridelab.tasks.entry import TaskEntry
-from stridelab.tasks.rough import TEACHER_HIDDEN_DIMS, rough_velocity_task
+from stridelab.tasks.rough import TEACHER_HIDDEN_DIMS, TEACHER_HISTORY, rough_velocity_task
 
 #: one line per course for ``stridelab list`` (figures: :mod:`stridelab.sim.terrain.courses`)
 DESCRIPTIONS = {
@@ -54,7 +54,8 @@ def course_task(course: str, robot: str = "quadruped", lanes: int = 4) -> EnvCon
     # a robot in a gap or off the beam has lost the course: a fall, not a wait for the time-out
     terminations = {**base.terminations, "course_finished": TerminationTermCfg("course_finished", time_out=True),
                     "base_below_deck": TerminationTermCfg("base_below_deck", params={"depth": 0.1})}
-    observations = base.observations
+    # the teacher's past frames, so that ``--init-from`` a quadruped-rough run copies its actor as it is
+    observations = {**base.observations, "policy": replace(base.observations["policy"], history=TEACHER_HISTORY)}
     if course == "cave":  # the ceiling beside the height scan, on the same points, scaled as it is
         extero = observations["extero"]
         ceiling = ObsTermCfg("ceiling_scan", scale=5.0, params={"offset": 0.0, "clip": 1.0, "method": "lookup"})
