@@ -271,7 +271,7 @@ def _gru_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, obs: dict[str
             loss.backward()
             optimizer.step()
             model.detach_hidden_state()
-            total, count = total + float(loss) * len(window), count + len(window)
+            total, count = total + loss.item() * len(window), count + len(window)
     return total / count
 
 
