@@ -92,7 +92,7 @@ def test_evaluation_runs_the_full_ranges_and_bad_ramps_are_one_sentence():
     assert "start_step < end_step" in msg and "\n" not in msg and msg.endswith(".")
 
 
-def test_the_rough_teacher_starts_from_the_nominal_robot_with_two_frames_of_history_and_the_courses_do_not():
+def test_the_rough_teacher_starts_from_the_nominal_robot_with_two_frames_of_history_as_the_courses_read():
     cfg = make_env_cfg("quadruped-rough")
     assert cfg.curriculum["randomization_strength"].params == {"start_step": 2400, "end_step": 12000}
     assert cfg.rewards["feet_swing_height"].params["height"] == 0.12  # swing feet peak 12 cm above the ground
@@ -102,8 +102,10 @@ def test_the_rough_teacher_starts_from_the_nominal_robot_with_two_frames_of_hist
     for name, v in drawn(env).items():
         if name != "friction":
             np.testing.assert_allclose(v, NOMINAL[name], atol=1e-12, err_msg=name)
-    course = make_env_cfg("quadruped-stairstair")  # ETG-RL's courses keep their recorded recipe
-    assert course.observations["policy"].history == 0 and "randomization_strength" not in course.curriculum
+    # ETG-RL's courses keep their recorded rewards and no ramp, and read the teacher's history, so that
+    # --init-from a quadruped-rough run fits their actor
+    course = make_env_cfg("quadruped-stairstair")
+    assert course.observations["policy"].history == 2 and "randomization_strength" not in course.curriculum
     assert course.rewards["feet_swing_height"].params["height"] == 0.08
 
 
