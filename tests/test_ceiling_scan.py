@@ -149,7 +149,7 @@ def test_bad_ceiling_scan_settings_are_one_sentence(cave, params, match):
         ceiling_scan(cave[0], **params)
 
 
-def test_policy_json_carries_the_ceiling_and_the_deploy_builder_reads_it_on_the_cave(tmp_path):
+def test_policy_json_carries_the_ceiling_and_the_deploy_builder_reads_it_on_the_cave(tmp_path, capsys):
     assert main(["train", "quadruped-cave", "--max-iterations", "1", "--log-dir", str(tmp_path), "--no-eval",
                  "--num-envs", "8", "--train.num-steps-per-env", "4", "--train.save-interval", "1",
                  "--env.num-threads", "1", "--env.episode-length-s", "0.2"]) == 0
@@ -167,3 +167,11 @@ def test_policy_json_carries_the_ceiling_and_the_deploy_builder_reads_it_on_the_
         np.testing.assert_allclose(built[0, -187:], 5.0 * expected, atol=1e-6)
     flat = ObservationBuilder(meta)  # the deploy simulation without the course: the flat floor, no ceiling
     assert np.all(flat(sample, np.zeros(3), np.zeros(12))[0, -187:] == 5.0)
+    # the deploy simulation on the course itself: one lane, the robot at its start, the scans read the course
+    export = tmp_path / "export"
+    assert main(["deploy", str(export), "--backend", "sim", "--terrain", "cave", "--duration", "0.2"]) == 0
+    out = capsys.readouterr().out
+    terrain_report = json.loads(out[out.index("{"):])["terrain"]
+    assert terrain_report["type"] == "cave" and terrain_report["distance_m"] >= 0.0
+    assert main(["deploy", str(export), "--backend", "sim", "--terrain", "stairs_up", "--duration", "0.2"]) == 2
+    assert "is not the course the policy was trained on; use --terrain cave" in capsys.readouterr().err

@@ -31,7 +31,9 @@ class Args:
         realtime: run the sim backend at wall-clock speed.
         port: UDP port of the robot process.
         terrain: run the sim backend on one tile of this terrain type of the policy's training terrain (e.g.
-            stairs_down); the height scan reads it. Reports the distance walked and whether the robot fell.
+            stairs_down), or for a policy trained on an ETG-RL course the course's name (one lane, from its
+            start); the height scan (and the cave's ceiling scan) reads it. Reports the distance walked and
+            whether the robot fell.
         terrain_level: the tile's difficulty, 0 to 1 (as in training: stairs_down 0.5 = the middle riser height).
         scan_noise: level of the height scan's noise model in the sim backend (a student's training noise is 1;
             0: a clean scan).

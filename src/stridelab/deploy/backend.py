@@ -214,7 +214,8 @@ def robot_of(meta: dict, terrain: Any = None):
 
 
 def terrain_tile(meta: dict, kind: str, level: float) -> Any:
-    """A one-tile terrain of type ``kind`` at difficulty ``level`` (0-1) of the terrain ``policy.json`` was trained on.
+    """A one-tile terrain of type ``kind`` at difficulty ``level`` (0-1) of the terrain ``policy.json`` was trained on;
+    for a policy trained on an ETG-RL course, ``kind`` is the course's name (or ``course``): one lane of it.
 
     Raises:
         ConfigError: the policy was trained on the flat floor, or ``kind`` is not one of its terrain types.
@@ -226,6 +227,11 @@ def terrain_tile(meta: dict, kind: str, level: float) -> Any:
         raise ConfigError("policy.json has no training terrain (a flat-floor policy, or exported by an older "
                           "stridelab); drop --terrain, or export a terrain policy again.")
     cfg = from_dict(TerrainConfig, meta["terrain"], "terrain")
+    if cfg.course:  # a course is one fixed level: its first lane, the robot at the lane's start
+        if kind not in (cfg.course, "course"):
+            raise ConfigError(f"--terrain {kind!r} is not the course the policy was trained on; use --terrain "
+                              f"{cfg.course}.")
+        return replace(cfg, num_cols=1)
     kinds = [k for k, p in cfg.types.items() if p > 0]
     if kind not in kinds:
         raise ConfigError(f"--terrain {kind!r} is not a terrain type the policy was trained on; use one of "
