@@ -38,7 +38,7 @@ from stridelab.learn.checkpoint import (check_training_state, checkpoint_name, l
 from stridelab.learn.config import TrainConfig
 from stridelab.learn.models import InferencePolicy, build_model
 from stridelab.learn.runners import StopTraining, StridelabRunner, resolve_runner
-from stridelab.learn.widen import input_columns, widen_state
+from stridelab.learn.widen import checkpoint_group_sizes, input_columns, widen_state
 
 log = logging.getLogger(__name__)
 
@@ -244,12 +244,11 @@ class Trainer:
             critic_state = state["critic_state_dict"]
             old_critic = data.get("config", {}).get("train", {}).get("critic_obs_groups")
             if groups is not None and old_critic:
-                sizes = {g: sum(groups[g].sizes[groups[g].term_names.index(t)] for t in old_obs[g]["terms"])
-                         * (int(old_obs[g].get("history", 0)) + 1) for g in old_critic}
+                sizes = checkpoint_group_sizes(old_obs, groups, old_critic)
                 index, width = input_columns(sizes, old_obs, groups, alg.critic.obs_groups)
                 critic_state, _ = widen_state(critic_state, alg.critic.state_dict(), index, width)
             alg.critic.load_state_dict(critic_state, strict=True)
-        except (RuntimeError, KeyError, ValueError, CheckpointError):
+        except (RuntimeError, KeyError, CheckpointError):
             log.warning("the critic of %s does not fit this task's critic; it starts fresh", path)
         log.info("starting from the policy of %s", path)
 

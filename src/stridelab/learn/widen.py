@@ -68,6 +68,21 @@ def input_columns(old_groups: dict[str, int], old_cfg: dict[str, Any], new_group
     return torch.tensor(index, dtype=torch.long), offset
 
 
+def checkpoint_group_sizes(old_cfg: dict[str, Any], new_groups: dict[str, Any], names: list[str]) -> dict[str, int]:
+    """The sizes a checkpoint's groups ``names`` had, from its term names and history (``old_cfg``, as in
+    :func:`input_columns`) and the current env's term sizes: for a network whose group sizes the checkpoint does
+    not store (the critic). A term the current env lacks raises CheckpointError."""
+    sizes = {}
+    for g in names:
+        group, cfg = new_groups.get(g), old_cfg.get(g, {})
+        terms = list(cfg.get("terms", {}))
+        if group is None or any(t not in group.term_names for t in terms):
+            raise CheckpointError(f"the checkpoint reads group {g!r} terms {terms} that this task does not all observe.")
+        frame = sum(group.sizes[group.term_names.index(t)] for t in terms)
+        sizes[g] = frame * (int(cfg.get("history", 0)) + 1)
+    return sizes
+
+
 def widen_state(old: dict[str, torch.Tensor], new: dict[str, torch.Tensor], index: torch.Tensor,
                 width: int) -> tuple[dict[str, torch.Tensor], list[str]]:
     """``old`` (a checkpoint's state dict) shaped as ``new``: input-sized last axes widened through ``index``.

@@ -3,7 +3,8 @@
 ``quadruped-flat``).
 
 Each is the rough task's terms (height scan ``extero``, privileged critic; :func:`rough_velocity_task`,
-with the teacher's :data:`stridelab.tasks.rough.TEACHER_HISTORY` past frames in ``policy``) on the course's lanes (:mod:`stridelab.sim.terrain.courses`, ETG-RL's figures), with:
+with the teacher's :data:`stridelab.tasks.rough.TEACHER_HISTORY` past frames in ``policy``) on the course's
+lanes (:mod:`stridelab.sim.terrain.courses`, ETG-RL's figures), with:
 
 - spawning at the lane's start, facing +x (heading within +-0.2 rad, xy within +-0.1 m);
 - ``course_command``: forward at 0.3-1.0 m/s, no lateral command, and a yaw rate that steers the robot
