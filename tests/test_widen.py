@@ -17,7 +17,8 @@ from stridelab.tasks import make_env_cfg
 
 
 def _trainer(tmp_path, name: str, extra: dict | None = None, drop: str | None = None) -> Trainer:
-    """quadruped-flat (16 envs, 2 past frames); ``extra`` terms inserted after ``joint_pos`` in the policy group and the critic's."""
+    """quadruped-flat (16 envs, 2 past frames in ``policy``); ``extra`` terms inserted after ``joint_pos`` in the
+    policy group and after ``base_lin_vel`` in the critic's ``privileged``; ``drop`` removes a term."""
     env_cfg = make_env_cfg("quadruped-flat", num_envs=16, num_threads=1, seed=5)
     groups = dict(env_cfg.observations)
     for group in ("policy", "privileged"):

@@ -77,7 +77,8 @@ def checkpoint_group_sizes(old_cfg: dict[str, Any], new_groups: dict[str, Any], 
         group, cfg = new_groups.get(g), old_cfg.get(g, {})
         terms = list(cfg.get("terms", {}))
         if group is None or any(t not in group.term_names for t in terms):
-            raise CheckpointError(f"the checkpoint reads group {g!r} terms {terms} that this task does not all observe.")
+            raise CheckpointError(f"the checkpoint reads group {g!r} terms {terms} that this task does not all "
+                                  f"observe.")
         frame = sum(group.sizes[group.term_names.index(t)] for t in terms)
         sizes[g] = frame * (int(cfg.get("history", 0)) + 1)
     return sizes
