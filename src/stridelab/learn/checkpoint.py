@@ -95,6 +95,9 @@ def rollout_state(alg: Any) -> dict[str, list[torch.Tensor] | None]:
         if state is not None:
             state = [t.detach().clone() for t in (state if isinstance(state, tuple) else (state,))]
         out[name] = state
+    twin = getattr(getattr(alg, "symmetry", None), "twin", None)  # the recurrent mirror loss's twin states
+    if twin is not None and twin.state is not None:
+        out["mirror_twin"] = [t.detach().clone() for t in twin.state]
     return out
 
 
@@ -103,7 +106,12 @@ def load_rollout_state(alg: Any, state: dict | None) -> None:
 
     Distillation also starts its next update from them (rsl-rl's ``last_hidden_states``: the states its
     update ended with, which the next rollout continues from)."""
+    twin = getattr(getattr(alg, "symmetry", None), "twin", None)
     for name, tensors in (state or {}).items():
+        if name == "mirror_twin":
+            if twin is not None:
+                twin.state = [t.clone() for t in tensors]
+            continue
         model = getattr(alg, name, None)
         if tensors is None or model is None or not getattr(model, "is_recurrent", False):
             continue

@@ -7,8 +7,9 @@ picks it when a feature below is on; otherwise training uses rsl-rl's PPO unchan
 - **Recurrent mirror loss.** rsl-rl refuses its ``Symmetry`` extension with a recurrent actor. Given a
   ``symmetry_cfg`` with ``use_mirror_loss`` and a recurrent actor, this class builds rsl-rl's PPO
   without it and installs :class:`stridelab.learn.mirror.RecurrentMirrorLoss` in its place, which
-  mirrors whole trajectories (see :mod:`stridelab.learn.mirror`). rsl-rl's update adds
-  ``mirror_loss_coeff * loss`` and logs ``Loss/symmetry``. With an MLP actor, rsl-rl's own extension
+  mirrors whole trajectories (see :mod:`stridelab.learn.mirror`): ``act`` also advances each env's mirror
+  twin state, ``process_env_step`` resets it at episode ends, and ``update`` hands the stored twin states
+  to the loss. rsl-rl's update adds ``mirror_loss_coeff * loss`` and logs ``Loss/symmetry``. With an MLP actor, rsl-rl's own extension
   is used as given.
 - **KL limit by line search** (``max_kl > 0``), the idea of apex's adaptive-step Adam: after rsl-rl's
   update of an iteration (all epochs and mini-batches), the mean KL(old || new) of the action
@@ -56,6 +57,12 @@ class StridelabPPO(PPO):
             symmetry_cfg = None
         super().__init__(actor, critic, storage, symmetry_cfg=symmetry_cfg, **kwargs)
         if mirror is not None:
+            from rsl_rl.modules.distribution import GaussianDistribution
+
+            if not isinstance(actor.distribution, GaussianDistribution):
+                raise ConfigError(f"the recurrent mirror loss compares action means and needs a Gaussian action "
+                                  f"distribution, not {type(actor.distribution).__name__}; turn symmetry off.")
+            mirror.actor = actor
             self.symmetry = mirror
         if max_kl < 0 or kl_line_search_steps < 0:
             raise ConfigError(f"algorithm.max_kl = {max_kl} and kl_line_search_steps = {kl_line_search_steps} must be "
@@ -63,9 +70,26 @@ class StridelabPPO(PPO):
         self.max_kl = float(max_kl)
         self.kl_line_search_steps = int(kl_line_search_steps)
 
+    # ---- the recurrent mirror loss's twin states ---------------------------------------------------
+    def act(self, obs: Any) -> torch.Tensor:
+        """rsl-rl's ``act``; with the recurrent mirror loss the mirror twin also records and advances its state."""
+        if not isinstance(self.symmetry, RecurrentMirrorLoss):
+            return super().act(obs)
+        self.symmetry.twin.begin_step(self.actor, obs, self.storage.step, self.storage.num_transitions_per_env)
+        actions = super().act(obs)
+        self.symmetry.twin.end_step(self.actor)
+        return actions
+
+    def process_env_step(self, obs: Any, rewards: torch.Tensor, dones: torch.Tensor, extras: dict) -> None:
+        super().process_env_step(obs, rewards, dones, extras)
+        if isinstance(self.symmetry, RecurrentMirrorLoss):
+            self.symmetry.twin.reset(dones)
+
     # ---- the KL limit ----------------------------------------------------------------------------
     def update(self) -> dict[str, float]:
         """rsl-rl's update, then (with ``max_kl``) the line search; returns rsl-rl's losses plus the KL figures."""
+        if isinstance(self.symmetry, RecurrentMirrorLoss):
+            self.symmetry.begin_update(self.storage, self.num_mini_batches)
         if self.max_kl <= 0:
             return super().update()
         old = {k: v.detach().clone() for k, v in self._raw_actor.state_dict().items()}
