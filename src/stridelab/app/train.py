@@ -221,6 +221,9 @@ def resolve(args: Args, reparse: Callable[[Args], Args]) -> Args:
         return resumed(args, reparse, lambda env_cfg, train_cfg: Args(task=env_cfg.task, env=env_cfg, train=train_cfg),
                        "task")
     args = with_shortcuts(args, defaults)
+    from stridelab.tasks.registry import with_robot_weights
+
+    args = dataclasses.replace(args, env=with_robot_weights(args.env, defaults.env))
     if args.dynamics:  # the randomization centred on identified dynamics (stridelab sysid's params.yaml)
         from stridelab.sysid.dynamics import centred_env_cfg, load_dynamics
 

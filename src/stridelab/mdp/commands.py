@@ -246,6 +246,8 @@ class gait_clock:  # noqa: N801 - a term, named like the function terms
     step is longer than that: each step the clock runs at ``min(max(f, v / (2 L)), f_high)``, where ``f``
     is the env's drawn (or fixed) frequency and ``f_high`` the top of the range (people raise their
     cadence with speed likewise). Without it a drawn 1.25 Hz at 1 m/s asks for 0.4 m steps.
+    ``max_step_per_leg`` gives ``max_step_length`` as a share of the robot's leg length instead
+    (:func:`stridelab.robots.geometry.leg_length`, read from the model), so one setting fits any robot.
 
     Attributes:
         command: per-foot phase. Shape: (num_envs, num_feet).
@@ -258,7 +260,15 @@ class gait_clock:  # noqa: N801 - a term, named like the function terms
 
     def __init__(self, env: Any, frequency: float = 2.0, offsets: tuple[float, ...] | None = None,
                  duty: float = 0.5, random_start: bool = True, frequency_range: Range | None = None,
-                 max_step_length: float | None = None) -> None:
+                 max_step_length: float | None = None, max_step_per_leg: float | None = None) -> None:
+        if max_step_per_leg is not None:
+            if max_step_length is not None or not 0.0 < max_step_per_leg <= 2.0:
+                raise ConfigError(f"gait_clock max_step_per_leg = {max_step_per_leg} must be within (0, 2] leg "
+                                  f"lengths, and max_step_length must then be left out (give one of the two).")
+            if env is not None:
+                from stridelab.robots.geometry import leg_length
+
+                max_step_length = max_step_per_leg * leg_length(env.robot)
         if offsets is None:
             offsets = alternating_offsets(env.robot.spec) if env is not None else None
         if offsets is None:

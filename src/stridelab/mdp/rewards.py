@@ -69,6 +69,56 @@ def torques_l2(s: RobotState) -> np.ndarray:
     return np.sum(np.square(s.torques), axis=1)
 
 
+class torques_normalized_l2:  # noqa: N801 - a term, named like the function terms
+    """Mean over joints of the squared torque as a share of the joint's torque limit, ``(tau / tau_max)^2``
+    (dimensionless, 0-1): the same weight means the same effort for a 30 kg biped and a 50 kg humanoid,
+    and does not grow with the number of joints. ``torques_l2`` [N^2 m^2] instead grows with the robot's
+    size: legged_gym tunes it per robot (-2e-4 for the 12 kg A1, -1e-5 in its base config, -5e-6 for Cassie).
+    """
+
+    def __init__(self, env: Any) -> None:
+        limits = np.asarray(env.robot.torque_limits, dtype=np.float64)
+        if np.any(limits <= 0):
+            raise ConfigError("reward term torques_normalized_l2 needs a positive torque limit on every joint; set "
+                              "torque_limits in the robot spec.")
+        self.inverse = 1.0 / limits
+
+    def __call__(self, s: RobotState) -> np.ndarray:
+        return np.mean(np.square(s.torques * self.inverse), axis=1)
+
+    def reset(self, env_ids: np.ndarray) -> None:
+        """Stateless."""
+
+
+class power_normalized(torques_normalized_l2):  # noqa: N801
+    """Mean over joints of ``|tau / tau_max * qdot|`` [rad/s]: mechanical power per joint as a share of the joint's
+    torque limit, robot-size independent like :class:`torques_normalized_l2`."""
+
+    def __call__(self, s: RobotState) -> np.ndarray:
+        return np.mean(np.abs(s.torques * self.inverse * s.joint_vel), axis=1)
+
+
+class feet_force_excess:  # noqa: N801 - a term, named like the function terms
+    """Contact force above ``threshold`` x the robot's weight, summed over feet, in body weights (a stomp of
+    1.5 W against a threshold of 1.2 scores 0.3): soft touchdowns for any robot size (apex and HasRL reward
+    landing softly through their force/speed terms; legged_gym's ``feet_contact_forces`` uses a fixed 100 N).
+    """
+
+    def __init__(self, env: Any, threshold: float = 1.2) -> None:
+        if threshold <= 0:
+            raise ConfigError(f"feet_force_excess threshold = {threshold} body weights must be > 0.")
+        gravity = float(np.linalg.norm(env.robot.model.opt.gravity))
+        self.weight = float(env.robot.model.body_subtreemass[env.robot.base_body_id]) * gravity  # [N]
+        self.threshold = float(threshold)
+
+    def __call__(self, s: RobotState) -> np.ndarray:
+        force = np.linalg.norm(s.foot_force, axis=2) / self.weight
+        return np.sum(np.maximum(force - self.threshold, 0.0), axis=1)
+
+    def reset(self, env_ids: np.ndarray) -> None:
+        """Stateless."""
+
+
 def joint_acc_l2(s: RobotState) -> np.ndarray:
     """Sum of squared joint accelerations [rad^2/s^4]."""
     return np.sum(np.square(s.joint_acc), axis=1)

@@ -52,6 +52,10 @@ class RobotSpec:
             while its legs walk: joint-name patterns (as for ``kp``), each with its angle, or a list of
             patterns held at 0 (the model's reference pose). They are removed from the model, so they cost
             nothing; a fixed joint cannot also be in ``joint_names``.
+        reward_weights: reward term name -> weight, for the few weights a robot must have that differ from the
+            task's (the tasks' defaults are normalized by the robot's torque limits, weight and leg length, so
+            that most robots need none). They replace the task's weight unless the command line sets that term
+            (:func:`stridelab.tasks.registry.with_robot_weights`). Sorted (name, weight) pairs once read.
     """
 
     name: str
@@ -76,6 +80,7 @@ class RobotSpec:
     timestep: float | None = None
     fixed_joints: tuple[tuple[str, float], ...] = ()
     option: tuple[tuple[str, object], ...] = ()
+    reward_weights: tuple[tuple[str, float], ...] = ()
     extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -107,6 +112,7 @@ class RobotSpec:
                                  f"step in (0, 0.02] s, e.g. 0.005.")
         object.__setattr__(self, "fixed_joints", _fixed_joint_pairs(self.fixed_joints, self.name))
         object.__setattr__(self, "option", _option_pairs(self.option, self.name))
+        object.__setattr__(self, "reward_weights", _weight_pairs(self.reward_weights, self.name))
         if any(k < 0 for k in self.kp) or any(k < 0 for k in self.kd):
             raise RobotSpecError(f"robot {self.name!r}: kp and kd must be non-negative; fix the gains.")
 
@@ -160,6 +166,22 @@ _OPTION_ENUMS = {"cone": ("pyramidal", "elliptic"), "integrator": ("Euler", "RK4
                  "solver": ("PGS", "CG", "Newton"), "jacobian": ("dense", "sparse", "auto")}
 _OPTION_NUMBERS = ("impratio", "iterations", "ls_iterations", "tolerance", "ls_tolerance", "noslip_iterations",
                    "noslip_tolerance", "ccd_iterations", "ccd_tolerance")
+
+
+def _weight_pairs(value, robot: str) -> tuple[tuple[str, float], ...]:
+    """``reward_weights`` as sorted (term name, weight) pairs; a weight that is not a number is an error."""
+    items = value.items() if isinstance(value, dict) else value
+    out = []
+    for item in items:
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            raise RobotSpecError(f"robot {robot!r}: reward_weights must map reward term names to numbers, e.g. "
+                                 f"{{torques_normalized_l2: -2.0}}.")
+        name, weight = item
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+            raise RobotSpecError(f"robot {robot!r}: reward_weights {name} = {weight!r} is not a number; give the "
+                                 f"term's weight as a number.")
+        out.append((str(name), float(weight)))
+    return tuple(sorted(out))
 
 
 def _option_pairs(value, robot: str) -> tuple[tuple[str, object], ...]:

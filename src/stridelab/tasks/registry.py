@@ -6,6 +6,7 @@ nothing below this layer needs the registry.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from stridelab.config import EnvConfig, override
@@ -42,9 +43,33 @@ def list_tasks() -> list[TaskEntry]:
 
 
 def make_env_cfg(name: str, **overrides: Any) -> EnvConfig:
-    """The task's env config with ``overrides`` (nested dicts for nested sections)."""
-    cfg = get_task(name).env_cfg()
-    return override(cfg, **overrides) if overrides else cfg
+    """The task's env config with ``overrides`` (nested dicts for nested sections) and the robot's own reward
+    weights (:func:`with_robot_weights`) where the overrides leave a weight at the task's."""
+    defaults = get_task(name).env_cfg()
+    return with_robot_weights(override(defaults, **overrides) if overrides else defaults, defaults)
+
+
+def with_robot_weights(cfg: EnvConfig, defaults: EnvConfig) -> EnvConfig:
+    """``cfg`` with the robot spec's ``reward_weights`` in place of the task's, for every term whose weight in
+    ``cfg`` is still the one in ``defaults`` (the task's): a weight given on the command line wins.
+
+    Raises:
+        ConfigError: the spec names a reward term the task does not have (one sentence, with the valid names).
+    """
+    from stridelab.robots.registry import get_robot
+
+    weights = get_robot(cfg.robot).reward_weights
+    if not weights:
+        return cfg
+    rewards = dict(cfg.rewards)
+    for name, weight in weights:
+        if name not in rewards:
+            raise ConfigError(unknown_name("reward term", name, sorted(rewards), f"the task {cfg.task}").replace(
+                "valid names are", f"fix reward_weights in the robot spec {cfg.robot}; valid names are"))
+        base = defaults.rewards.get(name)
+        if base is None or rewards[name].weight == base.weight:
+            rewards[name] = replace(rewards[name], weight=weight)
+    return replace(cfg, rewards=rewards)
 
 
 def make(name: str, **overrides: Any) -> Any:
