@@ -127,8 +127,18 @@ def test_the_env_couples_its_clock_to_the_velocity_command_from_config():
     env.step(np.zeros((8, env.num_actions)))
     np.testing.assert_allclose(clock.frequencies, 2.0)  # 1 m/s / (2 x 0.25 m), within the 1.25-2 Hz range
     np.testing.assert_allclose(O.gait_frequency(env.state, nominal=1.5)[:, 0], 0.5)  # the policy sees it
-    default = stridelab.make("biped-flat", num_envs=8, num_threads=1, seed=0)  # no coupling unless configured
+    # the task's default: the longest step is 0.3 leg lengths (0.256 m for the built-in biped), so 1 m/s needs
+    # 1 / (2 x 0.256) = 1.95 Hz, above every drawn frequency below it
+    default = stridelab.make("biped-flat", num_envs=8, num_threads=1, seed=0)
     default.set_commands(np.array([1.0, 0.0, 0.0]))
     default.step(np.zeros((8, default.num_actions)))
-    np.testing.assert_array_equal(default.commands.gait.frequencies, default.commands.gait.base_frequencies)
-    assert np.ptp(default.commands.gait.frequencies) > 0.1
+    needed = 1.0 / (2.0 * default.commands.gait.max_step_length)
+    assert 1.9 < needed < 2.0
+    np.testing.assert_allclose(default.commands.gait.frequencies,
+                               np.maximum(default.commands.gait.base_frequencies, needed))
+    uncoupled = stridelab.make("biped-flat", num_envs=8, num_threads=1, seed=0,
+                               commands={"gait": {"params": {"max_step_per_leg": None}}})
+    uncoupled.set_commands(np.array([1.0, 0.0, 0.0]))
+    uncoupled.step(np.zeros((8, uncoupled.num_actions)))
+    np.testing.assert_array_equal(uncoupled.commands.gait.frequencies, uncoupled.commands.gait.base_frequencies)
+    assert np.ptp(uncoupled.commands.gait.frequencies) > 0.1

@@ -70,8 +70,9 @@ def test_the_clock_step_length_is_a_share_of_the_leg_length():
         clock = env.commands.terms["gait"]
         assert clock.max_step_length == pytest.approx(STEP_PER_LEG * leg_length(env.robot))
         assert 0.8 < leg_length(env.robot) < 0.9  # the built-in biped: 0.45 m thigh + 0.4 m shin class
-        with pytest.raises(ConfigError, match="give one of the two"):
-            gait_clock(env, max_step_length=0.25, max_step_per_leg=0.3)
+        assert gait_clock(env, max_step_length=0.25, max_step_per_leg=0.3).max_step_length == 0.25  # metres win
+        with pytest.raises(ConfigError, match="max_step_per_leg = 3 must be within"):
+            gait_clock(env, max_step_per_leg=3)
     finally:
         env.close()
 

@@ -247,7 +247,8 @@ class gait_clock:  # noqa: N801 - a term, named like the function terms
     is the env's drawn (or fixed) frequency and ``f_high`` the top of the range (people raise their
     cadence with speed likewise). Without it a drawn 1.25 Hz at 1 m/s asks for 0.4 m steps.
     ``max_step_per_leg`` gives ``max_step_length`` as a share of the robot's leg length instead
-    (:func:`stridelab.robots.geometry.leg_length`, read from the model), so one setting fits any robot.
+    (:func:`stridelab.robots.geometry.leg_length`, read from the model), so one setting fits any robot;
+    a ``max_step_length`` given too (e.g. on the command line) wins.
 
     Attributes:
         command: per-foot phase. Shape: (num_envs, num_feet).
@@ -262,10 +263,10 @@ class gait_clock:  # noqa: N801 - a term, named like the function terms
                  duty: float = 0.5, random_start: bool = True, frequency_range: Range | None = None,
                  max_step_length: float | None = None, max_step_per_leg: float | None = None) -> None:
         if max_step_per_leg is not None:
-            if max_step_length is not None or not 0.0 < max_step_per_leg <= 2.0:
+            if not 0.0 < max_step_per_leg <= 2.0:
                 raise ConfigError(f"gait_clock max_step_per_leg = {max_step_per_leg} must be within (0, 2] leg "
-                                  f"lengths, and max_step_length must then be left out (give one of the two).")
-            if env is not None:
+                                  f"lengths.")
+            if env is not None and max_step_length is None:  # a length in metres, if given, wins
                 from stridelab.robots.geometry import leg_length
 
                 max_step_length = max_step_per_leg * leg_length(env.robot)
