@@ -145,6 +145,38 @@ def test_mjcf_full_inertia_and_a_moving_point_mass_are_repaired(tmp_path, caplog
     np.testing.assert_allclose(principal(model, "lower"), [0.4 * 0.2 * radius ** 2] * 3)
 
 
+def test_a_massless_link_between_two_joints_gets_a_small_mass_with_the_warning(tmp_path, caplog):
+    """Each leg as URDFs often model a two-axis hip: a roll joint into an empty link (no inertial, no collision), then
+    the pitch joint. MuJoCo alone refuses the moving massless link; the loader gives it 10 g and says so once."""
+    from stridelab.robots import load_robot
+    from stridelab.robots.repair import MASSLESS_LINK_MASS
+
+    path = write_a1_like(tmp_path)
+    text = path.read_text()
+    for leg in LEGS:  # trunk -> <leg>_roll (empty) -> <leg>_thigh
+        text = text.replace(f"<parent link='trunk'/><child link='{leg}_thigh'/>",
+                            f"<parent link='{leg}_roll'/><child link='{leg}_thigh'/>")
+        text = text.replace("</robot>", f"<link name='{leg}_roll'/><joint name='{leg}_hip_roll' type='revolute'>"
+                                        f"<parent link='trunk'/><child link='{leg}_roll'/><axis xyz='1 0 0'/>"
+                                        f"<limit lower='-0.5' upper='0.5' effort='15' velocity='20'/></joint></robot>")
+    path.write_text(text)
+    with pytest.raises(ValueError, match="mass and inertia of moving bodies"):  # MuJoCo alone refuses the file
+        mujoco.MjModel.from_xml_path(str(path))
+    joints = tuple(j for leg in LEGS for j in (f"{leg}_hip_roll", f"{leg}_hip"))
+    with caplog.at_level(logging.WARNING, logger="stridelab"):
+        robot = load_robot(a1_spec(path, joint_names=joints))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and all(f"{leg}_roll" in warnings[0] for leg in LEGS), warnings
+    assert "without mass" in warnings[0] and "FL_thigh" not in warnings[0]
+    model = robot.model
+    for leg in LEGS:
+        assert model.body_mass[model.body(f"{leg}_roll").id] == pytest.approx(MASSLESS_LINK_MASS)
+        assert model.body_mass[model.body(f"{leg}_thigh").id] == pytest.approx(0.4)  # the file's links untouched
+    data = mujoco.MjData(model)
+    mujoco.mj_step(model, data, nstep=200)  # it simulates: no NaN, the base stays near its height
+    assert np.all(np.isfinite(data.qpos))
+
+
 # ---- a trunk welded to an empty root link --------------------------------------------------------
 
 def test_welded_trunk_is_the_base_and_a_contact_name(tmp_path):

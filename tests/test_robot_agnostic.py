@@ -101,6 +101,8 @@ def test_robot_spec_reward_weights_replace_the_tasks_unless_the_command_line_set
     given = parse(["train", "biped-flat", "--env.robot", str(yaml_spec),
                    "--env.rewards.torques-normalized-l2.weight", "-1"]).options.env
     assert given.rewards["torques_normalized_l2"].weight == -1.0  # the command line wins
+    removed = make_env_cfg("biped-flat", robot=str(yaml_spec), rewards={"torques_normalized_l2": None})
+    assert "torques_normalized_l2" not in removed.rewards  # switched off: the spec's weight does not bring it back
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml_spec.read_text().replace("torques_normalized_l2: -7.5", "torque_l2: -7.5"))
     with pytest.raises(ConfigError, match="reward term 'torque_l2'.*fix reward_weights in the robot spec"):

@@ -34,6 +34,7 @@ class Trajectory:
     foot_height: np.ndarray | None = None  # world z of each foot [m] (T, f)
     foot_force: np.ndarray | None = None  # ground reaction force on each foot, world frame [N] (T, f, 3)
     raw_actions: np.ndarray | None = None  # the policy's output before clipping and scaling (T, j)
+    body_weight: float | None = None  # the robot's whole mass x g [N]
 
 
 def fit_schedule(schedule, ranges: dict | None):
@@ -95,5 +96,7 @@ def record(policy: Callable, env_cfg: EnvConfig, schedule=DEFAULT_SCHEDULE, num_
     traj = Trajectory(np.array(rec["time"]), spec.joint_names, np.array(rec["q"]), np.array(rec["target"]),
                       np.array(rec["tau"]), np.array(rec["contact"]), np.array(rec["v"]), np.array(rec["w"]),
                       np.array(rec["cmd"]), spec.feet, falls, np.array(rec["h"]), np.array(rec["fh"]),
-                      np.array(rec["grf"]), np.array(rec["raw"]))
+                      np.array(rec["grf"]), np.array(rec["raw"]),
+                      float(env.robot.model.body_subtreemass[env.robot.base_body_id])
+                      * float(np.linalg.norm(env.robot.model.opt.gravity)))
     return traj

@@ -9,8 +9,8 @@ picks it when a feature below is on; otherwise training uses rsl-rl's PPO unchan
   without it and installs :class:`stridelab.learn.mirror.RecurrentMirrorLoss` in its place, which
   mirrors whole trajectories (see :mod:`stridelab.learn.mirror`): ``act`` also advances each env's mirror
   twin state, ``process_env_step`` resets it at episode ends, and ``update`` hands the stored twin states
-  to the loss. rsl-rl's update adds ``mirror_loss_coeff * loss`` and logs ``Loss/symmetry``. With an MLP actor, rsl-rl's own extension
-  is used as given.
+  to the loss. rsl-rl's update adds ``mirror_loss_coeff * loss`` and logs ``Loss/symmetry``. With an MLP
+  actor, rsl-rl's own extension is used as given.
 - **KL limit by line search** (``max_kl > 0``), the idea of apex's adaptive-step Adam: after rsl-rl's
   update of an iteration (all epochs and mini-batches), the mean KL(old || new) of the action
   distribution over the iteration's whole batch is measured; while it exceeds ``max_kl`` the step

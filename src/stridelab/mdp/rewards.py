@@ -79,8 +79,8 @@ class torques_normalized_l2:  # noqa: N801 - a term, named like the function ter
     def __init__(self, env: Any) -> None:
         limits = np.asarray(env.robot.torque_limits, dtype=np.float64)
         if np.any(limits <= 0):
-            raise ConfigError("reward term torques_normalized_l2 needs a positive torque limit on every joint; set "
-                              "torque_limits in the robot spec.")
+            raise ConfigError(f"reward term {type(self).__name__} needs a positive torque limit on every joint; set "
+                              f"torque_limits in the robot spec.")
         self.inverse = 1.0 / limits
 
     def __call__(self, s: RobotState) -> np.ndarray:

@@ -7,12 +7,16 @@ Link inertias. MuJoCo refuses an explicit inertia (``<inertial>`` of a URDF link
 * a moving body (one with joints) with mass has a principal moment below ``mjMINVAL`` and no static child
   that carries mass and inertia: "mass and inertia of moving bodies must be larger than mjMINVAL";
 * its principal moments A, B, C break the triangle inequality A + B >= C (no rigid body has such moments):
-  "inertia must satisfy A + B >= C".
+  "inertia must satisfy A + B >= C";
+* a moving body has no mass at all (a URDF link with ``<mass value="0"/>``, or no ``<inertial>`` and no collision
+  geometry, between two joints) and no static child carrying mass: "mass and inertia of moving bodies must be
+  larger than mjMINVAL".
 
 :func:`repair_inertias` edits the spec so that it compiles: a non-positive tensor ``I = V diag(l) V^T``
 becomes ``V diag(max(l, floor)) V^T`` (the same principal axes; ``floor`` = 1e-3 of the largest moment, or
 the moment of a solid water sphere of the link's mass when no moment is positive), and a triangle violation
-is left to MuJoCo's own ``compiler.balanceinertia``, which sets the three moments to their mean. Bodies whose
+is left to MuJoCo's own ``compiler.balanceinertia``, which sets the three moments to their mean, and a massless
+moving body gets :data:`MASSLESS_LINK_MASS` as a solid water sphere at its frame's origin. Bodies whose
 inertia MuJoCo accepts are not touched, and ``balanceinertia`` is only switched on when a body needs it, so a
 valid file compiles exactly as before. Inertias computed from geoms are never changed.
 """
@@ -31,6 +35,9 @@ MINVAL = float(mujoco.mjMINVAL)
 FLOOR_FRACTION = 1e-3
 #: density of the solid sphere whose inertia replaces a tensor without any positive moment [kg/m^3]
 SPHERE_DENSITY = 1000.0
+#: mass given to a moving body that has none [kg]: 10 g, negligible beside a robot's links, large enough that the
+#: joint's dynamics stay well conditioned at the tasks' 5 ms step
+MASSLESS_LINK_MASS = 0.01
 
 
 @dataclass(frozen=True)
@@ -81,16 +88,29 @@ def _sphere_moment(mass: float) -> float:
 
 def _carried_by_static_child(body: mujoco.MjsBody) -> bool:
     """Whether a child without joints has mass and inertia (MuJoCo then accepts a massless moving body). A child
-    whose inertia comes from its geoms is assumed to have them (its values are known only once compiled)."""
+    whose inertia comes from its geoms is assumed to have them (its values are known only once compiled); an empty
+    child (no inertial, no geom) has none."""
     for child in body.bodies:
         if child.joints:
             continue
         if not child.explicitinertial:
-            return True
+            if child.geoms:
+                return True
+            continue
         moments = np.linalg.eigvalsh(_tensor(child)[0])
         if child.mass >= MINVAL and moments.min() >= MINVAL:
             return True
     return False
+
+
+def _massless_moving(body: mujoco.MjsBody) -> bool:
+    """Whether MuJoCo would refuse ``body`` for having no mass: it has joints, an explicit zero mass or neither an
+    inertial nor a geom to compute one from, and no static child carrying mass."""
+    if not body.joints or _carried_by_static_child(body):
+        return False
+    if body.explicitinertial:
+        return body.mass < MINVAL
+    return not body.geoms
 
 
 def _breaks_triangle(moments: np.ndarray) -> bool:
@@ -107,7 +127,17 @@ def repair_inertias(mjspec: mujoco.MjSpec) -> list[InertiaRepair]:
     bound = float(mjspec.compiler.boundinertia)
     repairs, balance = [], False
     for i, body in enumerate(mjspec.bodies):
-        if body.name == "world" or not body.explicitinertial:
+        if body.name == "world":
+            continue
+        if _massless_moving(body):
+            moment = _sphere_moment(MASSLESS_LINK_MASS)
+            body.explicitinertial, body.mass, body.ipos = True, MASSLESS_LINK_MASS, [0.0, 0.0, 0.0]
+            body.iquat, body.inertia = [1.0, 0.0, 0.0, 0.0], [moment] * 3
+            body.fullinertia = [float("nan")] * 6
+            repairs.append(InertiaRepair(body.name or f"body {i}", f"a moving link without mass (given "
+                                         f"{MASSLESS_LINK_MASS * 1000:g} g)", (0.0, 0.0, 0.0), (moment,) * 3))
+            continue
+        if not body.explicitinertial:
             continue
         tensor, full = _tensor(body)
         if full:

@@ -63,6 +63,8 @@ def with_robot_weights(cfg: EnvConfig, defaults: EnvConfig) -> EnvConfig:
         return cfg
     rewards = dict(cfg.rewards)
     for name, weight in weights:
+        if name not in rewards and name in defaults.rewards:
+            continue  # switched off on the command line (--env.rewards.NAME None)
         if name not in rewards:
             raise ConfigError(unknown_name("reward term", name, sorted(rewards), f"the task {cfg.task}").replace(
                 "valid names are", f"fix reward_weights in the robot spec {cfg.robot}; valid names are"))

@@ -96,6 +96,10 @@ def plot_locomotion(traj, out_dir: Path) -> Path:
         axes[2].plot(t, traj.foot_force[:, k, 2], lw=1.0, label=foot, color=f"C{k}")
     axes[1].set_ylabel("foot height [m]")
     axes[1].legend(fontsize=8, ncol=len(traj.feet), loc="upper right")
+    if getattr(traj, "body_weight", None):
+        for share, style in ((1.0, ":"), (1.5, "--")):
+            axes[2].axhline(share * traj.body_weight, color="0.4", lw=0.8, ls=style,
+                            label=f"{share:g} x body weight")
     axes[2].set_ylabel("vertical ground\nreaction force [N]")
     axes[2].legend(fontsize=8, ncol=len(traj.feet), loc="upper right")
     for i, name in enumerate(traj.joint_names):
