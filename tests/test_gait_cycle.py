@@ -36,7 +36,8 @@ def test_foot_forces_carry_the_robots_weight_when_standing(task):
 def _force_speed_term(weight_n=100.0, **params):
     g = 9.81
     robot = SimpleNamespace(model=SimpleNamespace(opt=SimpleNamespace(gravity=np.array([0.0, 0.0, -g])),
-                                                  body_subtreemass=np.array([0.0, weight_n / g])), base_body_id=1)
+                                                  body_subtreemass=np.array([0.0, weight_n / g])), base_body_id=1,
+                            weight=weight_n)  # LoadedRobot.weight: the subtree mass x g
     return R.gait_force_speed(SimpleNamespace(robot=robot), **params)
 
 

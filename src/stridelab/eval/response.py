@@ -81,8 +81,7 @@ def measure_response(policy: Callable, env_cfg: EnvConfig, num_envs: int = 32, s
     total = 2.0 + walk_s + 2 * stand_s + step_s
     env = make_env(eval_env_cfg(env_cfg, num_envs, total, seed))
     try:
-        weight = float(env.robot.model.body_subtreemass[env.robot.base_body_id]) * float(
-            np.linalg.norm(env.robot.model.opt.gravity))
+        weight = env.robot.weight
         out["body_weight_n"] = weight
         obs = env.reset_all()
         if hasattr(policy, "reset"):

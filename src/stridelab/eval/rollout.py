@@ -96,7 +96,5 @@ def record(policy: Callable, env_cfg: EnvConfig, schedule=DEFAULT_SCHEDULE, num_
     traj = Trajectory(np.array(rec["time"]), spec.joint_names, np.array(rec["q"]), np.array(rec["target"]),
                       np.array(rec["tau"]), np.array(rec["contact"]), np.array(rec["v"]), np.array(rec["w"]),
                       np.array(rec["cmd"]), spec.feet, falls, np.array(rec["h"]), np.array(rec["fh"]),
-                      np.array(rec["grf"]), np.array(rec["raw"]),
-                      float(env.robot.model.body_subtreemass[env.robot.base_body_id])
-                      * float(np.linalg.norm(env.robot.model.opt.gravity)))
+                      np.array(rec["grf"]), np.array(rec["raw"]), env.robot.weight)
     return traj

@@ -107,8 +107,7 @@ class feet_force_excess:  # noqa: N801 - a term, named like the function terms
     def __init__(self, env: Any, threshold: float = 1.2) -> None:
         if threshold <= 0:
             raise ConfigError(f"feet_force_excess threshold = {threshold} body weights must be > 0.")
-        gravity = float(np.linalg.norm(env.robot.model.opt.gravity))
-        self.weight = float(env.robot.model.body_subtreemass[env.robot.base_body_id]) * gravity  # [N]
+        self.weight = env.robot.weight  # [N]
         self.threshold = float(threshold)
 
     def __call__(self, s: RobotState) -> np.ndarray:
@@ -256,8 +255,7 @@ class gait_force_speed:  # noqa: N801 - a term, named like the function terms
         if force_scale <= 0 or speed_scale <= 0:
             raise ConfigError(f"gait_force_speed force_scale = {force_scale} and speed_scale = {speed_scale} "
                               f"must both be > 0.")
-        gravity = float(np.linalg.norm(env.robot.model.opt.gravity))
-        self.weight = float(env.robot.model.body_subtreemass[env.robot.base_body_id]) * gravity  # [N]
+        self.weight = env.robot.weight  # [N]
         self.duty, self.kappa, self.min_command = duty, kappa, min_command
         self.force_scale, self.speed_scale = force_scale, speed_scale
 

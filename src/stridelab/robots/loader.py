@@ -120,6 +120,11 @@ class LoadedRobot:
     def num_feet(self) -> int:
         return len(self.spec.feet)
 
+    @property
+    def weight(self) -> float:
+        """The robot's weight: the mass of the base's subtree (the whole robot) times |gravity| [N]."""
+        return float(self.model.body_subtreemass[self.base_body_id]) * float(np.linalg.norm(self.model.opt.gravity))
+
     def foot_force(self, sensordata: np.ndarray) -> np.ndarray:
         """Net contact force the surroundings exert on each foot, world frame [N] (standing on flat ground,
         +z, about the robot's weight summed over the feet). Shape: (n, f, 3)."""
