@@ -104,17 +104,15 @@ def _as_rnn_state(tensors: list[torch.Tensor] | tuple[torch.Tensor, ...]) -> Hid
     return tuple(tensors) if len(tensors) == 2 else tensors[0]
 
 
-def padded_action_means(actor: nn.Module, obs: TensorDict, hidden: HiddenState | None = None) -> torch.Tensor:
-    """The action means of a recurrent rsl-rl actor on padded trajectories, each run from its own initial state.
+def padded_action_means(actor: nn.Module, obs: TensorDict) -> torch.Tensor:
+    """The action means of a recurrent rsl-rl actor on padded trajectories, each run from the zero state.
 
     The actor's own layers (normalizer, RNN, MLP head, the distribution's deterministic output), kept
     padded so that any subset of trajectories can be run. Steps past a trajectory's end hold padding and
-    do not affect the valid steps (the RNN is causal). Shapes: obs (T, B) batch; hidden (layers, B, H) (a
-    pair for an LSTM; None: zero); returns (T, B, A).
+    do not affect the valid steps (the RNN is causal). Shapes: obs (T, B) batch; returns (T, B, A).
     """
     latent = MLPModel.get_latent(actor, obs)  # the selected groups, concatenated and normalized: (T, B, D)
-    state = hidden if hidden is not None else zero_hidden_state(actor, latent.shape[1])
-    out, _ = actor.rnn.rnn(latent, state)
+    out, _ = actor.rnn.rnn(latent, zero_hidden_state(actor, latent.shape[1]))
     out = actor.mlp(out)
     return actor.distribution.deterministic_output(out) if actor.distribution is not None else out
 
@@ -203,7 +201,7 @@ class MirroredRNN(RNN):
         num = input.shape[1] if batch_mode else input.shape[0]
         if own is None:  # rsl-rl's rollout state before the first step: zero
             own = [t.new_zeros(t.shape[0], num, t.shape[2]) for t in req.state]
-        own = list(own) if isinstance(own, tuple) else [own] if isinstance(own, torch.Tensor) else own
+        own = list(own) if isinstance(own, (tuple, list)) else [own]
         x = torch.cat([input, req.latent], dim=1 if batch_mode else 0)
         state = _as_rnn_state([torch.cat([a, b], dim=1) for a, b in zip(own, req.state)])
         out, final = self.rnn(x if batch_mode else x.unsqueeze(0), state)
@@ -282,13 +280,12 @@ class MirrorTwin:
             for s in self.state:
                 s[:, ended] = 0.0
 
-    def trajectory_starts(self, dones: torch.Tensor) -> list[torch.Tensor]:
+    def trajectory_starts(self, starts: torch.Tensor) -> list[torch.Tensor]:
         """The twin state at the start of every trajectory of the stored rollout, in rsl-rl's trajectory order
-        (env by env, in time order). Shapes: dones (T, N, 1) as in rsl-rl's storage; returns per tensor (n_traj,
-        layers, H)."""
+        (env by env, in time order). Shapes: starts (T, N) bool (:func:`trajectory_start_mask`); returns per tensor
+        (n_traj, layers, H)."""
         if self.saved is None:
             raise RuntimeError("the mirror twin has no stored rollout: the rollout must act through StridelabPPO.act")
-        starts = trajectory_start_mask(dones)
         return [s.permute(2, 0, 1, 3)[starts.transpose(0, 1)] for s in self.saved]
 
 
@@ -327,8 +324,8 @@ class RecurrentMirrorLoss:
     def begin_update(self, storage: Any, num_mini_batches: int) -> None:
         """Before PPO's update: the twin states of the stored rollout's trajectories, cut into rsl-rl's mini-batches
         (env slices of ``num_envs // num_mini_batches``, their trajectories in order)."""
-        self._starts = self.twin.trajectory_starts(storage.dones)
         starts = trajectory_start_mask(storage.dones)
+        self._starts = self.twin.trajectory_starts(starts)
         size = storage.num_envs // num_mini_batches
         counts = [int(starts[:, i * size:(i + 1) * size].sum()) for i in range(num_mini_batches)]
         bounds = [0, *torch.tensor(counts).cumsum(0).tolist()]
