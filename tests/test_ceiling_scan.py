@@ -13,7 +13,6 @@ import pytest
 
 import stridelab
 from stridelab.app.cli import main
-from stridelab.config import from_dict
 from stridelab.deploy.backend import RobotSignals
 from stridelab.deploy.export import export_policy
 from stridelab.deploy.observation import ObservationBuilder
@@ -21,7 +20,10 @@ from stridelab.errors import ConfigError
 from stridelab.mdp.ceiling_scan import ceiling_scan
 from stridelab.mdp.height_scan import height_scan
 from stridelab.sim.terrain import TerrainConfig, build_terrain
-from stridelab.sim.terrain.courses import course_config
+from stridelab.config import from_dict, override
+from stridelab.envs import make_env
+from stridelab.sim.terrain.courses import course_config, final_level
+from stridelab.tasks.courses import course_task
 
 CLEARANCE = 0.18  # ETG-RL's cave: the ceiling 18 cm above the ground (z = 0)
 LANE_Y = 1.0
@@ -36,7 +38,7 @@ def cave():
     """A quadruped-cave env of 3: env 0 at its start (no ceiling over the scan), env 1 in the cave's middle with its
     base 12 cm up (crouching) and turned by 0.4 rad, env 2 standing 0.33 m before the entrance (the scan's front
     under the ceiling), turned by 0.05 rad. Returns the env and its state."""
-    env = stridelab.make("quadruped-cave", num_envs=3, num_threads=1, seed=0)
+    env = make_env(override(course_task("cave", levels=1), num_envs=3, num_threads=1, seed=0))  # ETG-RL's 0.18 m
     seg = env.robot.terrain.course.segments[0]
     b = env.robot.base_qpos_adr
     poses = [(1.013, LANE_Y, 0.3, 0.0), ((seg.x0 + seg.x1) / 2 + 0.013, 3.0, 0.12, 0.4),
@@ -157,7 +159,9 @@ def test_policy_json_carries_the_ceiling_and_the_deploy_builder_reads_it_on_the_
     meta = json.loads((export_policy(run, tmp_path / "export") / "policy.json").read_text())
     assert [t["name"] for t in meta["extero"]["terms"]] == ["height_scan", "ceiling_scan"]
     assert meta["extero"]["size"] == 2 * 187 and meta["observation_groups"] == ["policy", "extero"]
-    terrain = build_terrain(from_dict(TerrainConfig, meta["terrain"], "terrain"))  # the course it was trained on
+    trained = from_dict(TerrainConfig, meta["terrain"], "terrain")  # the course it was trained on: 6 levels
+    assert trained.num_rows == 6 and trained.ceiling_clearance == (0.40, CLEARANCE)
+    terrain = build_terrain(final_level(trained))  # its last level: ETG-RL's ceiling, as deploy --terrain cave
     seg = terrain.course.segments[0]
     builder = ObservationBuilder(meta, terrain=terrain)
     for x, z, expected in (((seg.x0 + seg.x1) / 2, 0.12, CLEARANCE - 0.12), (terrain.course.spawn_x, 0.27, 1.0)):

@@ -16,7 +16,9 @@ from stridelab.errors import ConfigError
 from stridelab.mdp.terminations import base_below_deck
 from stridelab.sim.terrain import TerrainConfig, build_terrain
 from stridelab.sim.terrain.courses import course_config, course_deck, course_profile
+from stridelab.config import override
 from stridelab.tasks import make_env_cfg
+from stridelab.tasks.courses import course_task
 
 LANE_Y = 1.0  # centre of lane 0 (lanes are 2 m wide)
 
@@ -90,7 +92,7 @@ def _run(env, steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
 
 
 def test_a_robot_dropped_into_a_gap_is_a_fall():
-    env = make_env(make_env_cfg("quadruped-gallop", num_envs=2, num_threads=1, seed=0))
+    env = make_env(override(course_task("gallop", levels=1), num_envs=2, num_threads=1, seed=0))  # ETG-RL's gaps
     assert env.cfg.terminations["base_below_deck"].params == {"depth": 0.1}
     assert not env.cfg.terminations["base_below_deck"].time_out
     x0 = env.robot.terrain.course.segments[0].x0

@@ -16,16 +16,26 @@ from stridelab.mdp.commands import course_command
 from stridelab.sim.terrain import TerrainConfig, build_terrain
 from stridelab.sim.terrain.config import COURSES
 from stridelab.sim.terrain.courses import course_config, course_plan
+from stridelab.tasks.courses import LEVELS
 from stridelab.sim.terrain.grid import GROUND_GROUP, OVERHEAD_GROUP
 
 LANE_Y = 1.0  # centre of lane 0 (lanes are 2 m wide)
 _DATA: dict = {}  # MjData per compiled model, for the rays
 
 
+def one_level(course: str, **fields):
+    """The course task on ETG-RL's figures alone (one level, no course curriculum), as an env."""
+    from stridelab.config import override
+    from stridelab.envs import make_env
+    from stridelab.tasks.courses import course_task
+
+    return make_env(override(course_task(course, levels=1), **fields))
+
+
 @pytest.fixture(scope="module")
 def course_envs():
     """One small env per course task (4 envs, one per lane), built once."""
-    envs = {c: stridelab.make(f"quadruped-{c}", num_envs=4, num_threads=1, seed=0) for c in COURSES}
+    envs = {c: one_level(c, num_envs=4, num_threads=1, seed=0) for c in COURSES}
     yield envs
     for env in envs.values():
         env.close()
@@ -174,7 +184,7 @@ def test_lanes_have_their_own_seeds():
 
 
 def test_course_command_steers_to_the_lane():
-    env = stridelab.make("quadruped-stairstair", num_envs=4, num_threads=1, seed=0)
+    env = one_level("stairstair", num_envs=4, num_threads=1, seed=0)
     term = env.commands.velocity
     assert isinstance(term, course_command)
     # hand-computed: w = clip(1.0 * wrap(-atan(1.0 * dy) - yaw), -1, 1)
@@ -197,7 +207,7 @@ def test_course_command_steers_to_the_lane():
 
 
 def test_crossing_the_finish_line_is_a_time_out():
-    env = stridelab.make("quadruped-gallop", num_envs=2, num_threads=1, seed=0)
+    env = one_level("gallop", num_envs=2, num_threads=1, seed=0)
     course = env.robot.terrain.course
     b = env.robot.base_qpos_adr
     env.sim.qpos[0, b] = course.finish_x + 0.05  # env 0 is past the finish line
@@ -214,7 +224,8 @@ def test_course_task_terms():
     from stridelab.tasks import make_env_cfg
 
     cfg = make_env_cfg("quadruped-cave")
-    assert cfg.terrain.course == "cave" and cfg.terrain.num_rows == 1 and cfg.curriculum == {}
+    assert cfg.terrain.course == "cave" and cfg.terrain.num_rows == LEVELS and set(cfg.curriculum) == {"course_levels"}
+    assert cfg.terrain.ceiling_clearance == (0.40, 0.18)  # from a ceiling the standing trunk clears to ETG-RL's
     assert cfg.commands["velocity"].func == "course_command"
     assert cfg.terminations["course_finished"].time_out
     assert set(cfg.observations) == {"policy", "privileged", "extero"}
@@ -247,8 +258,8 @@ def test_unknown_course_and_task_names_are_one_sentence(capsys):
         TerrainConfig(course="stairstiar")
     with pytest.raises(ConfigError, match="did you mean 'quadruped-gallop'"):
         stridelab.make("quadruped-galop")
-    with pytest.raises(ConfigError, match="num_rows .* one fixed level"):
-        TerrainConfig(course="cave", num_rows=3)
+    with pytest.raises(ConfigError, match="num_rows = 25 .* give 1 .* to 20"):
+        TerrainConfig(course="cave", num_rows=25)
     with pytest.raises(ConfigError, match="course 'slopeslope' needs a slope between 0 and 60 degrees"):
         TerrainConfig(course="slopeslope", num_rows=1, slope_deg=(0.0, 20.0))  # its level is levels[0] = 0
     assert TerrainConfig(course="gallop", num_rows=1, slope_deg=(0.0, 20.0)).course == "gallop"  # unused figure

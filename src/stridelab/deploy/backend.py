@@ -227,11 +227,13 @@ def terrain_tile(meta: dict, kind: str, level: float) -> Any:
         raise ConfigError("policy.json has no training terrain (a flat-floor policy, or exported by an older "
                           "stridelab); drop --terrain, or export a terrain policy again.")
     cfg = from_dict(TerrainConfig, meta["terrain"], "terrain")
-    if cfg.course:  # a course is one fixed level: its first lane, the robot at the lane's start
+    if cfg.course:  # a course: the first lane of its last level (ETG-RL's figures), the robot at the lane's start
+        from stridelab.sim.terrain.courses import final_level
+
         if kind not in (cfg.course, "course"):
             raise ConfigError(f"--terrain {kind!r} is not the course the policy was trained on; use --terrain "
                               f"{cfg.course}.")
-        return replace(cfg, num_cols=1)
+        return replace(final_level(cfg), num_cols=1)
     kinds = [k for k, p in cfg.types.items() if p > 0]
     if kind not in kinds:
         raise ConfigError(f"--terrain {kind!r} is not a terrain type the policy was trained on; use one of "

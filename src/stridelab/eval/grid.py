@@ -34,6 +34,20 @@ def default_commands(env_cfg: EnvConfig) -> np.ndarray:
     return command_grid(command_ranges(env_cfg))
 
 
+def at_course_figures(env_cfg: EnvConfig) -> EnvConfig:
+    """A course task on its last level only (ETG-RL's figures, :func:`~stridelab.sim.terrain.courses.final_level`)
+    without its ``course_levels`` curriculum: what every evaluation of a course runs on. Other tasks as they are."""
+    from stridelab.mdp.curriculum import course_levels
+    from stridelab.mdp.lookup import resolve
+    from stridelab.sim.terrain.courses import final_level
+
+    tcfg = env_cfg.terrain
+    if tcfg is None or not tcfg.course:
+        return env_cfg
+    kept = {k: c for k, c in env_cfg.curriculum.items() if resolve(c.func, "curriculum") is not course_levels}
+    return replace(env_cfg, terrain=final_level(tcfg), curriculum=kept)
+
+
 def eval_env_cfg(env_cfg: EnvConfig, num_envs: int, duration_s: float, seed: int) -> EnvConfig:
     """The training task with commands held, interval events (pushes) that never fire within the run, an
     episode longer than the run, and the randomizations at the config's full ranges (a ``randomization_strength``
@@ -43,6 +57,7 @@ def eval_env_cfg(env_cfg: EnvConfig, num_envs: int, duration_s: float, seed: int
     their values from the ``privileged`` group (e.g. the last push) and change the input of a policy that reads
     it."""
     never = (duration_s + 1e6, duration_s + 1e6)
+    env_cfg = at_course_figures(env_cfg)
     calm = replace(env_cfg, events={name: replace(e, interval_s=never) if e.mode == "interval" else e
                                     for name, e in env_cfg.events.items()})
     commands = {name: {"params": {"resample_s": duration_s + 1.0}} for name, c in env_cfg.commands.items()

@@ -181,6 +181,7 @@ def evaluate_terrain(policy: Callable, env_cfg: EnvConfig, trials: int = 8, spee
     """
     from stridelab.mdp.terrain import tiles_of
     from stridelab.envs import make_env
+    from stridelab.eval.grid import at_course_figures
     from stridelab.sim.terrain.courses import course_plan
 
     if env_cfg.terrain is None:
@@ -189,6 +190,7 @@ def evaluate_terrain(policy: Callable, env_cfg: EnvConfig, trials: int = 8, spee
     if not (speed > 0 and 0 < fraction <= 1 and duration_s > 0):
         raise ConfigError(f"terrain evaluation speed = {speed} m/s, fraction = {fraction}, duration = {duration_s} s: "
                           f"give a speed > 0, a fraction in (0, 1] and a duration > 0.")
+    env_cfg = at_course_figures(env_cfg)  # a course: its last level, ETG-RL's figures
     tcfg = env_cfg.terrain
     course = course_plan(tcfg) if tcfg.course else None
     column_types = (tcfg.course,) * tcfg.num_cols if course is not None else tcfg.column_types()

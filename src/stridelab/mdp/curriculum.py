@@ -91,6 +91,72 @@ class terrain_levels:  # noqa: N801 - a term, named like the function terms
         self.tiles.load_state_dict(state)
 
 
+def update_course_levels(rows: np.ndarray, walked: np.ndarray, distance: np.ndarray, required: np.ndarray,
+                         num_rows: int, demote_fraction: float = 0.5) -> np.ndarray:
+    """The new level of each env on a course curriculum: up one level after crossing the finish line, down one
+    after walking less than ``demote_fraction`` of what was asked (the command's distance over the episode, at
+    most the course), never below 0 nor above the top level (a solved course keeps its envs at its figures).
+
+    Args:
+        rows: current levels. Shape: (k,), int.
+        walked: distance along the course from the spawn point [m]. Shape: (k,).
+        distance: spawn point to finish line of each env's level [m]. Shape: (k,).
+        required: distance the command asked for over the episode [m]. Shape: (k,).
+    Returns:
+        New levels. Shape: (k,), int.
+    """
+    crossed = walked >= distance
+    down = ~crossed & (walked < demote_fraction * np.minimum(required, distance))
+    return np.clip(np.asarray(rows, dtype=np.int64) + crossed - down, 0, num_rows - 1)
+
+
+class course_levels:  # noqa: N801 - a term, named like the function terms
+    """Course curriculum: the gap width, beam width, riser height, slope and ceiling clearance of an ETG-RL course
+    ramp from easy (level 0) to the course's own figures (the last level) by success, as the terrain grid's
+    curriculum ramps its tiles (:mod:`stridelab.sim.terrain.courses` lays out the levels' lanes).
+
+    At each reset an env moves by :func:`update_course_levels`: up after crossing its level's finish line, down
+    after walking less than ``demote_fraction`` of what its command asked. Envs start on levels
+    ``0..max_init_level``. Returns the mean level index and the share of envs on the last level, logged as
+    ``Curriculum/<name>/mean_level`` and ``Curriculum/<name>/at_course``.
+    """
+
+    def __init__(self, env: Any, max_init_level: int = 0, demote_fraction: float = 0.5) -> None:
+        if max_init_level < 0 or not 0 <= demote_fraction <= 1:
+            raise ConfigError(f"course_levels max_init_level = {max_init_level}, demote_fraction = {demote_fraction}: "
+                              f"give a level >= 0 and a fraction in [0, 1].")
+        self.env, self.demote_fraction = env, float(demote_fraction)
+        self.tiles = tiles_of(env, "course_levels", max_init_row=max_init_level)
+        terrain = self.tiles.terrain
+        if getattr(terrain, "course", None) is None:
+            raise ConfigError("curriculum 'course_levels' needs an obstacle course (terrain.course); use "
+                              "terrain_levels on a terrain grid.")
+        self.finish_x, self.num_rows = terrain.finish_x, terrain.cfg.num_rows
+
+    def __call__(self, env_ids: np.ndarray) -> dict[str, float]:
+        env, tiles = self.env, self.tiles
+        ids = env_ids[np.isfinite(tiles.spawn_xy[env_ids, 0])]  # envs that have walked an episode
+        if len(ids):
+            b = env.robot.base_qpos_adr
+            walked = env.sim.qpos[ids, b] - tiles.spawn_xy[ids, 0]
+            distance = self.finish_x[tiles.rows[ids]] - tiles.spawn_xy[ids, 0]
+            command = env.commands.get("velocity")[ids, :2] if "velocity" in env.commands.terms \
+                else np.zeros((len(ids), 2))
+            required = np.linalg.norm(command, axis=1) * env.cfg.episode_length_s
+            tiles.rows[ids] = update_course_levels(tiles.rows[ids], walked, distance, required, self.num_rows,
+                                                   self.demote_fraction)
+        return {"mean_level": float(tiles.rows.mean()), "at_course": float((tiles.rows == self.num_rows - 1).mean())}
+
+    def reset(self, env_ids: np.ndarray) -> None:
+        """The levels persist across episodes."""
+
+    def state_dict(self) -> dict:
+        return self.tiles.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.tiles.load_state_dict(state)
+
+
 class randomization_strength:  # noqa: N801 - a term, named like the function terms
     """Ramps every domain randomization from the nominal robot to the config's ranges (the curricula of Isaac
     Lab's ``modify_term_cfg`` on ``common_step_counter``, applied to the reach of the draws).

@@ -8,7 +8,6 @@ import numpy as np
 
 from stridelab.errors import ConfigError
 from stridelab.mdp.state import RobotState
-from stridelab.sim.terrain.courses import course_deck
 
 
 def base_contact(s: RobotState) -> np.ndarray:
@@ -35,29 +34,39 @@ class time_out:  # noqa: N801 - a term, named like the function terms
 
 
 def _course_of(env: Any, term: str) -> Any:
-    """The env's obstacle course (:class:`~stridelab.sim.terrain.courses.Course`); a one-sentence ConfigError
-    naming ``term`` on the flat floor or a terrain grid."""
+    """The env's course terrain (:class:`~stridelab.sim.terrain.courses.CourseTerrain`); a one-sentence
+    ConfigError naming ``term`` on the flat floor or a terrain grid."""
     from stridelab.mdp.terrain import terrain_of
 
-    course = getattr(terrain_of(env, term), "course", None)
-    if course is None:
+    terrain = terrain_of(env, term)
+    if getattr(terrain, "course", None) is None:
         raise ConfigError(f"termination {term!r} needs an obstacle course (terrain.course), but the task has a "
                           f"terrain grid; remove the term or use a course task such as quadruped-stairstair.")
-    return course
+    return terrain
+
+
+def _levels_of(env: Any, terrain: Any, term: str, n: int) -> np.ndarray:
+    """Each of the ``n`` envs' course level (its terrain row; 0 on a one-level course). Shape: (n,), int. Read
+    at call time, so that the curriculum term (built after the terminations) has placed the envs first."""
+    from stridelab.mdp.terrain import tiles_of
+
+    return tiles_of(env, term).rows if terrain.cfg.num_rows > 1 else np.zeros(n, dtype=np.int64)
 
 
 class course_finished:  # noqa: N801 - a term, named like the function terms
-    """The base crossed the course's finish line (``x >= Course.finish_x``): the course is done.
+    """The base crossed the finish line of its level's course (``x >= Course.finish_x``): the course is done.
 
     Use it as a time-out (``TerminationTermCfg(..., time_out=True)``): reaching the end is a truncation,
     not a failure, and it keeps a fast robot from walking on past the end of its lane.
     """
 
     def __init__(self, env: Any) -> None:
-        self.finish_x = _course_of(env, "course_finished").finish_x
+        self.env, self.terrain = env, _course_of(env, "course_finished")
+        self.finish_x = self.terrain.finish_x  # per level, (num_rows,)
 
     def __call__(self, s: RobotState) -> np.ndarray:
-        return s.base_pos[:, 0] >= self.finish_x
+        levels = _levels_of(self.env, self.terrain, "course_finished", len(s.base_pos))
+        return s.base_pos[:, 0] >= self.finish_x[levels]
 
     def reset(self, env_ids: np.ndarray) -> None:
         """Stateless."""
@@ -70,7 +79,7 @@ class base_below_deck:  # noqa: N801 - a term, named like the function terms
 
     The deck (:func:`~stridelab.sim.terrain.courses.course_deck`) is the course's own walking surface at the
     base's x [m], with gaps and the beam's pit bridged at their rims' height (the ground elsewhere: stairs,
-    slopes, the cave's floor), the same in every lane. The base is the robot's base body origin (world z [m]);
+    slopes, the cave's floor), the same in every lane of the env's level. The base is the robot's base body origin (world z [m]);
     a standing robot's is 0.2-0.3 m above the deck, a crouching one's about 0.1 m, so with the default
     ``depth`` = 0.1 m only a base that went down past the deck's edge ends the episode. Vectorized over the envs.
 
@@ -83,12 +92,14 @@ class base_below_deck:  # noqa: N801 - a term, named like the function terms
         if not (isinstance(depth, (int, float)) and np.isfinite(depth) and depth >= 0):
             raise ConfigError(f"termination 'base_below_deck' depth = {depth!r} is not a distance >= 0; give the "
                               f"metres the base may sink below the deck, e.g. 0.1.")
-        self.course = _course_of(env, "base_below_deck")
+        self.env, self.terrain = env, _course_of(env, "base_below_deck")
         self.depth = float(depth)
 
     def __call__(self, s: RobotState) -> np.ndarray:
         """Shape: (n,), bool."""
-        return s.base_pos[:, 2] < course_deck(self.course, s.base_pos[:, 0]) - self.depth
+        deck = self.terrain.deck(_levels_of(self.env, self.terrain, "base_below_deck", len(s.base_pos)),
+                                 s.base_pos[:, 0])
+        return s.base_pos[:, 2] < deck - self.depth
 
     def reset(self, env_ids: np.ndarray) -> None:
         """Stateless."""

@@ -13,10 +13,15 @@ lanes (:mod:`stridelab.sim.terrain.courses`, ETG-RL's figures), with:
   fall when the base sinks 0.1 m below the course's deck (``base_below_deck``: in a gap, off the beam);
 - on the cave, ``extero`` also holds the ceiling scan (:class:`stridelab.mdp.ceiling_scan.ceiling_scan`: the
   ceiling's height above the base on the height scan's 187 points, scale 5), so the policy sees the ceiling;
-- no curriculum: ETG-RL's courses are fixed, one level each.
+- a course curriculum (``course_levels``): :data:`LEVELS` levels of 4 lanes, from the course's easy figures
+  (:data:`stridelab.sim.terrain.courses.EASY_FIGURES`: 10 cm gaps, a 30 cm beam, 5 cm risers, a 40 cm ceiling)
+  to ETG-RL's; an env moves up a level when it crosses the finish line and down when it walks less than half
+  of what it was asked. ``--env.terrain.num-rows 1 --env.terrain.levels 1 1 --env.curriculum.course-levels
+  None`` trains on ETG-RL's figures alone.
 
-Success (``stridelab eval``, :mod:`stridelab.eval.terrain`): the base crosses the finish line without a
-fall first, within the time the command takes to ask for twice the course's distance.
+Success (``stridelab eval``, :mod:`stridelab.eval.terrain`), on the last level only (ETG-RL's figures): the
+base crosses the finish line without a fall first, within the time the command takes to ask for twice the
+course's distance.
 """
 
 from __future__ import annotations
@@ -43,10 +48,15 @@ DESCRIPTIONS = {
 assert tuple(DESCRIPTIONS) == COURSES
 
 
-def course_task(course: str, robot: str = "quadruped", lanes: int = 4) -> EnvConfig:
+#: levels of each course's curriculum (6: gaps 0.10, 0.20, 0.25, 0.35, 0.40, 0.50 m after rounding to samples)
+LEVELS = 6
+
+
+def course_task(course: str, robot: str = "quadruped", lanes: int = 4, levels: int = LEVELS) -> EnvConfig:
     """The rough task's terms on ETG-RL course ``course``: spawn at the start, forward steered commands,
-    done at the finish line, no curriculum (see the module docstring)."""
-    base = rough_velocity_task(f"{robot}-{course}", robot, terrain=course_config(course, lanes=lanes))
+    done at the finish line, ``levels`` levels ramped by success (see the module docstring)."""
+    terrain = course_config(course, lanes=lanes, levels=levels)
+    base = rough_velocity_task(f"{robot}-{course}", robot, terrain=terrain)
     events = {**base.events, "reset_robot": EventTermCfg("reset_robot_on_terrain", params={
         "joint_noise": 0.1, "xy_noise": 0.1, "yaw_range": (-0.2, 0.2)})}
     commands = {**base.commands, "velocity": TermCfg("course_command", params={
@@ -61,8 +71,9 @@ def course_task(course: str, robot: str = "quadruped", lanes: int = 4) -> EnvCon
         extero = observations["extero"]
         ceiling = ObsTermCfg("ceiling_scan", scale=5.0, params={"offset": 0.0, "clip": 1.0, "method": "lookup"})
         observations = {**observations, "extero": replace(extero, terms={**extero.terms, "ceiling_scan": ceiling})}
+    curriculum = {"course_levels": TermCfg("course_levels", params={"max_init_level": 0})} if levels > 1 else {}
     return replace(base, events=events, commands=commands, terminations=terminations, observations=observations,
-                   curriculum={})
+                   curriculum=curriculum)
 
 
 def _train_cfg():

@@ -84,9 +84,10 @@ class TerrainConfig:
             by 11 cm; 0.30 makes it crouch by 9 cm).
         ceiling_thickness: of the ceiling slabs [m].
         course: one of :data:`COURSES` to build an obstacle course instead of the grid (``""``: the grid).
-            A course is one fixed level (``num_rows`` must be 1; every ``*: Range`` figure is read at
-            ``levels[0]``): ``num_cols`` parallel lanes, each ``tile_size`` wide along y, running along +x
-            (see :mod:`stridelab.sim.terrain.courses`).
+            A course has ``num_rows`` levels (row ``i`` at ``row_levels()[i]``; ``num_rows`` 1: one fixed level,
+            the figures read at ``levels[0]``) of ``num_cols`` parallel lanes each, every lane ``tile_size`` wide
+            along y and running along +x; the levels' lanes lie side by side, level 0's first (see
+            :mod:`stridelab.sim.terrain.courses`; ``course_levels`` moves envs between levels by success).
         course_length: length of a course's obstacle section along x [m]; flights, cycles and gaps repeat
             to fill it (about 8-10 m: the distance a robot walks in a 20 s episode at 0.5 m/s).
     """
@@ -248,9 +249,10 @@ def _check_pairs(c: TerrainConfig, names: tuple[str, ...]) -> None:
 
 
 def _validate_course(c: TerrainConfig) -> None:
-    """The checks of a course: one level, a length, and a heightfield within :data:`MAX_SAMPLES`."""
-    if c.num_rows != 1:
-        _fail("num_rows", c.num_rows, f"course {c.course!r} is one fixed level: set num_rows to 1 (lanes are num_cols)")
+    """The checks of a course: its levels, a length, and a heightfield within :data:`MAX_SAMPLES`."""
+    if not isinstance(c.num_rows, int) or not 1 <= c.num_rows <= 20:
+        _fail("num_rows", c.num_rows, f"course {c.course!r} has num_rows levels of num_cols lanes each: give 1 (the "
+              f"course's own figure) to 20")
     if (not isinstance(c.course_length, (int, float)) or not math.isfinite(c.course_length)
             or not 1.0 <= c.course_length <= 200.0):
         _fail("course_length", c.course_length, "give the obstacle section's length from 1 to 200 metres")
@@ -259,16 +261,16 @@ def _validate_course(c: TerrainConfig) -> None:
             _fail(name, getattr(c, name), f"it must be at least horizontal_scale = {c.horizontal_scale:g}")
     pairs = ("levels", "step_height", "slope_deg", "gap_width", "beam_width", "ceiling_clearance", "rough_amplitude")
     _check_pairs(c, pairs)
-    level = c.levels[0]  # the figures the course uses, at its one level
-    if "slope" in c.course and not 0 < lerp(c.slope_deg, level) < 60:
-        _fail("slope_deg", c.slope_deg, f"course {c.course!r} needs a slope between 0 and 60 degrees")
-    if "stair" in c.course and lerp(c.step_height, level) < c.vertical_scale:
-        _fail("step_height", c.step_height, f"course {c.course!r} needs risers of at least vertical_scale = "
-              f"{c.vertical_scale:g} m")
-    used = {"gallop": "gap_width", "balancebeam": "beam_width", "cave": "ceiling_clearance"}.get(c.course)
-    if used and lerp(getattr(c, used), level) < c.horizontal_scale / 2:
-        _fail(used, getattr(c, used), f"it must be at least half a sample ({c.horizontal_scale / 2:g} m)")
-    samples = (c.num_cols * c.tile_samples + 2 * c.border_samples) * (round((c.course_length + 10.0)
+    for level in (c.levels[0], c.levels[1]) if c.num_rows > 1 else (c.levels[0],):  # the figures at each end
+        if "slope" in c.course and not 0 < lerp(c.slope_deg, level) < 60:
+            _fail("slope_deg", c.slope_deg, f"course {c.course!r} needs a slope between 0 and 60 degrees")
+        if "stair" in c.course and lerp(c.step_height, level) < c.vertical_scale:
+            _fail("step_height", c.step_height, f"course {c.course!r} needs risers of at least vertical_scale = "
+                  f"{c.vertical_scale:g} m")
+        used = {"gallop": "gap_width", "balancebeam": "beam_width", "cave": "ceiling_clearance"}.get(c.course)
+        if used and lerp(getattr(c, used), level) < c.horizontal_scale / 2:
+            _fail(used, getattr(c, used), f"it must be at least half a sample ({c.horizontal_scale / 2:g} m)")
+    samples = (c.num_rows * c.num_cols * c.tile_samples + 2 * c.border_samples) * (round((c.course_length + 10.0)
                                                                             / c.horizontal_scale)
                                                                       + 2 * c.border_samples)
     if samples > MAX_SAMPLES:

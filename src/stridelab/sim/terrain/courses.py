@@ -4,10 +4,15 @@
     terrain = build_terrain(cfg)            # dispatches here: a CourseTerrain (a Terrain plus its Course)
     terrain.course.finish_x                 # where a robot has completed the course [m]
 
-A course is a list of segments laid end to end along +x. Every lane (``num_cols`` of them, ``tile_size``
-wide along y, lane ``j`` covering ``y in [j, j+1] * tile_size``) holds the same course; lanes differ only
-by their ground noise, drawn from ``numpy.random.default_rng([seed, 0, lane])`` (off by default:
-ETG-RL's courses are exact). The course is one fixed level: no curriculum. Along x (world = lane-local):
+A course is a list of segments laid end to end along +x. It comes in ``num_rows`` levels (row ``i`` at
+difficulty ``cfg.row_levels()[i]``: gap width, beam width, riser height, slope and ceiling clearance read
+from their ``(easy, course figure)`` pairs), each of ``num_cols`` lanes ``tile_size`` wide along y. The lanes
+lie side by side, level by level: lane ``j`` of level ``i`` covers ``y in [k, k+1] * tile_size`` with
+``k = i * num_cols + j``. The lanes of a level hold the same course and differ only by their ground noise,
+drawn from ``numpy.random.default_rng([seed, i, j])`` (off by default: ETG-RL's courses are exact). With
+``num_rows`` 1 the course is one fixed level, ETG-RL's; the curriculum term
+:class:`stridelab.mdp.curriculum.course_levels` moves envs between levels by success. Along x (world =
+lane-local):
 
     0 ........ spawn (1 m) ....... first obstacle (2 m) ...... last obstacle (x_end) ..... finish line
     (x_end + 0.5 m, the whole body past the last obstacle) ..... end of the lane (x_end + 2 m)
@@ -41,7 +46,7 @@ ETG-RL spawns 0.2-0.5 m before the first obstacle; we leave a 1 m run-up.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -73,18 +78,41 @@ ETG_FIGURES: dict[str, dict[str, float]] = {
 _BASE_FIGURES = {"step_height": 0.08, "step_width": 0.25, "slope_deg": 19.5, "gap_width": 0.5, "beam_width": 0.05,
                  "ceiling_clearance": 0.18}
 assert tuple(ETG_FIGURES) == COURSES
+#: the easiest level of each course's curriculum (the hardest is ETG-RL's figure): risers and slopes half
+#: ETG-RL's, 0.10 m gaps (two samples), a 30 cm beam, and a ceiling the built-in quadruped's standing trunk
+#: (top 0.39 m, [Q] in ``config.py``) clears
+EASY_FIGURES: dict[str, dict[str, float]] = {
+    "stairstair": {"step_height": 0.04, "slope_deg": 10.0}, "stairslope": {"step_height": 0.04, "slope_deg": 10.0},
+    "slopestair": {"step_height": 0.04, "slope_deg": 10.0}, "slopeslope": {"step_height": 0.04, "slope_deg": 10.0},
+    "highstair": {"step_height": 0.05}, "gallop": {"gap_width": 0.10}, "cave": {"ceiling_clearance": 0.40},
+    "balancebeam": {"beam_width": 0.30},
+}
+assert tuple(EASY_FIGURES) == COURSES
 
 
-def course_config(name: str, lanes: int = 4, lane_width: float = 2.0, **fields) -> TerrainConfig:
-    """The TerrainConfig of course ``name`` with ETG-RL's figures, ``lanes`` lanes ``lane_width`` m wide.
+def course_config(name: str, lanes: int = 4, lane_width: float = 2.0, levels: int = 1, **fields) -> TerrainConfig:
+    """The TerrainConfig of course ``name``: ``levels`` levels of ``lanes`` lanes ``lane_width`` m wide.
 
-    ``fields`` replace any TerrainConfig field (scalars for the figures, e.g. ``beam_width=0.1``).
+    With ``levels`` 1, the course is ETG-RL's figures only; with more, level 0 has :data:`EASY_FIGURES` and the
+    last level ETG-RL's, linear in between (the ``(easy, figure)`` pairs of the config). ``fields`` replace any
+    TerrainConfig field (a scalar for a figure sets both ends, e.g. ``beam_width=0.1``).
     """
-    figures = {"border": 3.0, "levels": (1.0, 1.0), "rough_amplitude": 0.0, **_BASE_FIGURES,
-               **ETG_FIGURES.get(name, {}), **fields}
-    pairs = {k: (float(v), float(v)) if isinstance(v, (int, float)) and k in _PAIR_FIELDS else v
-             for k, v in figures.items()}
-    return TerrainConfig(course=name, num_rows=1, num_cols=lanes, tile_size=lane_width, **pairs)
+    figures = {"border": 3.0, "rough_amplitude": 0.0, **_BASE_FIGURES, **ETG_FIGURES.get(name, {})}
+    pairs = {k: (EASY_FIGURES.get(name, {}).get(k, v) if levels > 1 else v, v) for k, v in figures.items()
+             if k in _PAIR_FIELDS}
+    given = {k: (float(v), float(v)) if isinstance(v, (int, float)) and k in _PAIR_FIELDS else v
+             for k, v in fields.items()}
+    span = (0.0, 1.0) if levels > 1 else (1.0, 1.0)
+    return TerrainConfig(**{"course": name, "num_rows": levels, "num_cols": lanes, "tile_size": lane_width,
+                            "levels": span, **figures, **pairs, **given})
+
+
+def final_level(cfg: TerrainConfig) -> TerrainConfig:
+    """A course's config at its last level only (the course's own figures, one level of ``num_cols`` lanes):
+    what the course evaluation and the deployment checks run on. A one-level course is returned as it is."""
+    if cfg.num_rows == 1:
+        return cfg
+    return replace(cfg, num_rows=1, levels=(cfg.levels[1], cfg.levels[1]))
 
 
 _PAIR_FIELDS = {"step_height", "slope_deg", "gap_width", "beam_width", "ceiling_clearance", "rough_amplitude"}
@@ -138,7 +166,7 @@ class Course:
         name: one of :data:`~stridelab.sim.terrain.config.COURSES`.
         segments: the obstacles in order, with the flat ground between them.
         spawn_x: where robots spawn [m]; finish_x: the finish line [m]; length: of a lane [m].
-        lane_width: [m]; num_lanes: lanes side by side along y; level: the course's one level.
+        lane_width: [m]; num_lanes: lanes of this level side by side along y; level: its difficulty in [0, 1].
     """
 
     name: str
@@ -169,27 +197,53 @@ class Course:
 
 @dataclass(frozen=True, eq=False)
 class CourseTerrain(Terrain):
-    """A :class:`Terrain` whose one row of tiles is the lanes of a course (tile ``(0, j)`` is lane ``j``:
-    its origin is the lane's spawn point); ``course`` is the layout."""
+    """A :class:`Terrain` whose tiles are the lanes of a course: tile ``(i, j)`` is lane ``j`` of level ``i``
+    (its origin is the lane's spawn point). ``courses[i]`` is level ``i``'s layout; ``course`` is the last
+    level's, the course's own figures."""
 
     course: Course | None = None
+    courses: tuple[Course, ...] = ()
+
+    @property
+    def finish_x(self) -> np.ndarray:
+        """The finish line of each level [m]. Shape: (num_rows,)."""
+        return np.array([c.finish_x for c in self.courses])
+
+    def deck(self, rows: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """The deck (:func:`course_deck`) under lane positions ``x`` of envs on levels ``rows`` [m].
+
+        Args:
+            rows: level of each point, int. Shape: (k,). x: [m]. Shape: (k,).
+        Returns:
+            Heights [m]. Shape: (k,).
+        """
+        rows, x = np.asarray(rows), np.asarray(x, dtype=np.float64)
+        if len(self.courses) == 1:
+            return course_deck(self.courses[0], x)
+        out = np.empty(x.shape)
+        for i in np.unique(rows):  # a loop over the few levels, not over envs
+            on = rows == i
+            out[on] = course_deck(self.courses[i], x[on])
+        return out
 
     def tile_index(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(0, lane) under points (x, y) [m]; -1 off the lanes. Shapes: broadcast of x, y."""
+        """(level, lane) under points (x, y) [m]; -1 off the lanes. Shapes: broadcast of x, y."""
         x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
-        col = np.floor(y / self.cfg.tile_size).astype(int)
-        off = (x < 0) | (x >= self.course.length) | (col < 0) | (col >= self.cfg.num_cols)
-        return np.where(off, -1, 0), np.where(off, -1, col)
+        lane = np.floor(y / self.cfg.tile_size).astype(int)
+        n = self.cfg.num_cols
+        off = (x < 0) | (x >= self.course.length) | (lane < 0) | (lane >= self.cfg.num_rows * n)
+        return np.where(off, -1, lane // n), np.where(off, -1, lane % n)
 
 
 def _snap(value: float, step: float, minimum: int = 1) -> float:
     return max(minimum, round(value / step)) * step
 
 
-def course_plan(cfg: TerrainConfig) -> Course:
-    """Lay out ``cfg.course``'s segments from its figures at ``levels[0]`` (lengths rounded to samples,
-    heights to ``vertical_scale``)."""
-    name, level = cfg.course, cfg.levels[0]
+def course_plan(cfg: TerrainConfig, level: float | None = None) -> Course:
+    """Lay out ``cfg.course``'s segments from its figures at ``level`` (default: the last level,
+    ``levels[1]``, the course's own figures; lengths rounded to samples, heights to ``vertical_scale``)."""
+    name = cfg.course
+    level = cfg.row_levels()[-1] if level is None else float(level)
     hs, vs = cfg.horizontal_scale, cfg.vertical_scale
     riser = _snap(lerp(cfg.step_height, level), vs)
     tread = _snap(cfg.step_width, hs)
@@ -290,47 +344,55 @@ def _lane_noise(rng: np.random.Generator, amplitude: float, cell: float, xs: np.
 
 
 def build_course(cfg: TerrainConfig) -> CourseTerrain:
-    """Build ``cfg.course``: heights, boxes (beams, ceiling) and one tile per lane. Deterministic in ``cfg``."""
-    course = course_plan(cfg)
-    hs, vs, b = cfg.horizontal_scale, cfg.vertical_scale, cfg.border_samples
-    n_x = round(course.length / hs)
-    n_w = cfg.tile_samples
+    """Build ``cfg.course``: heights, boxes (beams, ceilings) and one tile per lane of every level.
+    Deterministic in ``cfg``."""
+    courses = tuple(course_plan(cfg, level) for level in cfg.row_levels())
+    hs, vs, b, n_w = cfg.horizontal_scale, cfg.vertical_scale, cfg.border_samples, cfg.tile_samples
+    rows, cols = cfg.num_rows, cfg.num_cols
+    n_x = round(max(c.length for c in courses) / hs)
     xs = (np.arange(n_x + 2 * b) + 0.5) * hs - cfg.border
-    profile, pit = course_profile(course, xs, cfg.pit_depth)
-    heights = np.tile(profile, (cfg.num_cols * n_w + 2 * b, 1))
-    amplitude = _snap(lerp(cfg.rough_amplitude, course.level), vs, minimum=0)
-    if amplitude > 0:
-        lane_x = xs[b:b + n_x]
-        lane_y = (np.arange(n_w) + 0.5) * hs
-        for j in range(cfg.num_cols):  # per-lane seeds: lane j's noise does not depend on the others
-            noise = _lane_noise(np.random.default_rng([cfg.seed, 0, j]), amplitude, cfg.rough_cell, lane_x, lane_y)
-            heights[b + j * n_w:b + (j + 1) * n_w, b:b + n_x] += noise * ~pit[b:b + n_x]
+    heights = np.empty((rows * cols * n_w + 2 * b, n_x + 2 * b))
+    lane_x, lane_y = xs[b:b + n_x], (np.arange(n_w) + 0.5) * hs
+    for i, course in enumerate(courses):
+        profile, pit = course_profile(course, xs, cfg.pit_depth)
+        lo, hi = b + i * cols * n_w, b + (i + 1) * cols * n_w
+        lo, hi = (0 if i == 0 else lo), (heights.shape[0] if i == rows - 1 else hi)  # the side borders continue
+        heights[lo:hi] = profile
+        amplitude = _snap(lerp(cfg.rough_amplitude, course.level), vs, minimum=0)
+        for j in range(cols) if amplitude > 0 else ():  # lane (i, j)'s noise does not depend on the others
+            noise = _lane_noise(np.random.default_rng([cfg.seed, i, j]), amplitude, cfg.rough_cell, lane_x, lane_y)
+            y0 = b + (i * cols + j) * n_w
+            heights[y0:y0 + n_w, b:b + n_x] += noise * ~pit[b:b + n_x]
     heights = (np.round(heights / vs) * vs).astype(np.float32)
 
     boxes: list[Box] = []
-    width_y = cfg.num_cols * cfg.tile_size
-    for seg in course.segments:
-        if seg.kind == "beam":  # from the pit floor to the ground, over the pit's sloped rims by a sample
-            half = (seg.x1 - seg.x0) / 2 + hs
-            boxes += [Box(((seg.x0 + seg.x1) / 2, (j + 0.5) * cfg.tile_size, seg.z0 - cfg.pit_depth / 2),
-                          (half, seg.width / 2, cfg.pit_depth / 2)) for j in range(cfg.num_cols)]
-        elif seg.kind == "cave":  # one slab over every lane and the side borders
-            t = cfg.ceiling_thickness
-            boxes.append(Box(((seg.x0 + seg.x1) / 2, width_y / 2, seg.z0 + seg.clearance + t / 2),
-                             ((seg.x1 - seg.x0) / 2, width_y / 2 + cfg.border, t / 2), overhead=True))
+    level_width = cols * cfg.tile_size
+    for i, course in enumerate(courses):
+        for seg in course.segments:
+            if seg.kind == "beam":  # from the pit floor to the ground, over the pit's sloped rims by a sample
+                half = (seg.x1 - seg.x0) / 2 + hs
+                boxes += [Box(((seg.x0 + seg.x1) / 2, (i * cols + j + 0.5) * cfg.tile_size,
+                               seg.z0 - cfg.pit_depth / 2), (half, seg.width / 2, cfg.pit_depth / 2))
+                          for j in range(cols)]
+            elif seg.kind == "cave":  # one slab over the level's lanes (and the side border at either end)
+                t = cfg.ceiling_thickness
+                y_lo = i * level_width - (cfg.border if i == 0 else 0.0)
+                y_hi = (i + 1) * level_width + (cfg.border if i == rows - 1 else 0.0)
+                boxes.append(Box(((seg.x0 + seg.x1) / 2, (y_lo + y_hi) / 2, seg.z0 + seg.clearance + t / 2),
+                                 ((seg.x1 - seg.x0) / 2, (y_hi - y_lo) / 2, t / 2), overhead=True))
 
-    origins = np.zeros((1, cfg.num_cols, 3))
+    origins = np.zeros((rows, cols, 3))
     tiles = []
     spawn = max(1, round(SPAWN_HALF_WIDTH / hs))
-    ix = b + round(course.spawn_x / hs)
-    for j in range(cfg.num_cols):
-        iy = b + j * n_w + n_w // 2
-        z = float(heights[iy - spawn:iy + spawn, ix - spawn:ix + spawn].max())
-        origins[0, j] = (course.spawn_x, (j + 0.5) * cfg.tile_size, z)
-        tiles.append(TerrainTile(0, j, course.name, course.level, tuple(origins[0, j])))
-    levels = np.array([course.level])
+    ix = b + round(SPAWN_X / hs)
+    for i, course in enumerate(courses):
+        for j in range(cols):
+            iy = b + (i * cols + j) * n_w + n_w // 2
+            z = float(heights[iy - spawn:iy + spawn, ix - spawn:ix + spawn].max())
+            origins[i, j] = (course.spawn_x, (i * cols + j + 0.5) * cfg.tile_size, z)
+            tiles.append(TerrainTile(i, j, course.name, course.level, tuple(origins[i, j])))
+    levels = np.array([c.level for c in courses])
     for arr in (heights, origins, levels):
         arr.flags.writeable = False
     return CourseTerrain(cfg=cfg, heights=heights, boxes=tuple(boxes), tiles=tuple(tiles), origins=origins,
-                         levels=levels, column_types=(course.name,) * cfg.num_cols, course=course)
-
+                         levels=levels, column_types=(courses[-1].name,) * cols, course=courses[-1], courses=courses)
