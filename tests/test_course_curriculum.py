@@ -13,7 +13,7 @@ import torch
 from stridelab.config import override
 from stridelab.envs import make_env
 from stridelab.errors import ConfigError
-from stridelab.eval.grid import at_course_figures
+from stridelab.eval.grid import at_course_figures, eval_env_cfg
 from stridelab.mdp.curriculum import course_levels, update_course_levels
 from stridelab.sim.terrain import build_terrain
 from stridelab.sim.terrain.courses import course_config, course_plan, final_level
@@ -73,6 +73,8 @@ def test_the_task_trains_on_levels_and_evaluates_on_etg_figures():
     assert final.terrain.num_rows == 1 and "course_levels" not in final.curriculum
     assert course_plan(final.terrain).segments[0].gap == pytest.approx(0.5)
     assert final_level(final.terrain) is final.terrain  # one level: unchanged
+    recorded = eval_env_cfg(cfg, 4, 10.0, 0)  # what the evaluations, the videos and ES populations run on
+    assert recorded.terrain == final.terrain and "course_levels" not in recorded.curriculum
     with pytest.raises(ConfigError, match="needs an obstacle course"):
         make_env(override(make_env_cfg("quadruped-rough", num_envs=2, num_threads=1),
                           curriculum={"course_levels": {"func": "course_levels"}}))

@@ -320,3 +320,22 @@ def test_h1_needs_a_policy_to_stand_and_passes(shared_robots, tmp_path, capsys):
     assert main(["robot", "check", str(weak), "--seconds", "2", "--out", str(tmp_path / "weak.png")]) == 1
     out = capsys.readouterr().out
     assert "DOES NOT STAND even with its balance assisted" in out and "needs a policy" not in out
+
+
+
+def test_a_check_that_goes_unstable_says_so_in_one_sentence(capfd):
+    """A model that diverges (here: gravity of 1e12 m/s^2) fails the check with our sentence, the problem and the
+    fix, instead of MuJoCo's raw warning on the terminal."""
+    from stridelab.robots import get_robot, load_robot
+    from stridelab.robots.check import check_robot
+
+    robot = load_robot(get_robot("quadruped"))
+    robot.model.opt.gravity[:] = (0.0, 0.0, -1e12)
+    report = check_robot(robot, seconds=0.5)
+    out, err = capfd.readouterr()
+    assert report.unstable_after is not None and report.unstable_after < 0.5 and not report.passes
+    assert any(line.startswith("UNSTABLE: the simulation diverged after") and "set a smaller 'timestep' in the "
+               "robot spec (e.g. 0.0025)" in line for line in report.lines)
+    assert "huge value" not in out + err
+    stable = check_robot(load_robot(get_robot("quadruped")), seconds=0.5)
+    assert stable.unstable_after is None and stable.passes

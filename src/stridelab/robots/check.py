@@ -42,6 +42,8 @@ class StandReport:
         terminate_contact: a terminating part touched something at the end.
         stands: all of: height >= 50 % of the start, tilt <= 0.35 rad, every foot down, no terminating contact.
         needs_policy: it does not stand, but it does with the balance assist (bipeds only, see the module).
+        unstable_after: simulated time [s] at which the simulation went unstable (MuJoCo's bad-acceleration
+            warning) while holding the pose; ``None`` if it stayed stable. An unstable check fails.
     """
 
     robot: str
@@ -56,20 +58,24 @@ class StandReport:
     lines: list[str] = field(default_factory=list)
     image: str | None = None
     needs_policy: bool = False
+    unstable_after: float | None = None
 
     @property
     def passes(self) -> bool:
-        """The check passes: the robot stands, or it is a biped that stands with its balance assisted."""
-        return self.stands or self.needs_policy
+        """The check passes: the robot stands, or it is a biped that stands with its balance assisted; the
+        simulation stayed stable."""
+        return (self.stands or self.needs_policy) and self.unstable_after is None
 
 
 #: stiffness of the balance assist, in units of the robot's m g h [N m/rad]
 ASSIST_STIFFNESS = 4.0
 
 
-def hold_default_pose(robot: LoadedRobot, seconds: float = 5.0, assist: bool = False) -> tuple[mujoco.MjData, float]:
+def hold_default_pose(robot: LoadedRobot, seconds: float = 5.0, assist: bool = False
+                      ) -> tuple[mujoco.MjData, float, float | None]:
     """Simulate one robot from its reset pose with PD targets at the default pose, with the balance assist if
-    ``assist`` (see the module). Returns (data, final tilt [rad])."""
+    ``assist`` (see the module). Stops where the simulation goes unstable (MuJoCo's own warning is silenced: the
+    report says it in a sentence). Returns (data, final tilt [rad], time it went unstable [s] or None)."""
     model, spec = robot.model, robot.spec
     data = mujoco.MjData(model)
     b, base = robot.base_qpos_adr, robot.base_body_id
@@ -81,17 +87,41 @@ def hold_default_pose(robot: LoadedRobot, seconds: float = 5.0, assist: bool = F
     weight = float(model.body_subtreemass[base]) * float(np.linalg.norm(model.opt.gravity))  # [N]
     k = ASSIST_STIFFNESS * weight * spec.init_height
     c = 2.0 * np.sqrt(k * float(model.body_subtreemass[base]) * spec.init_height ** 2)
-    for _ in range(int(round(seconds / model.opt.timestep))):
-        if assist:
-            rot = data.xmat[base].reshape(3, 3)
-            axis = np.cross(rot[:, 2], [0.0, 0.0, 1.0])  # turns the base's z axis up; |axis| = sin(tilt)
-            tilt = np.arctan2(np.linalg.norm(axis), rot[2, 2])
-            omega = rot @ data.qvel[robot.base_dof_adr + 3:robot.base_dof_adr + 6]  # world frame [rad/s]
-            torque = k * tilt * axis / max(np.linalg.norm(axis), 1e-12) - c * np.array([omega[0], omega[1], 0.0])
-            data.xfrc_applied[base, 3:] = torque
-        mujoco.mj_step(model, data)
+    unstable_after = None
+    previous = mujoco.get_mju_user_warning()
+    mujoco.set_mju_user_warning(lambda message: None)  # reported in our own words below
+    try:
+        for _ in range(int(round(seconds / model.opt.timestep))):
+            if assist:
+                _apply_assist(robot, data, k, c)
+            mujoco.mj_step(model, data)
+            if data.warning[mujoco.mjtWarning.mjWARN_BADQACC].number > 0:
+                unstable_after = float(data.time)  # MuJoCo has reset the data to the model's reference pose
+                break
+    finally:
+        mujoco.set_mju_user_warning(previous)
     mujoco.mj_forward(model, data)
-    return data, float(np.arccos(np.clip(-projected_gravity(data.qpos[None, b + 3:b + 7])[0, 2], -1.0, 1.0)))
+    tilt = float(np.arccos(np.clip(-projected_gravity(data.qpos[None, b + 3:b + 7])[0, 2], -1.0, 1.0)))
+    return data, tilt, unstable_after
+
+
+def _apply_assist(robot: LoadedRobot, data: mujoco.MjData, k: float, c: float) -> None:
+    """The balance assist's upright torque on the base (see the module), in ``data.xfrc_applied``."""
+    base = robot.base_body_id
+    rot = data.xmat[base].reshape(3, 3)
+    axis = np.cross(rot[:, 2], [0.0, 0.0, 1.0])  # turns the base's z axis up; |axis| = sin(tilt)
+    tilt = np.arctan2(np.linalg.norm(axis), rot[2, 2])
+    omega = rot @ data.qvel[robot.base_dof_adr + 3:robot.base_dof_adr + 6]  # world frame [rad/s]
+    data.xfrc_applied[base, 3:] = k * tilt * axis / max(np.linalg.norm(axis), 1e-12) \
+        - c * np.array([omega[0], omega[1], 0.0])
+
+
+def _unstable_sentence(model: mujoco.MjModel, after: float, doing: str) -> str:
+    """One sentence for a check whose simulation went unstable: the problem and the fix."""
+    dt = float(model.opt.timestep)
+    return (f"UNSTABLE: the simulation diverged after {after:.3f} s {doing} at timestep {dt:g} s (MuJoCo reset it); "
+            f"set a smaller 'timestep' in the robot spec (e.g. {dt / 2:g}), or check the model's masses, inertias "
+            f"and gains")
 
 
 def _judge(robot: LoadedRobot, data: mujoco.MjData, tilt: float) -> tuple[float, list[bool], bool, bool]:
@@ -111,8 +141,9 @@ def check_robot(robot: LoadedRobot | None = None, spec_name: str | None = None, 
         from stridelab.robots.registry import get_robot
         robot = load_robot(get_robot(spec_name))
     model, spec = robot.model, robot.spec
-    data, tilt = hold_default_pose(robot, seconds)
+    data, tilt, unstable_after = hold_default_pose(robot, seconds)
     height, feet, terminate, stands = _judge(robot, data, tilt)
+    stands = stands and unstable_after is None
     lines = [f"robot {spec.name!r} from {spec.source}", f"{len(spec.joint_names)} actuated joints (action order):",
              f"  {'joint':<24}{'range [rad]':>20}{'default':>9}{'kp':>8}{'kd':>7}{'torque [N m]':>14}"]
     for i, name in enumerate(spec.joint_names):
@@ -128,9 +159,15 @@ def check_robot(robot: LoadedRobot | None = None, spec_name: str | None = None, 
                  f"{'yes' if terminate else 'no'} -> {'STANDS' if stands else 'DOES NOT STAND'}"
                  f"{'' if stands or robot.num_feet > 2 else ' on its PD controllers alone'}")
     report = StandReport(spec.name, seconds, height, spec.init_height, tilt, feet, terminate, stands, total, lines)
-    if not stands and robot.num_feet <= 2:  # a biped may need to balance actively: hold it with its balance assisted
-        held, a_tilt = hold_default_pose(robot, seconds, assist=True)
+    if unstable_after is not None:
+        report.unstable_after = unstable_after
+        lines.append(_unstable_sentence(model, unstable_after, "holding the default pose"))
+    elif not stands and robot.num_feet <= 2:  # a biped may need to balance actively: hold it with its balance assisted
+        held, a_tilt, report.unstable_after = hold_default_pose(robot, seconds, assist=True)
         a_height, _, a_terminate, report.needs_policy = _judge(robot, held, a_tilt)
+        if report.unstable_after is not None:
+            report.needs_policy = False
+            lines.append(_unstable_sentence(model, report.unstable_after, "with its balance assisted"))
         lines.append(f"with its base held upright (a balance torque, no lift): base height {a_height:.3f} m, tilt "
                      f"{np.degrees(a_tilt):.1f} deg, terminating contact {'yes' if a_terminate else 'no'} -> "
                      + ("its legs carry it: it needs a policy to stand (it balances actively, as a biped does)"
