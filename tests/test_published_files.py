@@ -272,6 +272,21 @@ def test_an_unknown_term_set_to_none_is_one_sentence(capsys, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_term_parameter_set_to_none_on_the_command_line(capsys, tmp_path):
+    from stridelab.app.cli import main, parse
+
+    for args in (["--env.commands.gait.params.max-step-per-leg", "None"],
+                 ["--env.commands.gait.params.max-step-per-leg=None"]):
+        params = parse(["train", "biped-flat", *args, "--num-envs", "4"]).options.env.commands["gait"].params
+        assert "max_step_per_leg" in params and params["max_step_per_leg"] is None
+    assert parse(["train", "biped-flat"]).options.env.commands["gait"].params["max_step_per_leg"] == 0.3
+    assert main(["train", "biped-flat", "--env.commands.gait.params.max-step-per-lge", "None",
+                 "--log-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "has no 'max-step-per-lge' (did you mean 'max-step-per-leg'?)" in err[0]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_resumed_run_refuses_a_term_switched_off():
     from stridelab.app.cli import parse
     from stridelab.app.train import _refusals, task_defaults

@@ -30,7 +30,8 @@ from typing import Annotated, Any, Union
 
 import tyro
 
-from stridelab.app.options import check_removals, split_term_removals, without_terms
+from stridelab.app.options import (check_removals, split_param_nulls, split_term_removals, with_params_none,
+                                   without_terms)
 from stridelab.errors import StridelabError
 
 COMMANDS = ("list", "bench", "train", "distill", "bc", "sysid", "eval", "play", "export", "deploy", "robot", "terrain",
@@ -90,9 +91,11 @@ def parse(argv: Sequence[str]) -> Parsed:
     name = argv[index] if index is not None else None
     module = command_module(name) if name is not None else None
     removed: list[tuple[str, ...]] = []
+    nulls: list[tuple[str, ...]] = []
     if module is not None and hasattr(module, "default_args") and "env" in {f.name for f in
                                                                             dataclasses.fields(module.Args)}:
         argv, removed = split_term_removals(argv)  # --env.<table>.<term> None: the term is switched off
+        argv, nulls = split_param_nulls(argv)  # --env.<table>.<term>.params.<name> None: the parameter is None
     tokens = argv[index + 1:] if index is not None else []
 
     seen: list[Any] = []  # the defaults parsed against, in which each switched-off term must be found once
@@ -111,6 +114,8 @@ def parse(argv: Sequence[str]) -> Parsed:
         reparse: Callable[[Any], Any] = lambda other: parse_with(other).command  # noqa: E731
         options = module.resolve(options, reparse)
     check_removals(removed, seen)
+    if nulls:
+        options = with_params_none(options, nulls)
     return Parsed(name, options, root.verbose)
 
 

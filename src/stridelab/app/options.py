@@ -107,3 +107,60 @@ def check_removals(removed: list[tuple[str, ...]], defaults: list[Any]) -> None:
         else:
             if errors:
                 raise errors[0]
+
+
+# ---- a term parameter set to None: --env.<table>.<term>.params.<name> None -----------------------
+
+def split_param_nulls(argv: list[str]) -> tuple[list[str], list[tuple[str, ...]]]:
+    """Take ``--env.<table>.<term>.params.<name> None`` (or ``=None``) out of ``argv``: the parameter becomes
+    ``None`` (e.g. ``--env.commands.gait.params.max-step-per-leg None`` turns the clock's speed coupling off), which
+    the parser cannot read for a parameter whose default is a number. Returns the other tokens and each path below
+    ``env`` as written."""
+    from stridelab.config import EnvConfig, is_term_path
+
+    kept, nulls, i = [], [], 0
+    while i < len(argv):
+        token = argv[i]
+        name, eq, value = token.partition("=")
+        if not eq:
+            value = argv[i + 1] if i + 1 < len(argv) else ""
+        path = tuple(name[len("--env."):].split(".")) if name.startswith("--env.") else ()
+        if (value == "None" and len(path) >= 4 and path[-2] == "params"
+                and is_term_path(EnvConfig, tuple(p.replace("-", "_") for p in path[:-2]))):
+            nulls.append(path)
+            i += 1 if eq else 2
+            continue
+        kept.append(token)
+        i += 1
+    return kept, nulls
+
+
+def with_params_none(args: Any, nulls: list[tuple[str, ...]]) -> Any:
+    """``args`` with each term parameter at ``nulls`` (paths below ``args.env``, see :func:`split_param_nulls`) set
+    to ``None``.
+
+    Raises:
+        ConfigError: a path that names no term, or a parameter the term does not have, in one sentence.
+    """
+    from stridelab.config import override, to_dict
+
+    env = args.env
+    for path in nulls:
+        node: Any = to_dict(env)
+        keys = []
+        for part in path:
+            match = [k for k in node if str(k).replace("_", "-") == part.replace("_", "-")] \
+                if isinstance(node, dict) else []
+            if not match:
+                names = [str(k).replace("_", "-") for k in node] if isinstance(node, dict) else []
+                where = "--env." + ".".join(path[:len(keys)])
+                raise ConfigError(f"--env.{'.'.join(path)} None: {where} has no {part!r}"
+                                  f"{did_you_mean(part.replace('_', '-'), names)}; name one of: "
+                                  f"{', '.join(names) or '(none)'}.")
+            keys.append(match[0])
+            node = node[match[0]]
+        change: Any = None
+        for key in reversed(keys):
+            change = {key: change}
+        env = override(env, **change)
+    return dataclasses.replace(args, env=env)
