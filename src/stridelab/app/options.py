@@ -37,20 +37,26 @@ def split_term_removals(argv: list[str]) -> tuple[list[str], list[tuple[str, ...
     below ``env`` as written (``("events", "base-mass")``); other options are left to the parser."""
     from stridelab.config import EnvConfig, is_term_path
 
-    kept, removed, i = [], [], 0
+    return _split_none(argv, lambda path: is_term_path(EnvConfig, tuple(p.replace("-", "_") for p in path)))
+
+
+def _split_none(argv: list[str], wanted) -> tuple[list[str], list[tuple[str, ...]]]:
+    """Take each ``--env.<path> None`` (or ``=None``) whose path (below ``env``, as written) ``wanted(path)``
+    accepts out of ``argv``. Returns the other tokens and the paths taken."""
+    kept, taken, i = [], [], 0
     while i < len(argv):
         token = argv[i]
         name, eq, value = token.partition("=")
         if not eq:
             value = argv[i + 1] if i + 1 < len(argv) else ""
         path = tuple(name[len("--env."):].split(".")) if name.startswith("--env.") else ()
-        if path and value == "None" and is_term_path(EnvConfig, tuple(p.replace("-", "_") for p in path)):
-            removed.append(path)
+        if path and value == "None" and wanted(path):
+            taken.append(path)
             i += 1 if eq else 2
             continue
         kept.append(token)
         i += 1
-    return kept, removed
+    return kept, taken
 
 
 def without_terms(args: Any, removed: list[tuple[str, ...]], missing_ok: bool = False) -> Any:
@@ -118,21 +124,8 @@ def split_param_nulls(argv: list[str]) -> tuple[list[str], list[tuple[str, ...]]
     ``env`` as written."""
     from stridelab.config import EnvConfig, is_term_path
 
-    kept, nulls, i = [], [], 0
-    while i < len(argv):
-        token = argv[i]
-        name, eq, value = token.partition("=")
-        if not eq:
-            value = argv[i + 1] if i + 1 < len(argv) else ""
-        path = tuple(name[len("--env."):].split(".")) if name.startswith("--env.") else ()
-        if (value == "None" and len(path) >= 4 and path[-2] == "params"
-                and is_term_path(EnvConfig, tuple(p.replace("-", "_") for p in path[:-2]))):
-            nulls.append(path)
-            i += 1 if eq else 2
-            continue
-        kept.append(token)
-        i += 1
-    return kept, nulls
+    return _split_none(argv, lambda path: len(path) >= 4 and path[-2] == "params" and is_term_path(
+        EnvConfig, tuple(p.replace("-", "_") for p in path[:-2])))
 
 
 def with_params_none(args: Any, nulls: list[tuple[str, ...]]) -> Any:
