@@ -68,7 +68,7 @@ def test_update_course_levels_moves_up_on_crossing_and_down_on_a_short_walk():
 
 def test_the_task_trains_on_levels_and_evaluates_on_etg_figures():
     cfg = make_env_cfg("quadruped-gallop")
-    assert cfg.terrain.num_rows == LEVELS and cfg.curriculum["course_levels"].params == {"max_init_level": 0}
+    assert cfg.terrain.num_rows == LEVELS and cfg.curriculum["course_levels"].params == {"max_init_level": 2}
     final = at_course_figures(cfg)
     assert final.terrain.num_rows == 1 and "course_levels" not in final.curriculum
     assert course_plan(final.terrain).segments[0].gap == pytest.approx(0.5)
@@ -81,11 +81,15 @@ def test_the_task_trains_on_levels_and_evaluates_on_etg_figures():
 
 
 def test_deck_finish_line_and_curriculum_follow_each_envs_level():
-    env = make_env(override(make_env_cfg("quadruped-gallop"), num_envs=3, num_threads=1, seed=0))
+    cfg = override(make_env_cfg("quadruped-gallop"), num_envs=64, num_threads=1, seed=0)
+    env = make_env(cfg)
+    assert set(env.terrain_tiles.rows.tolist()) == {0, 1, 2}  # the task's start: levels 0-2
+    env.close()
+    env = make_env(override(cfg, num_envs=3, curriculum={"course_levels": {"params": {"max_init_level": 0}}}))
     env.set_commands(np.array([0.5, 0.0, 0.0]))
     env.reset_all()
     tiles = env.terrain_tiles
-    assert tiles.rows.tolist() == [0, 0, 0]  # every env starts on the easiest level
+    assert tiles.rows.tolist() == [0, 0, 0]  # every env on the easiest level
     terrain = env.robot.terrain
     easy, hard = terrain.courses[0].segments[0], terrain.courses[-1].segments[0]
     x = hard.x0 + 0.25  # inside the first 0.5 m gap of the last level, on the first strip of level 0

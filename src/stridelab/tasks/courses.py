@@ -15,8 +15,8 @@ lanes (:mod:`stridelab.sim.terrain.courses`, ETG-RL's figures), with:
   ceiling's height above the base on the height scan's 187 points, scale 5), so the policy sees the ceiling;
 - a course curriculum (``course_levels``): :data:`LEVELS` levels of 4 lanes, from the course's easy figures
   (:data:`stridelab.sim.terrain.courses.EASY_FIGURES`: 10 cm gaps, a 30 cm beam, 5 cm risers, a 40 cm ceiling)
-  to ETG-RL's; an env moves up a level when it crosses the finish line and down when it walks less than half
-  of what it was asked. ``--env.terrain.num-rows 1 --env.terrain.levels 1 1 --env.curriculum.course-levels
+  to ETG-RL's; envs start on levels 0-2, and an env moves up a level when it crosses the finish line and down
+  when it walks less than half of what it was asked. ``--env.terrain.num-rows 1 --env.terrain.levels 1 1 --env.curriculum.course-levels
   None`` trains on ETG-RL's figures alone.
 
 Success (``stridelab eval``, :mod:`stridelab.eval.terrain`), on the last level only (ETG-RL's figures): the
@@ -71,7 +71,10 @@ def course_task(course: str, robot: str = "quadruped", lanes: int = 4, levels: i
         extero = observations["extero"]
         ceiling = ObsTermCfg("ceiling_scan", scale=5.0, params={"offset": 0.0, "clip": 1.0, "method": "lookup"})
         observations = {**observations, "extero": replace(extero, terms={**extero.terms, "ceiling_scan": ceiling})}
-    curriculum = {"course_levels": TermCfg("course_levels", params={"max_init_level": 0})} if levels > 1 else {}
+    # envs start on levels 0-2 (legged_gym starts its grid on the lower half of the rows): the rough teacher
+    # crosses the easy levels at once, so starting them all on level 0 spends the first minutes climbing to 2
+    start = {"max_init_level": min(2, levels - 1)}
+    curriculum = {"course_levels": TermCfg("course_levels", params=start)} if levels > 1 else {}
     return replace(base, events=events, commands=commands, terminations=terminations, observations=observations,
                    curriculum=curriculum)
 
