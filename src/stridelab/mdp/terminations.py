@@ -79,8 +79,8 @@ class base_below_deck:  # noqa: N801 - a term, named like the function terms
 
     The deck (:func:`~stridelab.sim.terrain.courses.course_deck`) is the course's own walking surface at the
     base's x [m], with gaps and the beam's pit bridged at their rims' height (the ground elsewhere: stairs,
-    slopes, the cave's floor), the same in every lane of the env's level. The base is the robot's base body origin (world z [m]);
-    a standing robot's is 0.2-0.3 m above the deck, a crouching one's about 0.1 m, so with the default
+    slopes, the cave's floor), the same in every lane of the env's level. The base is the robot's base body
+    origin (world z [m]); a standing robot's is 0.2-0.3 m above the deck, a crouching one's about 0.1 m, so with the default
     ``depth`` = 0.1 m only a base that went down past the deck's edge ends the episode. Vectorized over the envs.
 
     Args:

@@ -98,7 +98,8 @@ def _train_cfg():
 
 
 def _entry(course: str) -> TaskEntry:
-    return TaskEntry(name=f"quadruped-{course}", description=DESCRIPTIONS[course], env_cfg=lambda: course_task(course, levels=COURSE_LEVELS[course]),
+    return TaskEntry(name=f"quadruped-{course}", description=DESCRIPTIONS[course],
+                     env_cfg=lambda: course_task(course, levels=COURSE_LEVELS[course]),
                      train_cfg=_train_cfg)
 
 
