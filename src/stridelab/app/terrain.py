@@ -48,7 +48,8 @@ def run(args: Args) -> int:
     c = cfg.terrain
     course = getattr(terrain, "course", None)
     if course is not None:
-        print(f"wrote {path}: course {course.summary()}; {c.num_cols} lanes of {c.tile_size:g} m")
+        levels = f" (its last level); {c.num_rows} levels of" if c.num_rows > 1 else ";"
+        print(f"wrote {path}: course {course.summary()}{levels} {c.num_cols} lanes of {c.tile_size:g} m")
         return 0
     print(f"wrote {path}: {c.num_rows} levels x {c.num_cols} columns of {c.tile_size:g} m tiles "
           f"({', '.join(dict.fromkeys(terrain.column_types))})")

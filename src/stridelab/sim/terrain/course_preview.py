@@ -12,9 +12,10 @@ from stridelab.files import write_atomic
 
 
 def preview_course(terrain: CourseTerrain, path_png: str | Path, dpi: int = 100) -> Path:
-    """Write a PNG of a course: above, the ground along lane 0's centre line (x [m] against height [m]) with
-    ceilings hatched, beams in yellow, the spawn point and the finish line, and each obstacle's key figure;
-    below, the lanes seen from above (hill-shaded heights, boxes, spawn points, finish line).
+    """Write a PNG of a course: above, the ground along the centre line of the last level's first lane (ETG-RL's
+    figures; x [m] against height [m]) with ceilings hatched, beams in yellow, the spawn point and the finish line,
+    and each obstacle's key figure; below, every level's lanes seen from above (hill-shaded heights, boxes, spawn
+    points, each level's finish line).
 
     Returns:
         The path written.
@@ -34,8 +35,9 @@ def preview_course(terrain: CourseTerrain, path_png: str | Path, dpi: int = 100)
     FigureCanvasAgg(fig)
     side, top = fig.subplots(2, 1, sharex=True, height_ratios=(1.0, 1.25))
 
-    # side elevation of lane 0's centre line, from the heights (as the robot's height scan sees them)
-    y0 = course.lane_width / 2
+    # side elevation of the last level's first lane, from the heights (as the robot's height scan sees them)
+    rows, cols = cfg.num_rows, cfg.num_cols
+    y0 = ((rows - 1) * cols + 0.5) * course.lane_width
     xs = np.arange(x_min, x_max + hs / 2, hs / 4)
     ground = terrain.height_at(xs, np.full_like(xs, y0), boxes=False)
     low = float(min(ground.min(), -0.1))
@@ -57,14 +59,18 @@ def preview_course(terrain: CourseTerrain, path_png: str | Path, dpi: int = 100)
                       bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8))
     for ax in (side, top):
         ax.axvline(course.spawn_x, color="tab:green", lw=1.2, ls=":")
-        ax.axvline(course.finish_x, color="tab:red", lw=1.4, ls="--")
+    side.axvline(course.finish_x, color="tab:red", lw=1.4, ls="--")
+    for i, level in enumerate(terrain.courses):  # each level's own finish line over its lanes
+        top.plot([level.finish_x] * 2, [i * cols * course.lane_width, (i + 1) * cols * course.lane_width],
+                 color="tab:red", lw=1.4, ls="--")
     side.text(course.spawn_x, 0.97, " spawn", color="tab:green", fontsize=8, va="top",
               transform=side.get_xaxis_transform())
     side.text(course.finish_x, 0.97, " finish line", color="tab:red", fontsize=8, va="top",
               transform=side.get_xaxis_transform())
     side.set_ylim(low - 0.05, top_z + max(0.4 * span, 0.25))
     side.set_ylabel("height [m]")
-    title = (f"course {course.name} (ETG-RL): {course.summary().split(': ', 1)[1]}; {course.num_lanes} lanes of "
+    levels = f"{rows} levels of {cols} lanes" if rows > 1 else f"{cols} lanes"
+    title = (f"course {course.name} (ETG-RL): {course.summary().split(': ', 1)[1]}; {levels} of "
              f"{course.lane_width:g} m, seed {cfg.seed}")
     side.set_title(textwrap.fill(title, int(fig.get_figwidth() * 11)), fontsize=10)
     side.grid(alpha=0.3)
@@ -84,11 +90,17 @@ def preview_course(terrain: CourseTerrain, path_png: str | Path, dpi: int = 100)
         else:  # a beam is thinner than a pixel: a thick line along it
             top.plot([box.pos[0] - box.size[0], box.pos[0] + box.size[0]], [box.pos[1], box.pos[1]],
                      color="tab:orange", lw=2.0, solid_capstyle="butt")
-    for j in range(course.num_lanes + 1):
-        top.axhline(j * course.lane_width, color="black", lw=0.6, alpha=0.6)
-    top.plot(terrain.origins[0, :, 0], terrain.origins[0, :, 1], "o", ms=4, color="white", mec="black", mew=0.6)
-    top.set_yticks([(j + 0.5) * course.lane_width for j in range(course.num_lanes)],
-                   [f"lane {j}" for j in range(course.num_lanes)], fontsize=8)
+    for j in range(rows * cols + 1):
+        top.axhline(j * course.lane_width, color="black", lw=1.2 if j % cols == 0 else 0.6, alpha=0.6)
+    origins = np.asarray(terrain.origins).reshape(-1, 3)
+    top.plot(origins[:, 0], origins[:, 1], "o", ms=4, color="white", mec="black", mew=0.6)
+    if rows > 1:  # one tick per level, with the level's key figure
+        top.set_yticks([(i + 0.5) * cols * course.lane_width for i in range(rows)],
+                       [f"level {i}: {level.segments[0].label}" for i, level in enumerate(terrain.courses)],
+                       fontsize=7)
+    else:
+        top.set_yticks([(j + 0.5) * course.lane_width for j in range(cols)], [f"lane {j}" for j in range(cols)],
+                       fontsize=8)
     top.set_xlabel("x along the course [m] (robots walk towards +x)")
     top.set_xlim(x_min - hs / 2, x_max + hs / 2)
     fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=top, shrink=0.8, label="height [m]", pad=0.01)
