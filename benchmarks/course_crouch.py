@@ -106,7 +106,7 @@ def main() -> None:
     log.info("under the ceiling (%.2f m above the ground): ceiling - base = %s m", result["ceiling_above_ground_m"],
              result["ceiling_minus_base_under_m"])
     if args.out:
-        write_atomic(args.out, json.dumps(result, indent=1).encode())
+        write_atomic(args.out, lambda f: f.write(json.dumps(result, indent=1).encode()))
 
 
 if __name__ == "__main__":
