@@ -4,6 +4,7 @@ ceiling) read at the env's level, and the evaluations run on the last level only
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -15,7 +16,7 @@ from stridelab.envs import make_env
 from stridelab.errors import ConfigError
 from stridelab.eval.grid import at_course_figures, eval_env_cfg
 from stridelab.mdp.curriculum import course_levels, update_course_levels
-from stridelab.sim.terrain import build_terrain
+from stridelab.sim.terrain import TerrainConfig, build_terrain
 from stridelab.sim.terrain.courses import course_config, course_plan, final_level
 from stridelab.tasks import make_env_cfg
 from stridelab.tasks.courses import LEVELS
@@ -76,7 +77,8 @@ def test_the_task_trains_on_levels_and_evaluates_on_etg_figures():
     recorded = eval_env_cfg(cfg, 4, 10.0, 0)  # what the evaluations, the videos and ES populations run on
     assert recorded.terrain == final.terrain and "course_levels" not in recorded.curriculum
     with pytest.raises(ConfigError, match="needs an obstacle course"):
-        make_env(override(make_env_cfg("quadruped-rough", num_envs=2, num_threads=1),
+        grid = TerrainConfig(num_rows=1, num_cols=1, border=1.0, types={"flat": 1.0})  # a small terrain grid
+        make_env(override(replace(make_env_cfg("quadruped-rough", num_envs=2, num_threads=1), terrain=grid),
                           curriculum={"course_levels": {"func": "course_levels"}}))
 
 
