@@ -67,10 +67,19 @@ def without_terms(args: Any, removed: list[tuple[str, ...]], missing_ok: bool = 
     Raises:
         ConfigError: a path that names no term, in one sentence that lists the table's terms.
     """
+    return _set_none(args, removed, lambda path, table, part: f"--env.{'.'.join(path)} None switches off a term, but "
+                     f"{table} has no term {part!r}", missing_ok)
+
+
+def _set_none(args: Any, paths: list[tuple[str, ...]], problem, missing_ok: bool = False) -> Any:
+    """``args`` with the entry at each of ``paths`` (below ``args.env``, as written: ``-`` for ``_``) set to
+    ``None`` through :func:`~stridelab.config.override` (a term: switched off; a parameter: ``None``). A path
+    that is not there is passed over with ``missing_ok``, else a ConfigError: ``problem(path, table, part)``
+    plus the closest name and the names there."""
     from stridelab.config import override, to_dict
 
     env = args.env
-    for path in removed:
+    for path in paths:
         node: Any = to_dict(env)
         keys = []
         for depth, part in enumerate(path):
@@ -79,10 +88,9 @@ def without_terms(args: Any, removed: list[tuple[str, ...]], missing_ok: bool = 
             if not match and missing_ok:
                 break
             if not match:
-                table = "--env." + ".".join(path[:depth])
                 names = [str(k).replace("_", "-") for k in node] if isinstance(node, dict) else []
-                raise ConfigError(f"--env.{'.'.join(path)} None switches off a term, but {table} has no term "
-                                  f"{part!r}{did_you_mean(part.replace('_', '-'), names)}; name one of: "
+                raise ConfigError(f"{problem(path, '--env.' + '.'.join(path[:depth]), part)}"
+                                  f"{did_you_mean(part.replace('_', '-'), names)}; name one of: "
                                   f"{', '.join(names) or '(none)'}.")
             keys.append(match[0])
             node = node[match[0]]
@@ -135,25 +143,4 @@ def with_params_none(args: Any, nulls: list[tuple[str, ...]]) -> Any:
     Raises:
         ConfigError: a path that names no term, or a parameter the term does not have, in one sentence.
     """
-    from stridelab.config import override, to_dict
-
-    env = args.env
-    for path in nulls:
-        node: Any = to_dict(env)
-        keys = []
-        for part in path:
-            match = [k for k in node if str(k).replace("_", "-") == part.replace("_", "-")] \
-                if isinstance(node, dict) else []
-            if not match:
-                names = [str(k).replace("_", "-") for k in node] if isinstance(node, dict) else []
-                where = "--env." + ".".join(path[:len(keys)])
-                raise ConfigError(f"--env.{'.'.join(path)} None: {where} has no {part!r}"
-                                  f"{did_you_mean(part.replace('_', '-'), names)}; name one of: "
-                                  f"{', '.join(names) or '(none)'}.")
-            keys.append(match[0])
-            node = node[match[0]]
-        change: Any = None
-        for key in reversed(keys):
-            change = {key: change}
-        env = override(env, **change)
-    return dataclasses.replace(args, env=env)
+    return _set_none(args, nulls, lambda path, table, part: f"--env.{'.'.join(path)} None: {table} has no {part!r}")
