@@ -160,7 +160,7 @@ def test_policy_json_carries_the_ceiling_and_the_deploy_builder_reads_it_on_the_
     assert [t["name"] for t in meta["extero"]["terms"]] == ["height_scan", "ceiling_scan"]
     assert meta["extero"]["size"] == 2 * 187 and meta["observation_groups"] == ["policy", "extero"]
     trained = from_dict(TerrainConfig, meta["terrain"], "terrain")  # the course it was trained on: 6 levels
-    assert trained.num_rows == 6 and trained.ceiling_clearance == (0.40, CLEARANCE)
+    assert trained.num_rows == 6 and trained.ceiling_clearance == (0.50, CLEARANCE)
     terrain = build_terrain(final_level(trained))  # its last level: ETG-RL's ceiling, as deploy --terrain cave
     seg = terrain.course.segments[0]
     builder = ObservationBuilder(meta, terrain=terrain)

@@ -32,10 +32,12 @@ def test_levels_ramp_each_figure_from_easy_to_etg_and_the_heightfield_follows():
     gaps = [c.segments[0].gap for c in gallop.courses]
     assert gaps == pytest.approx([0.10, 0.20, 0.25, 0.35, 0.40, 0.50])  # 0.1 + 0.08 k, rounded to 5 cm samples
     assert gallop.course is gallop.courses[-1] and gallop.levels.tolist() == pytest.approx([0, 0.2, 0.4, 0.6, 0.8, 1])
+    depths = [0.05, 0.24, 0.43, 0.62, 0.81, 1.0]  # from EASY_PIT_DEPTH to pit_depth, linear
+    assert [c.segments[0].depth for c in gallop.courses] == pytest.approx(depths)
     for level, course in enumerate(gallop.courses):  # the pits in the heightfield are each level's own gaps
         seg = course.segments[0]
         xs = seg.x0 + (np.arange(3) * (seg.gap + seg.land)) + seg.gap / 2  # the middle of the first three gaps
-        assert np.all(gallop.height_at(xs, np.full(3, _lane_y(level))) < -0.5)
+        np.testing.assert_allclose(gallop.height_at(xs, np.full(3, _lane_y(level))), -depths[level], atol=1e-6)
         strips = xs + seg.gap / 2 + seg.land / 2
         np.testing.assert_allclose(gallop.height_at(strips, np.full(3, _lane_y(level, lane=3))), 0.0, atol=1e-6)
         assert gallop.origins[level, 2, 1] == pytest.approx(_lane_y(level, lane=2))
@@ -48,7 +50,7 @@ def test_levels_ramp_each_figure_from_easy_to_etg_and_the_heightfield_follows():
     cave = build_terrain(course_config("cave", levels=6))
     mid = (cave.course.segments[0].x0 + cave.course.segments[0].x1) / 2
     ceilings = cave.ceiling_at(np.full(6, mid), np.array([_lane_y(k) for k in range(6)]))
-    np.testing.assert_allclose(ceilings, [0.40, 0.356, 0.312, 0.268, 0.224, 0.18], atol=1e-9)
+    np.testing.assert_allclose(ceilings, [0.50, 0.436, 0.372, 0.308, 0.244, 0.18], atol=1e-9)
     high = build_terrain(course_config("highstair", levels=6))
     assert [round(c.segments[0].riser, 3) for c in high.courses] == [0.05, 0.065, 0.08, 0.1, 0.115, 0.13]
     seg = high.courses[0].segments[0]
@@ -65,6 +67,10 @@ def test_update_course_levels_moves_up_on_crossing_and_down_on_a_short_walk():
     assert update_course_levels(rows, walked, distance, required, 6).tolist() == [1, 3, 1, 2, 5, 0]
     # a standing command asks for nothing: no demotion
     assert update_course_levels(rows[2:3], walked[2:3], distance[2:3], np.zeros(1), 6).tolist() == [2]
+    # a slow command (5 m of the 8 m course): walking 90 % of it promotes; 4 m asked (half the course) too; 3.9 m
+    # asked is too little of the course to show it crossed the obstacles; 80 % of 5 m stays
+    asked, went = np.array([5.0, 4.0, 3.9, 5.0]), np.array([4.5, 3.6, 3.9, 4.0])
+    assert update_course_levels(np.full(4, 2), went, np.full(4, 8.0), asked, 6).tolist() == [3, 3, 2, 2]
 
 
 def test_the_task_trains_on_levels_and_evaluates_on_etg_figures():

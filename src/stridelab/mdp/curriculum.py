@@ -92,10 +92,12 @@ class terrain_levels:  # noqa: N801 - a term, named like the function terms
 
 
 def update_course_levels(rows: np.ndarray, walked: np.ndarray, distance: np.ndarray, required: np.ndarray,
-                         num_rows: int, demote_fraction: float = 0.5) -> np.ndarray:
-    """The new level of each env on a course curriculum: up one level after crossing the finish line, down one
-    after walking less than ``demote_fraction`` of what was asked (the command's distance over the episode, at
-    most the course), never below 0 nor above the top level (a solved course keeps its envs at its figures).
+                         num_rows: int, demote_fraction: float = 0.5, promote_fraction: float = 0.9) -> np.ndarray:
+    """The new level of each env on a course curriculum: up one level after crossing the finish line, or after
+    walking ``promote_fraction`` of what was asked (the command's distance over the episode) when that is at least
+    half the course (a slow command cannot reach the finish line in one episode, yet its env crossed the
+    obstacles on the way); down one after walking less than ``demote_fraction`` of what was asked (at most the
+    course); never below 0 nor above the top level (a solved course keeps its envs at its figures).
 
     Args:
         rows: current levels. Shape: (k,), int.
@@ -105,9 +107,9 @@ def update_course_levels(rows: np.ndarray, walked: np.ndarray, distance: np.ndar
     Returns:
         New levels. Shape: (k,), int.
     """
-    crossed = walked >= distance
-    down = ~crossed & (walked < demote_fraction * np.minimum(required, distance))
-    return np.clip(np.asarray(rows, dtype=np.int64) + crossed - down, 0, num_rows - 1)
+    up = (walked >= distance) | ((walked >= promote_fraction * required) & (required >= distance / 2))
+    down = ~up & (walked < demote_fraction * np.minimum(required, distance))
+    return np.clip(np.asarray(rows, dtype=np.int64) + up - down, 0, num_rows - 1)
 
 
 class course_levels:  # noqa: N801 - a term, named like the function terms
@@ -115,17 +117,20 @@ class course_levels:  # noqa: N801 - a term, named like the function terms
     ramp from easy (level 0) to the course's own figures (the last level) by success, as the terrain grid's
     curriculum ramps its tiles (:mod:`stridelab.sim.terrain.courses` lays out the levels' lanes).
 
-    At each reset an env moves by :func:`update_course_levels`: up after crossing its level's finish line, down
-    after walking less than ``demote_fraction`` of what its command asked. Envs start on levels
+    At each reset an env moves by :func:`update_course_levels`: up after crossing its level's finish line (or
+    walking ``promote_fraction`` of what its command asked, when that is half the course or more), down after
+    walking less than ``demote_fraction`` of what its command asked. Envs start on levels
     ``0..max_init_level``. Returns the mean level index and the share of envs on the last level, logged as
     ``Curriculum/<name>/mean_level`` and ``Curriculum/<name>/at_course``.
     """
 
-    def __init__(self, env: Any, max_init_level: int = 0, demote_fraction: float = 0.5) -> None:
-        if max_init_level < 0 or not 0 <= demote_fraction <= 1:
-            raise ConfigError(f"course_levels max_init_level = {max_init_level}, demote_fraction = {demote_fraction}: "
-                              f"give a level >= 0 and a fraction in [0, 1].")
-        self.env, self.demote_fraction = env, float(demote_fraction)
+    def __init__(self, env: Any, max_init_level: int = 0, demote_fraction: float = 0.5,
+                 promote_fraction: float = 0.9) -> None:
+        if max_init_level < 0 or not 0 <= demote_fraction <= 1 or not 0 < promote_fraction <= 1:
+            raise ConfigError(f"course_levels max_init_level = {max_init_level}, demote_fraction = {demote_fraction}, "
+                              f"promote_fraction = {promote_fraction}: give a level >= 0, a demote fraction in "
+                              f"[0, 1] and a promote fraction in (0, 1].")
+        self.env, self.demote_fraction, self.promote_fraction = env, float(demote_fraction), float(promote_fraction)
         self.tiles = tiles_of(env, "course_levels", max_init_row=max_init_level)
         terrain = self.tiles.terrain
         if getattr(terrain, "course", None) is None:
@@ -144,7 +149,7 @@ class course_levels:  # noqa: N801 - a term, named like the function terms
                 else np.zeros((len(ids), 2))
             required = np.linalg.norm(command, axis=1) * env.cfg.episode_length_s
             tiles.rows[ids] = update_course_levels(tiles.rows[ids], walked, distance, required, self.num_rows,
-                                                   self.demote_fraction)
+                                                   self.demote_fraction, self.promote_fraction)
         return {"mean_level": float(tiles.rows.mean()), "at_course": float((tiles.rows == self.num_rows - 1).mean())}
 
     def reset(self, env_ids: np.ndarray) -> None:

@@ -67,6 +67,9 @@ class TerrainConfig:
         platform_size: side of the flat square at each tile centre where robots spawn [m] [LG: 3].
         rim_width: flat ground kept at the tile edge around the beam's pit [m].
         pit_depth: depth of gaps, of the pit under stepping stones and beams [m].
+        pit_depth_easy: depth of a course's gaps at level 0 [m], ramping linearly to ``pit_depth`` at the last
+            level (None: ``pit_depth`` at every level). Gallop's curriculum starts its gaps 0.05 m deep: the rough
+            teacher never saw a deep pit and stops at one's edge (docs/terrain.md, "Recipes").
         rough_amplitude: rough ground heights are uniform in ``[-a, a]`` [m] (LG: 0.05 at every level).
         rough_cell: spacing of the random rough heights, interpolated bilinearly in between [m] [LG: 0.2].
         slope_deg: slope angle of the pyramids [deg] (LG: gradient 0.4 * difficulty; atan 0.4 = 21.8 deg).
@@ -104,6 +107,7 @@ class TerrainConfig:
     platform_size: float = 3.0
     rim_width: float = 0.5
     pit_depth: float = 1.0
+    pit_depth_easy: float | None = None
     rough_amplitude: Range = (0.01, 0.05)
     rough_cell: float = 0.2
     slope_deg: Range = (0.0, 21.8)
@@ -256,6 +260,10 @@ def _validate_course(c: TerrainConfig) -> None:
     if (not isinstance(c.course_length, (int, float)) or not math.isfinite(c.course_length)
             or not 1.0 <= c.course_length <= 200.0):
         _fail("course_length", c.course_length, "give the obstacle section's length from 1 to 200 metres")
+    e = c.pit_depth_easy
+    if e is not None and (not isinstance(e, (int, float)) or not math.isfinite(e) or not 0 < e <= c.pit_depth):
+        _fail("pit_depth_easy", e, f"give a depth > 0 and <= pit_depth = {c.pit_depth:g} m, or None for pit_depth "
+              f"at every level")
     for name in ("step_width", "rough_cell"):
         if getattr(c, name) < c.horizontal_scale:
             _fail(name, getattr(c, name), f"it must be at least horizontal_scale = {c.horizontal_scale:g}")

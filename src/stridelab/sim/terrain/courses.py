@@ -79,15 +79,19 @@ _BASE_FIGURES = {"step_height": 0.08, "step_width": 0.25, "slope_deg": 19.5, "ga
                  "ceiling_clearance": 0.18}
 assert tuple(ETG_FIGURES) == COURSES
 #: the easiest level of each course's curriculum (the hardest is ETG-RL's figure): risers and slopes half
-#: ETG-RL's, 0.10 m gaps (two samples), a 30 cm beam, and a ceiling the built-in quadruped's standing trunk
-#: (top 0.39 m, [Q] in ``config.py``) clears
+#: ETG-RL's, 0.10 m gaps (two samples) 0.05 m deep (:data:`EASY_PIT_DEPTH`), a 30 cm beam, and a ceiling that
+#: clears the built-in quadruped's standing trunk (top 0.39 m, [Q] in ``config.py``) by 11 cm (at 0.40 m, 1 cm,
+#: the trunk's contact ended most level-0 episodes and the curriculum never left level 0)
 EASY_FIGURES: dict[str, dict[str, float]] = {
     "stairstair": {"step_height": 0.04, "slope_deg": 10.0}, "stairslope": {"step_height": 0.04, "slope_deg": 10.0},
     "slopestair": {"step_height": 0.04, "slope_deg": 10.0}, "slopeslope": {"step_height": 0.04, "slope_deg": 10.0},
-    "highstair": {"step_height": 0.05}, "gallop": {"gap_width": 0.10}, "cave": {"ceiling_clearance": 0.40},
+    "highstair": {"step_height": 0.05}, "gallop": {"gap_width": 0.10}, "cave": {"ceiling_clearance": 0.50},
     "balancebeam": {"beam_width": 0.30},
 }
 assert tuple(EASY_FIGURES) == COURSES
+#: the gap depth of a curriculum's level 0 [m] (``pit_depth_easy``; ramping to ``pit_depth`` at the last level):
+#: the rough teacher, which never saw a deep pit, stopped at the edge of a 1 m deep 10 cm gap
+EASY_PIT_DEPTH = {"gallop": 0.05}
 
 
 def course_config(name: str, lanes: int = 4, lane_width: float = 2.0, levels: int = 1, **fields) -> TerrainConfig:
@@ -103,8 +107,9 @@ def course_config(name: str, lanes: int = 4, lane_width: float = 2.0, levels: in
     given = {k: (float(v), float(v)) if isinstance(v, (int, float)) and k in _PAIR_FIELDS else v
              for k, v in fields.items()}
     span = (0.0, 1.0) if levels > 1 else (1.0, 1.0)
+    easy_depth = {"pit_depth_easy": EASY_PIT_DEPTH[name]} if levels > 1 and name in EASY_PIT_DEPTH else {}
     return TerrainConfig(**{"course": name, "num_rows": levels, "num_cols": lanes, "tile_size": lane_width,
-                            "levels": span, **figures, **pairs, **given})
+                            "levels": span, **figures, **pairs, **easy_depth, **given})
 
 
 def final_level(cfg: TerrainConfig) -> TerrainConfig:
@@ -125,7 +130,7 @@ class CourseSegment:
     Attributes:
         kind: ``flat``, ``stairs_up``, ``stairs_down``, ``slope_up``, ``slope_down``, ``gaps``, ``beam``, ``cave``.
         label: its key figure for pictures, e.g. ``"up 5 x 8 cm"`` (risers; ``""`` for flat ground).
-        riser, tread: of stairs [m]; gap, land: of gaps [m]; width: of the beam [m]; clearance: free
+        riser, tread: of stairs [m]; gap, land, depth: of gaps [m]; width: of the beam [m]; clearance: free
             height under the cave's ceiling [m].
     """
 
@@ -141,9 +146,13 @@ class CourseSegment:
     land: float = 0.0
     width: float = 0.0
     clearance: float = 0.0
+    depth: float = 0.0
 
     def ground(self, x: np.ndarray, pit_depth: float) -> np.ndarray:
-        """Ground height at lane positions ``x`` inside the segment [m] (pits included). Shape: as x."""
+        """Ground height at lane positions ``x`` inside the segment [m] (pits included). Shape: as x.
+
+        ``pit_depth`` is the beam's pit's depth [m]; gaps have their own ``depth``; 0 bridges every pit (the
+        deck)."""
         u = x - self.x0
         if self.kind == "stairs_up":  # the first riser at x0, the last tread at z1
             return self.z0 + self.riser * (np.floor(u / self.tread) + 1)
@@ -151,8 +160,9 @@ class CourseSegment:
             return self.z0 - self.riser * np.floor(u / self.tread)
         if self.kind in ("slope_up", "slope_down"):
             return self.z0 + (self.z1 - self.z0) * u / (self.x1 - self.x0)
-        if self.kind == "gaps":  # a gap, then ground, repeated
-            return np.where(np.mod(u, self.gap + self.land) < self.gap, self.z0 - pit_depth, self.z0)
+        if self.kind == "gaps":  # a gap ``depth`` deep, then ground, repeated
+            depth = self.depth if pit_depth > 0 else 0.0
+            return np.where(np.mod(u, self.gap + self.land) < self.gap, self.z0 - depth, self.z0)
         if self.kind == "beam":  # a pit; the beam is a box
             return np.full_like(u, self.z0 - pit_depth)
         return np.full_like(u, self.z0)
@@ -283,7 +293,10 @@ def course_plan(cfg: TerrainConfig, level: float | None = None) -> Course:
     elif name == "gallop":
         gap, land = _snap(lerp(cfg.gap_width, level), hs), _snap(GALLOP_LAND, hs)
         n = max(1, round(cfg.course_length / (gap + land)))
-        add("gaps", n * (gap + land), 0.0, f"{n} gaps of {gap:.2f} m", gap=gap, land=land)
+        easy = cfg.pit_depth if cfg.pit_depth_easy is None else cfg.pit_depth_easy
+        depth = _snap(lerp((easy, cfg.pit_depth), level), vs)
+        label = f"{n} gaps of {gap:.2f} m" + (f", {depth:.2f} m deep" if depth < cfg.pit_depth else "")
+        add("gaps", n * (gap + land), 0.0, label, gap=gap, land=land, depth=depth)
     elif name == "balancebeam":
         width = lerp(cfg.beam_width, level)
         length = _snap(cfg.course_length, hs)
@@ -313,7 +326,8 @@ def course_profile(course: Course, x: np.ndarray, pit_depth: float) -> tuple[np.
     pit = np.zeros(x.shape, dtype=bool)
     for seg in course.segments:
         if seg.kind in ("gaps", "beam"):
-            pit |= (x >= seg.x0) & (x < seg.x1) & (z < seg.z0 - pit_depth / 2)
+            depth = seg.depth if seg.kind == "gaps" else pit_depth
+            pit |= (x >= seg.x0) & (x < seg.x1) & (z < seg.z0 - depth / 2)
     return z, pit
 
 
