@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from pathlib import Path
 
@@ -27,6 +29,25 @@ def steps_until(interval_s: float, dt: float) -> int:
         left -= dt
         k += 1
     return k
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The tests on the local Ray instance run last, one after another (see :func:`ray_instance`)."""
+    items.sort(key=lambda item: "ray_instance" in getattr(item, "fixturenames", ()))
+
+
+@pytest.fixture(scope="session")
+def ray_instance():
+    """One local Ray instance of 2 CPUs for every test that needs one (its start costs seconds); those tests run at
+    the end of the session (:func:`pytest_collection_modifyitems`), so no other test runs beside its processes."""
+    import logging
+
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
+             object_store_memory=256 * 1024**2)  # the batches in the tests are a few hundred KB
+    yield ray
+    ray.shutdown()
 
 
 @pytest.fixture
@@ -75,13 +96,27 @@ TINY_TRAIN = ["--num-envs", "16", "--train.num-steps-per-env", "8", "--train.sav
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
-    """A 2-iteration training run through the CLI, with every artifact (shared by the tests that read it)."""
+    """A 2-iteration training run through the CLI, with every artifact (shared by the tests that read it). What
+    the command printed is in ``TINY_RUN_STDOUT`` beside the run's task folder (see :func:`tiny_run_stdout`)."""
     from stridelab.app.cli import main
 
     root = tmp_path_factory.mktemp("runs")
-    assert main(["train", "quadruped-flat", "--max-iterations", "2", "--log-dir", str(root), *TINY_TRAIN]) == 0
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["train", "quadruped-flat", "--max-iterations", "2", "--log-dir", str(root), *TINY_TRAIN])
+    assert code == 0, printed.getvalue()[-2000:]
+    (root / TINY_RUN_STDOUT).write_text(printed.getvalue())
     (run_dir,) = list((root / "quadruped-flat").iterdir())
     return run_dir
+
+
+TINY_RUN_STDOUT = "train_stdout.txt"
+
+
+@pytest.fixture(scope="session")
+def tiny_run_stdout(tiny_run) -> str:
+    """What ``stridelab train`` printed while making :func:`tiny_run` (its verdict lines)."""
+    return (tiny_run.parent.parent / TINY_RUN_STDOUT).read_text()
 
 
 @pytest.fixture(scope="session")

@@ -241,16 +241,13 @@ def test_list_shows_every_course(capsys):
         assert f"quadruped-{course}" in out
 
 
-def test_terrain_cli_previews_a_course_and_the_grid(tmp_path, capsys):
+def test_terrain_cli_previews_a_course(tmp_path, capsys):  # the grid's preview: tests/test_rough.py
     out = tmp_path / "course.png"
     assert main(["terrain", "--preview", str(out), "--task", "quadruped-stairstair", "--dpi", "30"]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = capsys.readouterr().out
     assert "up 5 x 8 cm, down 5 x 8 cm, 25 cm treads" in text
     assert "7.50 m from spawn to finish line" in text and "4 lanes of 2 m" in text
-    grid = tmp_path / "grid.png"
-    assert main(["terrain", "--preview", str(grid), "--task", "quadruped-rough", "--dpi", "30"]) == 0
-    assert grid.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "10 levels x 8 columns" in capsys.readouterr().out
 
 
 def test_unknown_course_and_task_names_are_one_sentence(capsys):

@@ -54,7 +54,7 @@ def test_the_reconstruction_loss_falls_on_a_fixed_batch():
     steps = [obs_batch(32, seed=k) for k in range(4)]
     for batch in steps:
         s.update_normalization(batch)
-    opt = torch.optim.Adam(s.parameters(), lr=3e-3)
+    opt = torch.optim.Adam(s.parameters(), lr=1e-2)
 
     def loss() -> torch.Tensor:
         s.reset()
@@ -67,7 +67,7 @@ def test_the_reconstruction_loss_falls_on_a_fixed_batch():
         return total / len(steps)
 
     first = float(loss())
-    for _ in range(150):
+    for _ in range(60):  # the loss falls to about 0.38 of its start in 60 steps, 0.18 in 150
         opt.zero_grad()
         value = loss()
         value.backward()

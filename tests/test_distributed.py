@@ -198,16 +198,6 @@ def test_a_population_problem_sets_physics_per_member_and_each_call_has_its_own_
 
 # ---- on a local Ray instance -----------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def ray_instance():
-    import ray
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
-             object_store_memory=256 * 1024**2)  # the batches here are a few hundred KB
-    yield ray
-    ray.shutdown()
-
-
 @pytest.fixture(scope="class")
 def pool(ray_instance):
     """Two workers of 8 envs each, and each worker's observations right after it was built (for one class of

@@ -99,7 +99,7 @@ def test_zero_actions_stand_for_20_seconds(make_env):
 
 
 def test_random_action_soak(make_env):
-    n, steps = 1024, 200  # 204,800 env steps
+    n, steps = 256, 200  # 51,200 env steps
     env = make_env(num_envs=n, num_threads=2, seed=11)
     gen = torch.Generator().manual_seed(0)
     n_done = 0

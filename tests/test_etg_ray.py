@@ -7,7 +7,6 @@ One local Ray instance (2 CPUs) for the module; populations of 5 members x 2 env
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import time
@@ -66,16 +65,6 @@ def in_process(env_cfg, params: np.ndarray, policy, call: int, workers: int = 2)
         batch = PopulationBatch(ETGProblem(EPISODE_S), env_cfg, m, K, SEED, num_threads=1)
         returns.append(batch.evaluate(padded[k * m:(k + 1) * m], policy, call).values)
     return np.concatenate(returns)[:len(params)]
-
-
-@pytest.fixture(scope="module")
-def ray_instance():
-    import ray
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
-             object_store_memory=256 * 1024**2)
-    yield ray
-    ray.shutdown()
 
 
 @pytest.fixture(scope="class")

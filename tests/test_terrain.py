@@ -255,6 +255,11 @@ def test_mujoco_rays_match_height_at():
     terrain = build_terrain(cfg)
     model, data = _compile(terrain)
     assert model.nhfield == 1 and model.ngeom == 1 + len(terrain.boxes)
+    # the heightfield MuJoCo compiled holds the heights exactly: normalized to [0, 1] over the height range
+    h = terrain.heights.astype(np.float64)
+    expected = ((h - h.min()) / (h.max() - h.min())).astype(np.float32)
+    np.testing.assert_array_equal(model.hfield_data.reshape(h.shape), expected)
+    assert model.hfield_size[0, 2] == pytest.approx(h.max() - h.min()) and model.hfield_nrow[0] == h.shape[0]
     # flat tops: tread centres of both stairs, platforms, the beam's top and the pit beside it
     rise, tread, steps = stair_figures(1.0, cfg)
     points = [(12.0, 4.0), (12.0, 12.0), (16.0 - tread / 2, 4.0), (16.0 - 2.5 * tread, 12.0), (12.0 - 3.5 * tread, 4.0),
@@ -337,3 +342,13 @@ def test_preview_writes_png(tmp_path):
     cfg = TerrainConfig(num_rows=2, num_cols=3, border=1.0, types={"stairs_up": 1, "beam": 1, "cave": 1})
     path = preview(build_terrain(cfg), tmp_path / "sub" / "terrain.png", dpi=40)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_an_equal_config_returns_the_built_terrain_and_another_seed_a_new_one():
+    cfg = TerrainConfig(num_rows=2, num_cols=2, border=0.5, types={"rough": 1, "stairs_up": 1})
+    terrain = build_terrain(cfg)
+    assert build_terrain(TerrainConfig(num_rows=2, num_cols=2, border=0.5, types={"rough": 1, "stairs_up": 1})) \
+        is terrain  # frozen and deterministic in its config: built once
+    other = build_terrain(dataclasses.replace(cfg, seed=1))
+    assert other is not terrain and not np.array_equal(other.heights, terrain.heights)
+    assert not terrain.heights.flags.writeable  # nobody can edit the shared copy

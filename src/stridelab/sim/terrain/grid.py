@@ -97,6 +97,17 @@ class Terrain:
         return np.where(off, -1, row), np.where(off, -1, col)
 
     @cached_property
+    def hfield_file(self) -> tuple[float, float, bytes]:
+        """The heights for MuJoCo: (lowest height [m], height range [m], the heights normalized to [0, 1] in
+        MuJoCo's binary heightfield format: int32 rows, int32 columns, float32 data, row-major)."""
+        h = self.heights.astype(np.float64)
+        low, high = float(h.min()), float(h.max())
+        elevation = high - low
+        data = (h - low) / elevation if elevation > 0 else np.zeros_like(h)
+        blob = np.array(h.shape, dtype=np.int32).tobytes() + np.ascontiguousarray(data, dtype=np.float32).tobytes()
+        return low, elevation, blob
+
+    @cached_property
     def _flat_heights(self) -> np.ndarray:
         """``heights`` as one contiguous float64 row [m]. Shape: (rows * cols,)."""
         return np.ascontiguousarray(self.heights, dtype=np.float64).ravel()
@@ -214,16 +225,17 @@ def add_to_spec(terrain: Terrain, mjspec: mujoco.MjSpec, name: str = "terrain",
             if geom.type == mujoco.mjtGeom.mjGEOM_PLANE:
                 log.info("terrain replaces the floor plane %r", geom.name)
                 mjspec.delete(geom)
-    h = terrain.heights.astype(np.float64)
-    low, high = float(h.min()), float(h.max())
-    elevation = high - low
-    data = (h - low) / elevation if elevation > 0 else np.zeros_like(h)
-    rows, cols = h.shape
+    low, elevation, blob = terrain.hfield_file
+    rows, cols = terrain.heights.shape
     hs = terrain.cfg.horizontal_scale
     x_min, x_max, y_min, y_max = terrain.extent
-    mjspec.add_hfield(name=name, nrow=rows, ncol=cols,
-                      size=[(cols - 1) * hs / 2, (rows - 1) * hs / 2, max(elevation, 1e-6), HFIELD_BASE],
-                      userdata=data.astype(np.float32).ravel())
+    # the heights reach the compiler as an in-memory file: the same model as ``userdata`` (MuJoCo's normalization
+    # of file data leaves values spanning exactly [0, 1] as they are), but a memory copy instead of pybind's
+    # element-wise conversion (0.3 s per build of the rough grid's 3.4 M samples)
+    file = f"{name}.stridelab-hfield.bin"
+    mjspec.assets = {**mjspec.assets, file: blob}
+    mjspec.add_hfield(name=name, file=file,
+                      size=[(cols - 1) * hs / 2, (rows - 1) * hs / 2, max(elevation, 1e-6), HFIELD_BASE])
     geom = mjspec.worldbody.add_geom(name=name, type=mujoco.mjtGeom.mjGEOM_HFIELD, hfieldname=name,
                                      pos=[(x_min + x_max) / 2, (y_min + y_max) / 2, low], contype=1,
                                      conaffinity=1, group=GROUND_GROUP)
