@@ -40,7 +40,7 @@ def test_a_wider_task_starts_from_the_checkpoint_computing_the_same_actions(tmp_
     source = _trainer(tmp_path, "source")
     source.train(show_progress=False)
     # a term in the middle of a group with history: its columns are new in every frame
-    extra = {"height_again": ObsTermCfg("base_lin_vel", noise=0.0, scale=2.0)}
+    extra = {"gravity_again": ObsTermCfg("projected_gravity", noise=0.0, scale=5.0)}
     wide = _trainer(tmp_path, "wide", extra=extra)
     policy = wide.env.observations.groups["policy"]
     assert policy.cfg.history > 0  # the mapping is tested across history frames
@@ -53,6 +53,15 @@ def test_a_wider_task_starts_from_the_checkpoint_computing_the_same_actions(tmp_
         torch.testing.assert_close(new_actor(new_obs), old_actor(old_obs), rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(wide.runner.alg.critic(new_obs), source.runner.alg.critic(old_obs),
                                    rtol=1e-5, atol=1e-5)
+    # the new columns read 0 after the normalizer where training starts (its mean is their value there, its
+    # variance 1): gravity's z, a constant -1 x 5, after a zero mean would shift every first-layer unit by about
+    # lr x 5 per input per Adam step and wreck the policy in one update (the cave's ceiling scan did)
+    raw = wide.env.get_observations()["policy"]
+    new_cols = new_actor.obs_normalizer._var.squeeze(0) == 1.0  # widen_state's fill: only the new columns
+    assert int(new_cols.sum()) == 3 * (policy.cfg.history + 1)
+    assert raw[:, new_cols].abs().max() > 4.0  # -5 in gravity's z
+    with torch.no_grad():
+        assert new_actor.obs_normalizer(raw)[:, new_cols].abs().max() < 1e-4
     # the new columns are not dead: they have zero weight but get a gradient
     first = new_actor.mlp[0].weight
     assert first.shape[1] == new_obs["policy"].shape[1]

@@ -38,7 +38,7 @@ from stridelab.learn.checkpoint import (check_training_state, checkpoint_name, l
 from stridelab.learn.config import TrainConfig
 from stridelab.learn.models import InferencePolicy, build_model
 from stridelab.learn.runners import StopTraining, StridelabRunner, resolve_runner
-from stridelab.learn.widen import checkpoint_group_sizes, input_columns, widen_state
+from stridelab.learn.widen import centre_new_columns, checkpoint_group_sizes, input_columns, widen_state
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +233,7 @@ class Trainer:
             if groups is not None and dict(data["policy_obs_groups"]) != self._group_sizes(alg.actor.obs_groups):
                 index, width = input_columns(dict(data["policy_obs_groups"]), old_obs, groups, alg.actor.obs_groups)
                 actor_state, widened = widen_state(actor_state, alg.actor.state_dict(), index, width)
+                actor_state = centre_new_columns(actor_state, index, self._inputs(alg.actor.obs_groups))
                 log.warning("the policy of %s reads fewer observations than this task's; new inputs start with zero "
                             "weight (%s widened)", path, ", ".join(widened))
             alg.actor.load_state_dict(actor_state, strict=True)
@@ -247,10 +248,17 @@ class Trainer:
                 sizes = checkpoint_group_sizes(old_obs, groups, old_critic)
                 index, width = input_columns(sizes, old_obs, groups, alg.critic.obs_groups)
                 critic_state, _ = widen_state(critic_state, alg.critic.state_dict(), index, width)
+                critic_state = centre_new_columns(critic_state, index, self._inputs(alg.critic.obs_groups))
             alg.critic.load_state_dict(critic_state, strict=True)
         except (RuntimeError, KeyError, CheckpointError):
             log.warning("the critic of %s does not fit this task's critic; it starts fresh", path)
         log.info("starting from the policy of %s", path)
+
+    def _inputs(self, names: list[str]) -> torch.Tensor:
+        """The env's current observations of groups ``names``, concatenated as a network reads them. Shape:
+        (num_envs, D)."""
+        obs = self.env.get_observations()
+        return torch.cat([obs[g] for g in names], dim=-1).float().cpu()
 
     def _group_sizes(self, names: list[str]) -> dict[str, int]:
         groups = self.env.observations.groups

@@ -4,8 +4,16 @@ A course task can add a term to a group the teacher reads (the cave's ``ceiling_
 ``height_scan`` in ``extero``), or a whole group. ``--init-from`` then cannot copy the actor as it is:
 its input layer is narrower. :func:`widen_state` copies every input column the checkpoint knows to the
 column the same term (and history frame) has now, and starts each new column with zero weight (and a
-normalizer of mean 0, variance 1), so that the widened network computes exactly what the checkpoint
-computed until training teaches it to use the new input.
+normalizer of variance 1 whose mean is the new input's value on the env's first observations,
+:func:`centre_new_columns`), so that the widened network computes exactly what the checkpoint computed
+until training teaches it to use the new input.
+
+Why the mean matters: a new input that is constant where training starts (the ceiling scan reads +1 m,
+times its scale 5, wherever there is no ceiling) would enter the network at 5 after a zero-mean
+normalizer; Adam moves each of its zero weights by about the learning rate per step whatever the
+gradient's size, so 187 such inputs shift every first-layer unit by ~187 x 5 x lr per step, and the
+first update wrecked the fine-tuned cave policy (value loss 0.46 -> 7.4, tracking error 0.38 -> 0.58 m/s
+after one iteration; without the ceiling scan 0.15 -> 0.07 and 0.38 -> 0.24).
 
 Columns are matched by term name through the observation configs stored in the checkpoint
 (``config.env.observations``) and the sizes of the current env's terms; a term the checkpoint read but
@@ -112,3 +120,22 @@ def widen_state(old: dict[str, torch.Tensor], new: dict[str, torch.Tensor], inde
         out[key] = grown
         widened.append(key)
     return out, widened
+
+
+def centre_new_columns(state: dict[str, torch.Tensor], index: torch.Tensor, inputs: torch.Tensor,
+                       key: str = "obs_normalizer._mean") -> dict[str, torch.Tensor]:
+    """``state`` (widened by :func:`widen_state`) with its normalizer's mean on the new columns (those not in
+    ``index``) set to their mean over ``inputs``, so that a new input reads 0 after normalization where it does
+    not vary. The variance stays 1. A state without ``key`` (no normalizer) is returned as it is.
+
+    Args:
+        index: the new column of every old column. Shape: (D_old,).
+        inputs: network inputs from the env (the groups concatenated in the network's order). Shape: (n, D_new).
+    """
+    if key not in state:
+        return state
+    new = torch.ones(inputs.shape[-1], dtype=torch.bool)
+    new[index] = False
+    mean = state[key].clone()
+    mean[..., new] = inputs[:, new].mean(dim=0).to(mean.dtype)
+    return {**state, key: mean}
