@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -98,6 +100,26 @@ def test_ctrl_c_saves_a_checkpoint(tmp_path, monkeypatch):
     assert result.stopped_because == "interrupted"
     assert result.iterations == 3
     assert load_checkpoint(result.checkpoint)["iteration"] == 3
+
+
+def test_sigterm_saves_a_checkpoint_as_ctrl_c_does(tmp_path, monkeypatch):
+    """``kill PID`` (a run in the background, where SIGINT is ignored; a scheduler's preemption)."""
+    trainer = _trainer(tmp_path, "term", 10)
+    calls = {"n": 0}
+    real_step = trainer.env.step
+    before = signal.getsignal(signal.SIGTERM)
+
+    def step(actions):
+        calls["n"] += 1
+        if calls["n"] == 8 * 3 + 2:  # during the fourth iteration
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_step(actions)
+
+    monkeypatch.setattr(trainer.env, "step", step)
+    result = trainer.train(show_progress=False)
+    assert result.stopped_because == "interrupted" and result.iterations == 3
+    assert load_checkpoint(result.checkpoint)["iteration"] == 3
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is the trainer's only while it trains
 
 
 def _minimal_checkpoint(weights: torch.Tensor) -> dict:

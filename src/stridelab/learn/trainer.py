@@ -16,8 +16,10 @@ import contextlib
 import copy
 import io
 import logging
+import signal
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -305,14 +307,14 @@ class Trainer:
         runner.current_learning_iteration = self.iteration
         stopped, finished = "max_iterations", False
         try:
-            with self._progress, _stdout_to_log():  # rsl-rl prints a block per iteration
+            with self._progress, _stdout_to_log(), _terminate_as_interrupt():  # rsl-rl prints per iteration
                 self._iteration_start = time.monotonic()
                 if remaining > 0:
                     runner.learn(remaining, init_at_random_ep_len=fresh)
             finished = True
         except StopTraining as stop:
             stopped = stop.reason
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (``kill PID``, a scheduler's preemption)
             stopped = "interrupted"
             log.warning("interrupted: saving a checkpoint at iteration %d", self.iteration)
             runner.alg.storage.clear()  # drop the partial rollout, so that train() can be called again
@@ -414,6 +416,25 @@ class _StdoutToLog(io.TextIOBase):
                 if line.strip():
                     log.debug("rsl-rl: %s", line.rstrip())
         return len(text)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops training as Ctrl-C does (a checkpoint of the last whole iteration is saved): ``kill PID``,
+    a batch scheduler's preemption. A run started in the background by a non-interactive shell (``nohup ...
+    &``) ignores SIGINT, so SIGTERM is how it is stopped. Only in the main thread; the old handler comes back."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager
