@@ -94,6 +94,9 @@ TINY_TRAIN = ["--num-envs", "16", "--train.num-steps-per-env", "8", "--train.sav
               "--env.num-threads", "1", "--env.episode-length-s", "0.2"]
 
 
+TINY_RUN_STDOUT = "train_stdout.txt"  #: what `stridelab train` printed for :func:`tiny_run`, beside its task folder
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """A 2-iteration training run through the CLI, with every artifact (shared by the tests that read it). What
@@ -108,9 +111,6 @@ def tiny_run(tmp_path_factory) -> Path:
     (root / TINY_RUN_STDOUT).write_text(printed.getvalue())
     (run_dir,) = list((root / "quadruped-flat").iterdir())
     return run_dir
-
-
-TINY_RUN_STDOUT = "train_stdout.txt"
 
 
 @pytest.fixture(scope="session")
