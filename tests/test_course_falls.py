@@ -13,7 +13,7 @@ import torch
 
 from stridelab.envs import make_env
 from stridelab.errors import ConfigError
-from stridelab.mdp.terminations import base_below_deck
+from stridelab.mdp.terminations import base_below_deck, feet_below_deck
 from stridelab.sim.terrain import TerrainConfig, build_terrain
 from stridelab.sim.terrain.courses import course_config, course_deck, course_profile
 from stridelab.config import override
@@ -81,13 +81,16 @@ def _place(env, xyz: dict[int, tuple[float, float, float]]) -> None:
 
 def _run(env, steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Step with the default pose held until an env ends (or ``steps``). Returns the first ending's dones,
-    time-outs, the flags of base_below_deck and its logged count (all zero when nothing ended)."""
-    k = env.terminations.names.index("base_below_deck")
+    time-outs, the flags of the two pit terms (base_below_deck or feet_below_deck: the feet drop first) and
+    the envs they ended as logged (all zero when nothing ended)."""
+    names = ("base_below_deck", "feet_below_deck")
+    ks = [env.terminations.names.index(name) for name in names]
     for _ in range(steps):
         _, _, dones, extras = env.step(torch.zeros(env.num_envs, env.num_actions))
         if dones.any():
-            return (dones.numpy(), extras["time_outs"].numpy(), env.terminations.flags[k].copy(),
-                    extras["log"]["Episode_Termination/base_below_deck"])
+            flags = np.logical_or.reduce([env.terminations.flags[k] for k in ks])
+            return (dones.numpy(), extras["time_outs"].numpy(), flags,
+                    sum(extras["log"][f"Episode_Termination/{name}"] for name in names))
     return np.zeros(env.num_envs, bool), np.zeros(env.num_envs, bool), np.zeros(env.num_envs, bool), 0.0
 
 
@@ -100,7 +103,7 @@ def test_a_robot_dropped_into_a_gap_is_a_fall():
     dones, time_outs, flags, logged = _run(env, 40)  # 0.8 s: a fall of ~0.4 m takes 0.3 s
     assert dones.tolist() == [True, False] and not time_outs.any()  # a failure: eval counts it as a fall
     assert flags.tolist() == [True, False] and logged == 1.0
-    assert env.last_state.base_pos[0, 2] < -0.1
+    assert env.last_state.foot_pos[0, :, 2].min() < -0.02  # a foot went into the gap first
 
 
 def test_a_robot_off_the_beam_is_a_fall_and_one_on_it_is_not():
@@ -117,3 +120,66 @@ def test_a_robot_off_the_beam_is_a_fall_and_one_on_it_is_not():
         _, _, dones, _ = env.step(torch.zeros(3, env.num_actions))
         assert not dones[[0, 2]].any()
     assert env.last_state.base_pos[0, 2] > 0.2
+
+
+def _feet_term(terrain, **params) -> feet_below_deck:
+    return feet_below_deck(SimpleNamespace(robot=SimpleNamespace(terrain=terrain)), **params)
+
+
+def _feet(*xz: tuple[float, float]) -> SimpleNamespace:
+    """One robot per (x, z) pair, its four feet at (x, LANE_Y, z) [m]."""
+    return SimpleNamespace(foot_pos=np.array([[[x, LANE_Y, z]] * 4 for x, z in xz]),
+                           base_pos=np.array([[x, LANE_Y, 0.3] for x, _ in xz]))
+
+
+def test_the_curriculum_deepens_the_beam_pit_with_its_level():
+    cfg = course_config("balancebeam", levels=6)
+    terrain = build_terrain(cfg)
+    depths = [c.segments[0].depth for c in terrain.courses]
+    assert depths[0] == pytest.approx(0.05) and depths[-1] == pytest.approx(1.0)
+    assert all(a < b for a, b in zip(depths, depths[1:]))
+    for i, course in enumerate(terrain.courses):  # the beam's box reaches from the pit floor to the deck
+        seg = course.segments[0]
+        box = terrain.boxes[i * cfg.num_cols]
+        assert box.pos[2] - box.size[2] == pytest.approx(-seg.depth) and box.pos[2] + box.size[2] == pytest.approx(0.0)
+        mid = np.array([(seg.x0 + seg.x1) / 2])
+        assert course_profile(course, mid, cfg.pit_depth)[0][0] == pytest.approx(-seg.depth)
+
+
+def test_feet_below_deck_flags_a_foot_in_a_shallow_pit_and_not_one_on_a_stair_edge():
+    beam = build_terrain(course_config("balancebeam", beam_width=0.3, pit_depth=0.05))  # the curriculum's level 0
+    seg = beam.course.segments[0]
+    mid = (seg.x0 + seg.x1) / 2
+    s = _feet((mid, -0.03), (mid, 0.02), (1.0, 0.02), (mid, -0.015))  # in the pit, on the beam, at the start,
+    assert _feet_term(beam)(s).tolist() == [True, False, False, False]  # a foot's centre 1.5 cm below the deck
+    assert beam.over_pit(np.zeros(2, dtype=np.int64), np.array([mid, 1.0])).tolist() == [True, False]
+    high = build_terrain(course_config("highstair"))
+    stair = high.course.segments[0]
+    edge = stair.x0 + 4 * stair.tread + 0.01  # just past the 5th riser: the heightfield's ramp is 6 cm lower
+    deck = 5 * stair.riser
+    assert _feet_term(high)(_feet((edge, deck - 0.05))).tolist() == [False]  # no pit on stairs
+    gallop = build_terrain(course_config("gallop"))
+    x0 = gallop.course.segments[0].x0
+    assert _feet_term(gallop)(_feet((x0 + 2.25, -0.05), (x0 + 2.75, 0.02), (x0 + 2.25, 0.0))).tolist() == [
+        True, False, False]  # in a gap, on a strip, over a gap at the deck's height (stepping across)
+    with pytest.raises(ConfigError, match=r"depth = -1 .*e\.g\. 0\.02\.$"):
+        _feet_term(gallop, depth=-1)
+
+
+def test_a_foot_stepped_beside_the_beam_into_the_easy_pit_ends_the_episode():
+    """Level 0's 5 cm pit does not sink the base 0.1 m (base_below_deck), but the feet that stand in it end the
+    episode; a robot on the 30 cm beam stands."""
+    cfg = make_env_cfg("quadruped-balancebeam", num_envs=2, num_threads=1, seed=0)
+    env = make_env(replace(cfg, terrain=course_config("balancebeam", levels=1, beam_width=0.3, pit_depth=0.05)))
+    assert env.cfg.terminations["feet_below_deck"].params == {"depth": 0.02}
+    seg = env.robot.terrain.course.segments[0]
+    mid = (seg.x0 + seg.x1) / 2
+    _place(env, {0: (mid, LANE_Y, 0.3), 1: (mid, LANE_Y + 0.6, 0.3)})  # on the beam, beside it
+    k = env.terminations.names.index("feet_below_deck")
+    for _ in range(40):
+        _, _, dones, extras = env.step(torch.zeros(2, env.num_actions))
+        if dones.any():
+            break
+    assert dones.tolist() == [False, True] and not extras["time_outs"].any()
+    assert env.terminations.flags[k].tolist() == [False, True]
+    assert extras["log"]["Episode_Termination/feet_below_deck"] == 1.0

@@ -103,3 +103,38 @@ class base_below_deck:  # noqa: N801 - a term, named like the function terms
 
     def reset(self, env_ids: np.ndarray) -> None:
         """Stateless."""
+
+
+class feet_below_deck:  # noqa: N801 - a term, named like the function terms
+    """A foot is more than ``depth`` [m] below the course's deck under it: it stepped into a gap or off the
+    beam. A failure, as :class:`base_below_deck`, but caught at the first misplaced foot, so that on a
+    curriculum's shallow easy pits (``pit_depth_easy``, 5 cm) a step beside the beam or into a gap still ends
+    the episode before the pit is deep enough to trip the robot.
+
+    The foot is its body's origin (``RobotState.foot_pos``, world [m]): a sphere foot's centre stands one
+    radius (about 2 cm) above the ground, so with the default ``depth`` = 0.02 m a foot on the deck never
+    ends an episode, and one resting on the floor of a 5 cm pit does. Only feet over a pit count: the
+    heightfield ramps each riser over one sample, so a foot on a stair's edge can stand up to half a riser
+    below the ideal deck (6.5 cm on highstair's 13 cm risers). Vectorized over the envs and feet.
+
+    Args:
+        depth: how far below the deck a foot's origin may go [m], >= 0.
+    """
+
+    def __init__(self, env: Any, depth: float = 0.02) -> None:
+        if not (isinstance(depth, (int, float)) and np.isfinite(depth) and depth >= 0):
+            raise ConfigError(f"termination 'feet_below_deck' depth = {depth!r} is not a distance >= 0; give the "
+                              f"metres a foot may sink below the deck, e.g. 0.02.")
+        self.env, self.terrain = env, _course_of(env, "feet_below_deck")
+        self.depth = float(depth)
+
+    def __call__(self, s: RobotState) -> np.ndarray:
+        """Shape: (n,), bool."""
+        n, f = s.foot_pos.shape[:2]
+        levels = np.repeat(_levels_of(self.env, self.terrain, "feet_below_deck", n), f)
+        x = s.foot_pos[:, :, 0].reshape(-1)
+        low = s.foot_pos[:, :, 2].reshape(-1) < self.terrain.deck(levels, x) - self.depth
+        return np.any((low & self.terrain.over_pit(levels, x)).reshape(n, f), axis=1)
+
+    def reset(self, env_ids: np.ndarray) -> None:
+        """Stateless."""

@@ -10,14 +10,16 @@ lanes (:mod:`stridelab.sim.terrain.courses`, ETG-RL's figures), with:
 - ``course_command``: forward at 0.3-1.0 m/s, no lateral command, and a yaw rate that steers the robot
   back to the +x heading and its lane's centre line (:class:`stridelab.mdp.commands.course_command`);
 - the episode ends as a time-out when the base crosses the finish line (``course_finished``), and as a
-  fall when the base sinks 0.1 m below the course's deck (``base_below_deck``: in a gap, off the beam);
+  fall when the base sinks 0.1 m below the course's deck (``base_below_deck``: in a gap, off the beam) or a
+  foot 2 cm (``feet_below_deck``: a step into a gap or beside the beam, even into the curriculum's 5 cm pits);
 - on the cave, ``extero`` also holds the ceiling scan (:class:`stridelab.mdp.ceiling_scan.ceiling_scan`: the
   ceiling's height above the base on the height scan's 187 points, scale 5), so the policy sees the ceiling;
 - on highstair, gallop, cave and balancebeam (:data:`COURSE_LEVELS`; the stair and slope cycles are
   ETG-RL's figures alone), a course curriculum (``course_levels``): :data:`LEVELS` levels of 4 lanes, from
   the course's easy figures (:data:`stridelab.sim.terrain.courses.EASY_FIGURES`: 10 cm gaps, a 30 cm beam,
-  5 cm risers, a 40 cm ceiling) to ETG-RL's; envs start on levels 0-2, and an env moves up a level when it
-  crosses the finish line and down when it walks less than half of what it was asked.
+  5 cm risers, a 50 cm ceiling; gaps and the beam's pit 5 cm deep) to ETG-RL's; envs start on levels 0-2,
+  and an env moves up a level when it crosses the finish line and down when it walks less than half of what
+  it was asked.
   ``--env.terrain.num-rows 1 --env.terrain.levels 1 1 --env.curriculum.course-levels None`` trains on
   ETG-RL's figures alone.
 
@@ -73,7 +75,8 @@ def course_task(course: str, robot: str = "quadruped", lanes: int = 4, levels: i
         "standing_fraction": 0.05, "min_lin_vel": 0.1, "heading_gain": 1.0, "lane_gain": 1.0})}
     # a robot in a gap or off the beam has lost the course: a fall, not a wait for the time-out
     terminations = {**base.terminations, "course_finished": TerminationTermCfg("course_finished", time_out=True),
-                    "base_below_deck": TerminationTermCfg("base_below_deck", params={"depth": 0.1})}
+                    "base_below_deck": TerminationTermCfg("base_below_deck", params={"depth": 0.1}),
+                    "feet_below_deck": TerminationTermCfg("feet_below_deck", params={"depth": 0.02})}
     # the teacher's past frames, so that ``--init-from`` a quadruped-rough run copies its actor as it is
     observations = {**base.observations, "policy": replace(base.observations["policy"], history=TEACHER_HISTORY)}
     if course == "cave":  # the ceiling beside the height scan, on the same points, scaled as it is

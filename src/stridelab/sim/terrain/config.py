@@ -67,9 +67,9 @@ class TerrainConfig:
         platform_size: side of the flat square at each tile centre where robots spawn [m] [LG: 3].
         rim_width: flat ground kept at the tile edge around the beam's pit [m].
         pit_depth: depth of gaps, of the pit under stepping stones and beams [m].
-        pit_depth_easy: depth of a course's gaps at level 0 [m], ramping linearly to ``pit_depth`` at the last
-            level (None: ``pit_depth`` at every level). Gallop's curriculum starts its gaps 0.05 m deep: the rough
-            teacher never saw a deep pit and stops at one's edge (docs/terrain.md, "Recipes").
+        pit_depth_easy: depth of a course's gaps and beam pit at level 0 [m], ramping linearly to ``pit_depth``
+            at the last level (None: ``pit_depth`` at every level). Gallop's and balancebeam's curricula start
+            0.05 m deep: the rough teacher never saw a deep pit and stops at one's edge (docs/terrain.md, "Recipes").
         rough_amplitude: rough ground heights are uniform in ``[-a, a]`` [m] (LG: 0.05 at every level).
         rough_cell: spacing of the random rough heights, interpolated bilinearly in between [m] [LG: 0.2].
         slope_deg: slope angle of the pyramids [deg] (LG: gradient 0.4 * difficulty; atan 0.4 = 21.8 deg).

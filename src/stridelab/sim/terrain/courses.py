@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -91,7 +92,9 @@ EASY_FIGURES: dict[str, dict[str, float]] = {
 assert tuple(EASY_FIGURES) == COURSES
 #: the gap depth of a curriculum's level 0 [m] (``pit_depth_easy``; ramping to ``pit_depth`` at the last level):
 #: the rough teacher, which never saw a deep pit, stopped at the edge of a 1 m deep 10 cm gap
-EASY_PIT_DEPTH = {"gallop": 0.05}
+#: and the beam's pit 0.05 m deep at level 0, so that a foot beside the beam is caught by ``feet_below_deck``
+#: instead of the rough teacher refusing the pit's edge (it stopped before a 1 m pit even beside a 30 cm beam)
+EASY_PIT_DEPTH = {"gallop": 0.05, "balancebeam": 0.05}
 
 
 def course_config(name: str, lanes: int = 4, lane_width: float = 2.0, levels: int = 1, **fields) -> TerrainConfig:
@@ -130,8 +133,8 @@ class CourseSegment:
     Attributes:
         kind: ``flat``, ``stairs_up``, ``stairs_down``, ``slope_up``, ``slope_down``, ``gaps``, ``beam``, ``cave``.
         label: its key figure for pictures, e.g. ``"up 5 x 8 cm"`` (risers; ``""`` for flat ground).
-        riser, tread: of stairs [m]; gap, land, depth: of gaps [m]; width: of the beam [m]; clearance: free
-            height under the cave's ceiling [m].
+        riser, tread: of stairs [m]; gap, land: of gaps [m]; depth: of the gaps or the beam's pit [m]; width: of
+            the beam [m]; clearance: free height under the cave's ceiling [m].
     """
 
     kind: str
@@ -151,8 +154,8 @@ class CourseSegment:
     def ground(self, x: np.ndarray, pit_depth: float) -> np.ndarray:
         """Ground height at lane positions ``x`` inside the segment [m] (pits included). Shape: as x.
 
-        ``pit_depth`` is the beam's pit's depth [m]; gaps have their own ``depth``; 0 bridges every pit (the
-        deck)."""
+        Gaps and the beam's pit are the segment's own ``depth`` deep; ``pit_depth`` 0 bridges every pit (the
+        deck), any other value keeps them."""
         u = x - self.x0
         if self.kind == "stairs_up":  # the first riser at x0, the last tread at z1
             return self.z0 + self.riser * (np.floor(u / self.tread) + 1)
@@ -160,11 +163,11 @@ class CourseSegment:
             return self.z0 - self.riser * np.floor(u / self.tread)
         if self.kind in ("slope_up", "slope_down"):
             return self.z0 + (self.z1 - self.z0) * u / (self.x1 - self.x0)
+        depth = self.depth if pit_depth > 0 else 0.0
         if self.kind == "gaps":  # a gap ``depth`` deep, then ground, repeated
-            depth = self.depth if pit_depth > 0 else 0.0
             return np.where(np.mod(u, self.gap + self.land) < self.gap, self.z0 - depth, self.z0)
-        if self.kind == "beam":  # a pit; the beam is a box
-            return np.full_like(u, self.z0 - pit_depth)
+        if self.kind == "beam":  # a pit ``depth`` deep; the beam is a box
+            return np.full_like(u, self.z0 - depth)
         return np.full_like(u, self.z0)
 
 
@@ -227,14 +230,25 @@ class CourseTerrain(Terrain):
         Returns:
             Heights [m]. Shape: (k,).
         """
+        return self._per_level(rows, x, course_deck)
+
+    def over_pit(self, rows: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Whether lane positions ``x`` of envs on levels ``rows`` are over a gap or the beam's pit (the pit's
+        own extent, not the heightfield's one-sample ramps at its rims). Shapes: (k,) each; returns (k,), bool."""
+        return self._per_level(rows, x, lambda course, xs: course_profile(course, xs, self.cfg.pit_depth)[1])
+
+    def _per_level(self, rows: np.ndarray, x: np.ndarray, fn: Any) -> np.ndarray:
+        """``fn(course, x)`` evaluated with each point's level's course. Shapes: (k,) each."""
         rows, x = np.asarray(rows), np.asarray(x, dtype=np.float64)
         if len(self.courses) == 1:
-            return course_deck(self.courses[0], x)
-        out = np.empty(x.shape)
+            return fn(self.courses[0], x)
+        out = None
         for i in np.unique(rows):  # a loop over the few levels, not over envs
             on = rows == i
-            out[on] = course_deck(self.courses[i], x[on])
-        return out
+            values = fn(self.courses[i], x[on])
+            out = np.empty(x.shape, dtype=values.dtype) if out is None else out
+            out[on] = values
+        return out if out is not None else np.empty(x.shape)
 
     def tile_index(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(level, lane) under points (x, y) [m]; -1 off the lanes. Shapes: broadcast of x, y."""
@@ -256,6 +270,8 @@ def course_plan(cfg: TerrainConfig, level: float | None = None) -> Course:
     level = cfg.row_levels()[-1] if level is None else float(level)
     hs, vs = cfg.horizontal_scale, cfg.vertical_scale
     riser = _snap(lerp(cfg.step_height, level), vs)
+    easy = cfg.pit_depth if cfg.pit_depth_easy is None else cfg.pit_depth_easy
+    depth = _snap(lerp((easy, cfg.pit_depth), level), vs)  # of gaps and the beam's pit
     tread = _snap(cfg.step_width, hs)
     segments: list[CourseSegment] = []
     x, z = FIRST_X, 0.0
@@ -293,14 +309,14 @@ def course_plan(cfg: TerrainConfig, level: float | None = None) -> Course:
     elif name == "gallop":
         gap, land = _snap(lerp(cfg.gap_width, level), hs), _snap(GALLOP_LAND, hs)
         n = max(1, round(cfg.course_length / (gap + land)))
-        easy = cfg.pit_depth if cfg.pit_depth_easy is None else cfg.pit_depth_easy
-        depth = _snap(lerp((easy, cfg.pit_depth), level), vs)
         label = f"{n} gaps of {gap:.2f} m" + (f", {depth:.2f} m deep" if depth < cfg.pit_depth else "")
         add("gaps", n * (gap + land), 0.0, label, gap=gap, land=land, depth=depth)
     elif name == "balancebeam":
         width = lerp(cfg.beam_width, level)
         length = _snap(cfg.course_length, hs)
-        add("beam", length, 0.0, f"beam {width * 100:.3g} cm wide, {length:.1f} m", width=width)
+        label = f"beam {width * 100:.3g} cm wide, {length:.1f} m" + (f", {depth:.2f} m deep" if depth < cfg.pit_depth
+                                                                    else "")
+        add("beam", length, 0.0, label, width=width, depth=depth)
     elif name == "cave":
         clearance = lerp(cfg.ceiling_clearance, level)
         add("cave", _snap(cfg.course_length, hs), 0.0, f"ceiling {clearance:.2f} m", clearance=clearance)
@@ -326,8 +342,7 @@ def course_profile(course: Course, x: np.ndarray, pit_depth: float) -> tuple[np.
     pit = np.zeros(x.shape, dtype=bool)
     for seg in course.segments:
         if seg.kind in ("gaps", "beam"):
-            depth = seg.depth if seg.kind == "gaps" else pit_depth
-            pit |= (x >= seg.x0) & (x < seg.x1) & (z < seg.z0 - depth / 2)
+            pit |= (x >= seg.x0) & (x < seg.x1) & (z < seg.z0 - seg.depth / 2)
     return z, pit
 
 
@@ -386,7 +401,7 @@ def build_course(cfg: TerrainConfig) -> CourseTerrain:
             if seg.kind == "beam":  # from the pit floor to the ground, over the pit's sloped rims by a sample
                 half = (seg.x1 - seg.x0) / 2 + hs
                 boxes += [Box(((seg.x0 + seg.x1) / 2, (i * cols + j + 0.5) * cfg.tile_size,
-                               seg.z0 - cfg.pit_depth / 2), (half, seg.width / 2, cfg.pit_depth / 2))
+                               seg.z0 - seg.depth / 2), (half, seg.width / 2, seg.depth / 2))
                           for j in range(cols)]
             elif seg.kind == "cave":  # one slab over the level's lanes (and the side border at either end)
                 t = cfg.ceiling_thickness
