@@ -44,9 +44,9 @@ def test_levels_ramp_each_figure_from_easy_to_etg_and_the_heightfield_follows():
     rows, lanes = gallop.tile_index(np.array([3.0, 3.0, -1.0]), np.array([_lane_y(0, 3), _lane_y(5, 1), 1.0]))
     assert rows.tolist() == [0, 5, -1] and lanes.tolist() == [3, 1, -1]
     beams = build_terrain(course_config("balancebeam", levels=6))
-    assert [round(c.segments[0].width, 3) for c in beams.courses] == [0.30, 0.25, 0.20, 0.15, 0.10, 0.05]
+    assert [round(c.segments[0].width, 3) for c in beams.courses] == [0.60, 0.49, 0.38, 0.27, 0.16, 0.05]
     widths = sorted({round(2 * b.size[1], 3) for b in beams.boxes})
-    assert widths == [0.05, 0.10, 0.15, 0.20, 0.25, 0.30]  # one beam box per lane, at its level's width
+    assert widths == [0.05, 0.16, 0.27, 0.38, 0.49, 0.60]  # one beam box per lane, at its level's width
     cave = build_terrain(course_config("cave", levels=6))
     mid = (cave.course.segments[0].x0 + cave.course.segments[0].x1) / 2
     ceilings = cave.ceiling_at(np.full(6, mid), np.array([_lane_y(k) for k in range(6)]))

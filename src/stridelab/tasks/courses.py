@@ -16,7 +16,7 @@ lanes (:mod:`stridelab.sim.terrain.courses`, ETG-RL's figures), with:
   ceiling's height above the base on the height scan's 187 points, scale 5), so the policy sees the ceiling;
 - on highstair, gallop, cave and balancebeam (:data:`COURSE_LEVELS`; the stair and slope cycles are
   ETG-RL's figures alone), a course curriculum (``course_levels``): :data:`LEVELS` levels of 4 lanes, from
-  the course's easy figures (:data:`stridelab.sim.terrain.courses.EASY_FIGURES`: 10 cm gaps, a 30 cm beam,
+  the course's easy figures (:data:`stridelab.sim.terrain.courses.EASY_FIGURES`: 10 cm gaps, a 60 cm beam,
   5 cm risers, a 50 cm ceiling; gaps and the beam's pit 5 cm deep) to ETG-RL's; envs start on levels 0-2,
   and an env moves up a level when it crosses the finish line and down when it walks less than half of what
   it was asked.

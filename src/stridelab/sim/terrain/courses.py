@@ -80,14 +80,16 @@ _BASE_FIGURES = {"step_height": 0.08, "step_width": 0.25, "slope_deg": 19.5, "ga
                  "ceiling_clearance": 0.18}
 assert tuple(ETG_FIGURES) == COURSES
 #: the easiest level of each course's curriculum (the hardest is ETG-RL's figure): risers and slopes half
-#: ETG-RL's, 0.10 m gaps (two samples) 0.05 m deep (:data:`EASY_PIT_DEPTH`), a 30 cm beam, and a ceiling that
+#: ETG-RL's, 0.10 m gaps (two samples) 0.05 m deep (:data:`EASY_PIT_DEPTH`), a 60 cm beam, and a ceiling that
 #: clears the built-in quadruped's standing trunk (top 0.39 m, [Q] in ``config.py``) by 11 cm (at 0.40 m, 1 cm,
-#: the trunk's contact ended most level-0 episodes and the curriculum never left level 0)
+#: the trunk's contact ended most level-0 episodes and the curriculum never left level 0). The beam starts at
+#: twice the quadruped's natural stance (feet 26 cm apart at the default pose, 30 cm over their outer edges):
+#: a 30 cm level 0 already asked for a narrowed stance, and no env stayed above level 0.
 EASY_FIGURES: dict[str, dict[str, float]] = {
     "stairstair": {"step_height": 0.04, "slope_deg": 10.0}, "stairslope": {"step_height": 0.04, "slope_deg": 10.0},
     "slopestair": {"step_height": 0.04, "slope_deg": 10.0}, "slopeslope": {"step_height": 0.04, "slope_deg": 10.0},
     "highstair": {"step_height": 0.05}, "gallop": {"gap_width": 0.10}, "cave": {"ceiling_clearance": 0.50},
-    "balancebeam": {"beam_width": 0.30},
+    "balancebeam": {"beam_width": 0.60},
 }
 assert tuple(EASY_FIGURES) == COURSES
 #: the gap depth of a curriculum's level 0 [m] (``pit_depth_easy``; ramping to ``pit_depth`` at the last level):
