@@ -18,9 +18,6 @@ DUTY = 0.6  # stance fraction: double support around each touchdown
 # -2e-5 for the built-in biped's (legged_gym's Cassie uses -5e-6); the task's old -2e-4 is legged_gym's 12 kg A1.
 TORQUE_WEIGHT = -4.0
 STEP_PER_LEG = 0.3  # longest step as a share of leg length: 0.25 m for H1 (0.79 m legs), 0.26 m for ours (0.85 m)
-#: [s] a new command every 5 s (legged_gym: 10 s): with one change per 20 s episode, a stop from walking (15 % of
-#: the draws) was so rare that 29 of 32 trained bipeds fell when told to stop (docs/benchmarks.md)
-RESAMPLE_S = 5.0
 FORCE_EXCESS_WEIGHT = -1.0  # per body weight of foot force above 1.2 body weights (soft touchdowns)
 
 
@@ -34,16 +31,14 @@ def biped_flat_task(task: str = "biped-flat", robot: str = "biped") -> EnvConfig
 
     The defaults carry across robots: the torque penalty is on torques as a share of each joint's limit,
     foot forces above 1.2 body weights are penalized, and the clock's frequency rises with the commanded
-    speed so that no step is longer than 0.3 leg lengths (read from the model). Commands change every 5 s,
-    so that stops and speed steps from walking are frequent in training. The same weights train
+    speed so that no step is longer than 0.3 leg lengths (read from the model). The same weights train
     the built-in biped and H1; a robot that must differ says so in its spec's ``reward_weights``.
     """
     cfg = with_gait_clock(flat_velocity_task(task, robot), frequency=NOMINAL_FREQUENCY, duty=DUTY)
     velocity = cfg.commands["velocity"]
     commands = {**cfg.commands,
-                "velocity": replace(velocity, params={**velocity.params, "resample_s": RESAMPLE_S,
-                                                      "lin_vel_x": (0.0, 1.0), "lin_vel_y": (-0.3, 0.3),
-                                                      "ang_vel_yaw": (-0.5, 0.5)}),
+                "velocity": replace(velocity, params={**velocity.params, "lin_vel_x": (0.0, 1.0),
+                                                      "lin_vel_y": (-0.3, 0.3), "ang_vel_yaw": (-0.5, 0.5)}),
                 "gait": replace(cfg.commands["gait"], params={**cfg.commands["gait"].params,
                                                               "frequency_range": FREQUENCY_RANGE,
                                                               "max_step_per_leg": STEP_PER_LEG})}
