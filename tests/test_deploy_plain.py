@@ -47,6 +47,16 @@ def test_robot_xml_is_the_trained_robot(export_dir, tiny_run):
     assert model.opt.timestep == trained.opt.timestep
     meta = json.loads((export_dir / "policy.json").read_text())
     assert meta["robot"]["model_file"] == "robot.xml"
+    # the feet carry the middle of the trained friction range (the file's own 1.0 lies inside it; the Go2's 0.4
+    # did not, and a client of robot.xml tracked 1.7x worse than training), every other geom the file's friction
+    friction = meta["foot_friction"]
+    assert friction["range"] == [0.5, 1.25] and friction["source"] == "events.friction"
+    assert friction["robot_xml"] == pytest.approx(0.875)
+    feet = load_robot(get_robot(load_policy(tiny_run).env_cfg.robot)).foot_geom_ids
+    np.testing.assert_allclose(model.geom_friction[feet, 0], 0.875)
+    np.testing.assert_allclose(model.geom_friction[feet, 1:], trained.geom_friction[feet, 1:])
+    others = np.setdiff1d(np.arange(model.ngeom), feet)
+    np.testing.assert_allclose(model.geom_friction[others], trained.geom_friction[others])
 
 
 def test_plain_loop_runs_without_stridelab(export_dir, plain_loop):

@@ -183,6 +183,26 @@ def latency_metadata(env) -> dict:
                     "previous target holds meanwhile)"}
 
 
+def friction_metadata(env) -> dict:
+    """``policy.json["foot_friction"]``: the foot friction coefficients the policy was trained with, and the one
+    ``robot.xml``'s feet carry: the middle of the ``randomize_friction`` event's range (one draw per episode for
+    all feet), or the robot file's own value without the event."""
+    from stridelab.mdp.randomization import randomize_friction
+
+    source, trained = None, None
+    for name, cfg in env.cfg.events.items():  # the last one wins, as its draws are written last at a reset
+        if resolve(cfg.func, "events") is randomize_friction:
+            source = f"events.{name}"
+            trained = [float(v) for v in resolved_params(randomize_friction, cfg.params)["range"]]
+    if trained is None:
+        nominal = float(env.sim.model.geom_friction[env.robot.foot_geom_ids, 0].mean())
+        trained = [nominal, nominal]
+    return {"range": trained, "robot_xml": 0.5 * (trained[0] + trained[1]), "source": source,
+            "rule": "each episode draws one sliding friction coefficient uniformly in range for all feet (MuJoCo "
+                    "geom friction[0]; the contact's coefficient when the foot geoms have a higher priority than the "
+                    "ground, as in the built-in robots and Menagerie's Go2); robot.xml's foot geoms carry robot_xml"}
+
+
 def metadata(loaded: LoadedPolicy, module: ExportablePolicy | EnsembleExport, env) -> dict:
     """Everything a robot needs to run the policy without stridelab's task code.
 
@@ -237,6 +257,7 @@ def metadata(loaded: LoadedPolicy, module: ExportablePolicy | EnsembleExport, en
         # simulator that runs the policy where it was trained; a robot does not need it
         "terrain": to_dict(cfg.terrain) if cfg.terrain is not None else None,
         "latency": latency_metadata(env),
+        "foot_friction": friction_metadata(env),
         "normalizer": "included in the model",
         "recurrent": recurrent_metadata(module),
         "inputs": inputs,
@@ -292,7 +313,7 @@ def export_policy(target: Path | str | Sequence[Path | str], out_dir: Path | str
         with atomic_path(out / "policy.pt") as tmp:
             scripted.save(str(tmp))
     meta["onnx_opset"] = opset
-    write_robot_xml(env.robot.spec, out)
+    write_robot_xml(env.robot.spec, out, foot_friction=meta["foot_friction"]["robot_xml"])
     if hasattr(env.action_term, "export_files"):  # files its description names (ETG's lookup table)
         for path in env.action_term.export_files(out):
             log.info("wrote %s", path)

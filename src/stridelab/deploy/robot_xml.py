@@ -26,9 +26,19 @@ def _source_file(folder: Path, subdir: str, file: str) -> Path:
     return folder / subdir / path
 
 
-def write_robot_xml(spec: RobotSpec, out_dir: Path) -> Path:
-    """Write ``out_dir/robot.xml`` (and ``out_dir/assets/``). Returns the XML path."""
-    mjspec, path, _ = build_mjspec(spec)
+def write_robot_xml(spec: RobotSpec, out_dir: Path, foot_friction: float | None = None) -> Path:
+    """Write ``out_dir/robot.xml`` (and ``out_dir/assets/``). Returns the XML path.
+
+    ``foot_friction``: the sliding friction coefficient the feet's collision geoms get (the middle of the range the
+    policy was trained with, ``policy.json["foot_friction"]``); None keeps the robot file's. A maker's value outside
+    the trained range (the Go2's 0.4 against 0.5-1.25) made a client of robot.xml track 1.7x worse than training.
+    """
+    mjspec, path, parts = build_mjspec(spec)
+    if foot_friction is not None:
+        for foot in parts["feet"]:
+            for name in foot.geoms:
+                geom = mjspec.geom(name)
+                geom.friction = [float(foot_friction), *list(geom.friction)[1:]]
     out_dir = Path(out_dir)
     assets = out_dir / "assets"
     used: set[str] = set()
