@@ -45,6 +45,14 @@ def _course_of(env: Any, term: str) -> Any:
     return terrain
 
 
+def _depth_below_deck(term: str, depth: Any, what: str, example: float) -> float:
+    """``depth`` [m] as a float; a one-sentence ConfigError naming ``term`` if it is not a distance >= 0."""
+    if not (isinstance(depth, (int, float)) and np.isfinite(depth) and depth >= 0):
+        raise ConfigError(f"termination {term!r} depth = {depth!r} is not a distance >= 0; give the metres {what} "
+                          f"may sink below the deck, e.g. {example:g}.")
+    return float(depth)
+
+
 def _levels_of(env: Any, terrain: Any, term: str, n: int) -> np.ndarray:
     """Each of the ``n`` envs' course level (its terrain row; 0 on a one-level course). Shape: (n,), int. Read
     at call time, so that the curriculum term (built after the terminations) has placed the envs first."""
@@ -89,11 +97,8 @@ class base_below_deck:  # noqa: N801 - a term, named like the function terms
     """
 
     def __init__(self, env: Any, depth: float = 0.1) -> None:
-        if not (isinstance(depth, (int, float)) and np.isfinite(depth) and depth >= 0):
-            raise ConfigError(f"termination 'base_below_deck' depth = {depth!r} is not a distance >= 0; give the "
-                              f"metres the base may sink below the deck, e.g. 0.1.")
+        self.depth = _depth_below_deck("base_below_deck", depth, "the base", 0.1)
         self.env, self.terrain = env, _course_of(env, "base_below_deck")
-        self.depth = float(depth)
 
     def __call__(self, s: RobotState) -> np.ndarray:
         """Shape: (n,), bool."""
@@ -122,11 +127,8 @@ class feet_below_deck:  # noqa: N801 - a term, named like the function terms
     """
 
     def __init__(self, env: Any, depth: float = 0.02) -> None:
-        if not (isinstance(depth, (int, float)) and np.isfinite(depth) and depth >= 0):
-            raise ConfigError(f"termination 'feet_below_deck' depth = {depth!r} is not a distance >= 0; give the "
-                              f"metres a foot may sink below the deck, e.g. 0.02.")
+        self.depth = _depth_below_deck("feet_below_deck", depth, "a foot", 0.02)
         self.env, self.terrain = env, _course_of(env, "feet_below_deck")
-        self.depth = float(depth)
 
     def __call__(self, s: RobotState) -> np.ndarray:
         """Shape: (n,), bool."""

@@ -232,25 +232,23 @@ class CourseTerrain(Terrain):
         Returns:
             Heights [m]. Shape: (k,).
         """
-        return self._per_level(rows, x, course_deck)
+        return self._per_level(rows, x, course_deck, np.float64)
 
     def over_pit(self, rows: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Whether lane positions ``x`` of envs on levels ``rows`` are over a gap or the beam's pit (the pit's
         own extent, not the heightfield's one-sample ramps at its rims). Shapes: (k,) each; returns (k,), bool."""
-        return self._per_level(rows, x, lambda course, xs: course_profile(course, xs, self.cfg.pit_depth)[1])
+        return self._per_level(rows, x, lambda course, xs: course_profile(course, xs, self.cfg.pit_depth)[1], bool)
 
-    def _per_level(self, rows: np.ndarray, x: np.ndarray, fn: Any) -> np.ndarray:
-        """``fn(course, x)`` evaluated with each point's level's course. Shapes: (k,) each."""
+    def _per_level(self, rows: np.ndarray, x: np.ndarray, fn: Any, dtype: type) -> np.ndarray:
+        """``fn(course, x)`` evaluated with each point's level's course. Shapes: (k,) each; returns (k,), ``dtype``."""
         rows, x = np.asarray(rows), np.asarray(x, dtype=np.float64)
         if len(self.courses) == 1:
             return fn(self.courses[0], x)
-        out = None
+        out = np.empty(x.shape, dtype=dtype)
         for i in np.unique(rows):  # a loop over the few levels, not over envs
             on = rows == i
-            values = fn(self.courses[i], x[on])
-            out = np.empty(x.shape, dtype=values.dtype) if out is None else out
-            out[on] = values
-        return out if out is not None else np.empty(x.shape)
+            out[on] = fn(self.courses[i], x[on])
+        return out
 
     def tile_index(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(level, lane) under points (x, y) [m]; -1 off the lanes. Shapes: broadcast of x, y."""
@@ -316,8 +314,8 @@ def course_plan(cfg: TerrainConfig, level: float | None = None) -> Course:
     elif name == "balancebeam":
         width = lerp(cfg.beam_width, level)
         length = _snap(cfg.course_length, hs)
-        label = f"beam {width * 100:.3g} cm wide, {length:.1f} m" + (f", {depth:.2f} m deep" if depth < cfg.pit_depth
-                                                                    else "")
+        shallow = f", {depth:.2f} m deep" if depth < cfg.pit_depth else ""
+        label = f"beam {width * 100:.3g} cm wide, {length:.1f} m{shallow}"
         add("beam", length, 0.0, label, width=width, depth=depth)
     elif name == "cave":
         clearance = lerp(cfg.ceiling_clearance, level)
