@@ -143,3 +143,87 @@ def test_alternating_offsets_come_from_the_feet_mirror_map():
     assert alternating_offsets(SimpleNamespace(feet_mirror_perm=(1, 0))) == (0.0, 0.5)  # biped
     assert alternating_offsets(SimpleNamespace(feet_mirror_perm=None, feet=("a", "b", "c", "d"))) == (0, 0.5, 0.5, 0)
     assert alternating_offsets(SimpleNamespace(feet_mirror_perm=None, feet=("a", "b", "c"))) is None
+
+
+def _drive(clock, commands, dt=0.02):
+    """Step ``clock`` as the env does, once per command (n, 3); its settling mask after each step."""
+    out = []
+    for c in commands:
+        clock.step(dt, np.tile(c, (len(clock.idle_s), 1)))
+        out.append(clock.settling.copy())
+    return np.array(out)
+
+
+def test_a_stop_steps_on_for_the_settle_cycles_then_stands():
+    walk, stop = np.array([0.5, 0.0, 0.0]), np.zeros(3)
+    clock = gait_clock(clock_env(), frequency=2.0, offsets=(0.0, 0.5), settle_cycles=1.0)
+    clock.resample(np.arange(3))
+    settling = _drive(clock, [walk] * 10 + [stop] * 30)[:, 0]
+    # moving is not settling; then one 2 Hz cycle (0.5 s = 25 steps of 0.02 s) of stepping on, then stand
+    assert not settling[:10].any()
+    assert settling[10:10 + 24].all() and not settling[10 + 26:].any()
+    # a restart told to stand stands at once, and so does a clock without settling cycles
+    clock.resample(np.arange(3))
+    assert not _drive(clock, [stop] * 5).any()
+    plain = gait_clock(clock_env(), frequency=2.0, offsets=(0.0, 0.5))
+    plain.resample(np.arange(3))
+    assert not _drive(plain, [walk] * 10 + [stop] * 10).any()
+    with pytest.raises(ConfigError, match="settle_cycles = -1"):
+        gait_clock(clock_env(), offsets=(0.0, 0.5), settle_cycles=-1)
+
+
+def test_a_settling_robot_counts_as_moving_for_the_clock_observation_and_the_gait_rewards():
+    from stridelab.mdp.observations import gait_clock as clock_obs
+    from stridelab.mdp.state import commanded
+
+    s = make_state(joint_pos=np.full((2, 2), 0.3))  # both told to stand, both off the default pose
+    s.gait_phase = np.array([[0.25, 0.75], [0.25, 0.75]])
+    s.gait_settling = np.array([True, False])
+    np.testing.assert_array_equal(commanded(s), [True, False])
+    obs = clock_obs(s)
+    assert np.abs(obs[0]).max() > 0.9 and np.all(obs[1] == 0.0)
+    np.testing.assert_allclose(R.stand_still(s), [0.0, 0.6])  # not asked to stand still while the stop steps on
+
+
+def test_the_deploy_clock_settles_as_the_env_clock():
+    """The env counts a step's command after advancing (CommandManager: reset watches with dt 0, then step);
+    the deploy runtime watches before each observation and advances after it: the same phases and masks."""
+    rng = np.random.default_rng(3)
+    commands = [np.array([v, 0.0, 0.0]) for v in rng.choice([0.0, 0.6], size=80, p=[0.4, 0.6])]
+    env_clock = gait_clock(clock_env(num_envs=1), frequency=1.5, offsets=(0.0, 0.5), settle_cycles=1.0,
+                           random_start=False)
+    env_clock.resample(np.arange(1))
+    env_clock.watch(commands[0].reshape(1, 3), 0.0, np.arange(1))
+    env_seen = [(env_clock.command.copy(), env_clock.settling.copy())]
+    for c in commands[1:]:
+        env_clock.step(0.02, c.reshape(1, 3))
+        env_seen.append((env_clock.command.copy(), env_clock.settling.copy()))
+    robot = gait_clock.from_description(env_clock.describe(min_command=0.1))
+    robot.resample(np.arange(1))
+    for k, c in enumerate(commands):
+        robot.watch(c.reshape(1, 3), 0.02)
+        np.testing.assert_allclose(robot.command, env_seen[k][0], atol=1e-12)
+        assert robot.settling[0] == env_seen[k][1][0], k
+        robot.advance(0.02, c.reshape(1, 3))
+    assert any(s[0] for _, s in env_seen)  # the sequence has stops after moving
+
+
+def test_a_stop_set_by_play_or_eval_steps_on_at_once():
+    """``set_commands`` replaces the current step's command: the newest observation already shows the stop's
+    clock (as the deploy runtime's, which counts the command it is given)."""
+    import torch
+
+    import stridelab
+    from stridelab.mdp.observations import gait_clock as clock_obs
+
+    env = stridelab.make("biped-flat", num_envs=2, num_threads=1, seed=0)
+    env.reset_all()
+    env.set_commands(np.array([0.5, 0.0, 0.0]))
+    for _ in range(3):
+        env.step(torch.zeros(2, 10))
+    env.set_commands(np.zeros(3))
+    first = clock_obs(env.state)
+    for _ in range(int(1.2 / env.dt)):  # a 1.25-2 Hz clock's settling cycle is at most 0.8 s
+        env.step(torch.zeros(2, 10))
+    later = clock_obs(env.state)
+    assert np.abs(first).max() > 0.5 and np.all(later == 0.0)

@@ -78,6 +78,8 @@ class ObservationBuilder:
         frequency = self.clock.frequencies[0] if self.clock is not None else None
         s = RobotState.from_signals(sample.base_quat, sample.base_ang_vel, sample.joint_pos, sample.joint_vel,
                                     self.default, last_action, command, sample.base_lin_vel, phase, frequency)
+        if self.clock is not None:
+            s.gait_settling = self.clock.settling
         if self.extero is not None:
             if "base_pos" not in sample.extra:
                 raise StridelabError("this policy reads a height scan, which needs the base position above the ground; "
@@ -99,6 +101,8 @@ class ObservationBuilder:
 
     def __call__(self, sample: RobotSignals, command: np.ndarray, last_action: np.ndarray) -> np.ndarray:
         """The policy input. Shape: (1, size), float32."""
+        if self.clock is not None:  # this step's command counts towards the stop's settling, as in the env
+            self.clock.watch(np.asarray(command, dtype=np.float64).reshape(1, -1), self.control_dt)
         s = self.last_state = self.state(sample, command, last_action)
         reset_ids = np.array([0]) if self._fresh else np.zeros(0, dtype=np.int64)
         obs = self.group.compute(s, reset_ids, noise=False)
@@ -109,5 +113,5 @@ class ObservationBuilder:
                                  f"{self.expected_sizes}; the robot's joint count or the stridelab version differs.")
         self._fresh = False
         if self.clock is not None:  # the next control step's phase (at the command's speed, as in training)
-            self.clock.step(self.control_dt, np.asarray(command, dtype=np.float64).reshape(1, -1))
+            self.clock.advance(self.control_dt, np.asarray(command, dtype=np.float64).reshape(1, -1))
         return obs.astype(np.float32)

@@ -154,6 +154,7 @@ class LocomotionEnv(VecEnv):
         if self._gait is not None:
             s.gait_phase = self._gait.command.copy()
             s.gait_frequency = self._gait.frequencies.copy()
+            s.gait_settling = self._gait.settling
         return s
 
     def _reset(self, ids: np.ndarray) -> dict[str, float]:
@@ -178,6 +179,8 @@ class LocomotionEnv(VecEnv):
         if self.commands.velocity is None:
             raise ConfigError("the task has no velocity command term; add one (e.g. velocity_command) to commands.")
         self.commands.velocity.set_fixed(commands)
+        if self._gait is not None and hasattr(self._gait, "recount"):
+            self._gait.recount(self.commands.velocity.command)  # the stop's settling counts the new command
         # the newest observation frame now shows the new command; older frames stay as they were
         self.state = self._read_state()
         self._obs = self.observations.replace_last(self.state)

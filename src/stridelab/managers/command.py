@@ -50,6 +50,9 @@ class CommandManager:
     def reset(self, env_ids: np.ndarray) -> None:
         for term in self.terms.values():
             term.resample(env_ids)
+        gait, velocity = self.gait, self.velocity
+        if gait is not None and velocity is not None and hasattr(gait, "watch"):
+            gait.watch(velocity.command[env_ids], 0.0, env_ids)  # the restart's command counts, as on a robot
 
     def state_dict(self) -> dict:
         return {name: term_state(t) for name, t in self.terms.items()}

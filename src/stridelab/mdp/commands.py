@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from stridelab.errors import ConfigError
+from stridelab.mdp.state import told_to_move
 from stridelab.sim.math import wrap_angle, yaw_of
 
 Range = tuple[float, float]
@@ -250,18 +251,27 @@ class gait_clock:  # noqa: N801 - a term, named like the function terms
     (:func:`stridelab.robots.geometry.leg_length`, read from the model), so one setting fits any robot;
     a ``max_step_length`` given too (e.g. on the command line) wins.
 
+    With ``settle_cycles`` the clock keeps stepping after a stop: an env told to stand (planar speed and
+    yaw rate below ``min_command``) right after moving counts as moving (:attr:`settling`, read by
+    :func:`stridelab.mdp.state.commanded`: the clock observation, the gait rewards, ``stand_still``) until
+    that many cycles of its frequency have passed, so a walking biped stops within a step instead of
+    planting both feet at once at speed (docs/benchmarks.md section 14: 15 of 16 fell forward).
+
     Attributes:
         command: per-foot phase. Shape: (num_envs, num_feet).
         phase: the clock's own phase. Shape: (num_envs,).
         frequencies: each env's stepping frequency [Hz], after the speed coupling. Shape: (num_envs,).
         base_frequencies: each env's drawn (or fixed) frequency [Hz], before it. Shape: (num_envs,).
+        idle_s: time told to stand since the last moving command [s] (inf from a restart until the first
+            moving command). Shape: (num_envs,).
     """
 
     role = "gait"
 
     def __init__(self, env: Any, frequency: float = 2.0, offsets: tuple[float, ...] | None = None,
                  duty: float = 0.5, random_start: bool = True, frequency_range: Range | None = None,
-                 max_step_length: float | None = None, max_step_per_leg: float | None = None) -> None:
+                 max_step_length: float | None = None, max_step_per_leg: float | None = None,
+                 settle_cycles: float = 0.0, min_command: float = 0.1) -> None:
         if max_step_per_leg is not None:
             if not 0.0 < max_step_per_leg <= 2.0:
                 raise ConfigError(f"gait_clock max_step_per_leg = {max_step_per_leg} must be within (0, 2] leg "
@@ -290,6 +300,13 @@ class gait_clock:  # noqa: N801 - a term, named like the function terms
                               f"for a stepping frequency that does not depend on the commanded speed.")
         if not 0.0 < duty < 1.0:
             raise ConfigError(f"gait_clock duty = {duty} must be within (0, 1): the stance fraction of a cycle.")
+        if not 0.0 <= settle_cycles <= 10.0:
+            raise ConfigError(f"gait_clock settle_cycles = {settle_cycles} must be within [0, 10]: the cycles the "
+                              f"clock steps on after a stop command (0: stand at once).")
+        if not 0.0 < min_command <= 5.0:
+            raise ConfigError(f"gait_clock min_command = {min_command} must be within (0, 5]: the command speed "
+                              f"[m/s] and yaw rate [rad/s] below which the robot is told to stand.")
+        self.settle_cycles, self.min_command = float(settle_cycles), float(min_command)
         self.frequency, self.duty, self.random_start = float(frequency), float(duty), bool(random_start)
         self.offsets = np.asarray(offsets, dtype=np.float64)
         n = env.num_envs if env is not None else 1
@@ -302,6 +319,8 @@ class gait_clock:  # noqa: N801 - a term, named like the function terms
         self.frequencies = self.base_frequencies.copy()  # what the clock runs at (the speed coupling applied)
         self.fixed_frequency: float | None = None
         self.command = np.zeros((n, num_feet))
+        self.idle_s = np.full(n, np.inf)
+        self._counted = (self.idle_s.copy(), 0.0)  # idle_s before the last watch of every env, and its dt
         self._update()
 
     def _update(self) -> None:
@@ -317,6 +336,8 @@ class gait_clock:  # noqa: N801 - a term, named like the function terms
         elif self.frequency_range is not None and self.rng is not None:
             self.base_frequencies[env_ids] = self.rng.uniform(*self.frequency_range, size=len(env_ids))
         self.frequencies[env_ids] = self.base_frequencies[env_ids]  # the speed coupling applies from the next step
+        self.idle_s[env_ids] = np.inf  # a restart told to stand stands at once
+        self._counted[0][env_ids] = np.inf
         self._update()
 
     def set_frequency(self, frequency: float | None) -> None:
@@ -330,9 +351,40 @@ class gait_clock:  # noqa: N801 - a term, named like the function terms
         else:
             self.fixed_frequency = None
 
+    @property
+    def settling(self) -> np.ndarray:
+        """Envs told to stand whose clock still steps: within ``settle_cycles`` cycles (of the drawn frequency)
+        after the last moving command. Shape: (num_envs,), bool."""
+        return (self.idle_s > 0.0) & (self.idle_s * self.base_frequencies < self.settle_cycles)
+
     def step(self, dt: float, velocity: np.ndarray | None = None) -> None:
-        """Advance by ``dt`` [s]; ``velocity`` is the velocity command (n, 3) [m/s, m/s, rad/s], which sets the
-        frequency with ``max_step_length`` (the command manager and the deploy runtime pass it)."""
+        """Advance by ``dt`` [s] (:meth:`advance`) and count this step's command (:meth:`watch`): the env's
+        command manager, whose state is read after the step with the same command."""
+        self.advance(dt, velocity)
+        if velocity is not None:
+            self.watch(velocity, dt)
+
+    def watch(self, velocity: np.ndarray, dt: float, env_ids: np.ndarray | None = None) -> None:
+        """Count one control step of ``dt`` [s] at the velocity command ``velocity`` (k, 3) [m/s, m/s, rad/s] of
+        ``env_ids`` (default: every env) towards :attr:`settling`. The deploy runtime calls it before each
+        observation, the env within :meth:`step` and at a restart (with ``dt`` 0), so both count the current
+        command."""
+        ids = slice(None) if env_ids is None else env_ids
+        moving = told_to_move(np.asarray(velocity, dtype=np.float64).reshape(-1, 3), self.min_command)
+        if env_ids is None:
+            self._counted = (self.idle_s.copy(), dt)  # what :meth:`recount` undoes
+        self.idle_s[ids] = np.where(moving, 0.0, self.idle_s[ids] + dt)
+
+    def recount(self, velocity: np.ndarray) -> None:
+        """Count ``velocity`` (n, 3) in place of the command the last :meth:`watch` of every env counted (a
+        command replaced within a control step: the env's ``set_commands``)."""
+        idle, dt = self._counted
+        self.idle_s[:] = idle
+        self.watch(velocity, dt)
+
+    def advance(self, dt: float, velocity: np.ndarray | None = None) -> None:
+        """Advance the phase by ``dt`` [s]; ``velocity`` is the velocity command (n, 3) [m/s, m/s, rad/s], which
+        sets the frequency with ``max_step_length``."""
         if self.max_step_length is not None and velocity is not None:
             speed = np.linalg.norm(np.asarray(velocity, dtype=np.float64)[:, :2], axis=1)
             high = self.frequency_range[1] if self.frequency_range is not None else self.frequency
@@ -365,6 +417,17 @@ class gait_clock:  # noqa: N801 - a term, named like the function terms
         return (f"{start} Each control step adds control_dt * f to it (mod 1), where f is {rate},{coupling} "
                 f"the same for every foot.")
 
+    def settle_rule(self) -> str:
+        """When a robot told to stand still steps (for ``policy.json``), or "" without settling cycles."""
+        if self.settle_cycles <= 0.0:
+            return ""
+        m, c = self.min_command, self.settle_cycles
+        f0 = "f0" if self.frequency_range is not None else f"{self.frequency:g} Hz"
+        return (f"After moving, a stop steps on: the idle time t [s] is 0 at every control step whose command moves "
+                f"(planar speed or |wz| at least {m:g}) and grows by control_dt at each control step told to stand, "
+                f"counting the current one (it starts infinite at the episode's start); while 0 < t * {f0} < "
+                f"{c:g} (settle_cycles) the robot counts as moving, so the clock is observed as while moving.")
+
     def describe(self, min_command: float | None = None) -> dict:
         """The clock's parameters for ``policy.json`` (a robot runs the same clock from them).
 
@@ -376,10 +439,13 @@ class gait_clock:  # noqa: N801 - a term, named like the function terms
             phase += (f" The policy observes the clock as gait_clock, all zero while the robot is told to stand: "
                       f"while the planar command speed sqrt(vx^2 + vy^2) is below {min_command:g} m/s and the "
                       f"yaw-rate command |wz| is below {min_command:g} rad/s (the clock keeps running).")
+        if self.settle_cycles > 0.0:
+            phase += f" {self.settle_rule()}"
         return {"func": "gait_clock", "frequency": self.frequency, "offsets": self.offsets.tolist(),
                 "duty": self.duty,
                 "frequency_range": None if self.frequency_range is None else list(self.frequency_range),
                 "max_step_length": self.max_step_length,
+                "settle_cycles": self.settle_cycles,
                 **({} if min_command is None else {"min_command": float(min_command)}),
                 "phase": phase}
 
@@ -388,11 +454,13 @@ class gait_clock:  # noqa: N801 - a term, named like the function terms
         """One clock (a batch of one, starting at phase 0) from :meth:`describe` output."""
         return cls(None, frequency=desc["frequency"], offsets=tuple(desc["offsets"]), duty=desc["duty"],
                    random_start=False, frequency_range=desc.get("frequency_range"),
-                   max_step_length=desc.get("max_step_length"))
+                   max_step_length=desc.get("max_step_length"), settle_cycles=desc.get("settle_cycles", 0.0),
+                   min_command=desc.get("min_command", 0.1))
 
     def state_dict(self) -> dict:
         return {"phase": torch.from_numpy(self.phase.copy()), "frequencies": torch.from_numpy(self.frequencies.copy()),
-                "base_frequencies": torch.from_numpy(self.base_frequencies.copy())}
+                "base_frequencies": torch.from_numpy(self.base_frequencies.copy()),
+                "idle_s": torch.from_numpy(self.idle_s.copy())}
 
     def load_state_dict(self, state: dict) -> None:
         self.phase[:] = state["phase"].numpy()
@@ -400,4 +468,6 @@ class gait_clock:  # noqa: N801 - a term, named like the function terms
             self.frequencies[:] = state["frequencies"].numpy()
         self.base_frequencies[:] = state["base_frequencies"].numpy() if "base_frequencies" in state \
             else self.frequencies
+        if "idle_s" in state:
+            self.idle_s[:] = state["idle_s"].numpy()
         self._update()

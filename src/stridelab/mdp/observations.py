@@ -109,10 +109,12 @@ def _gait_clock_description(params: dict, env: Any) -> str:
     order = f" ({', '.join(feet)})" if feet else ""
     rule = (gait.phase_rule() if gait is not None else
             "Foot f's phase in [0, 1) is the gait clock's, described by policy.json's gait section.")
+    settle = gait.settle_rule() if gait is not None else ""
     return (f"2 x F values for F feet in the order of policy.json's robot.feet{order}: sin(2 pi phase_f) for every "
             f"foot, then cos(2 pi phase_f) for every foot, unitless. {rule} All 2 x F values are 0 while the robot is "
             f"told to stand, that is while the planar command speed sqrt(vx^2 + vy^2) is below {m:g} m/s and the "
-            f"yaw-rate command |wz| is below {m:g} rad/s (min_command = {m:g}); the clock keeps running meanwhile.")
+            f"yaw-rate command |wz| is below {m:g} rad/s (min_command = {m:g}); the clock keeps running meanwhile."
+            + (f" {settle}" if settle else ""))
 
 
 @described(_gait_clock_description)

@@ -28,6 +28,9 @@ class RobotState:
         gait_phase: per-foot phase of the gait clock in [0, 1), if the task has one (the controller's own
             clock, so it exists on a robot too). Shape: (n, f).
         gait_frequency: the gait clock's stepping frequency [Hz], if the task has a clock. Shape: (n,).
+        gait_settling: envs told to stand whose clock still steps, for its ``settle_cycles`` after the last
+            moving command (a walking biped stops in a step, not at once); :func:`commanded` counts them as
+            moving. Shape: (n,), bool.
         base_pos: world position [m]. Shape: (n, 3).
         base_lin_vel: linear velocity in the base frame [m/s]. Shape: (n, 3).
         joint_acc: finite difference of joint_vel over the control period [rad/s^2]. Shape: (n, j).
@@ -53,6 +56,7 @@ class RobotState:
     commands: np.ndarray
     gait_phase: np.ndarray | None = None
     gait_frequency: np.ndarray | None = None
+    gait_settling: np.ndarray | None = None
     base_pos: np.ndarray | None = None
     base_lin_vel: np.ndarray | None = None
     joint_acc: np.ndarray | None = None
@@ -88,10 +92,19 @@ class RobotState:
         )
 
 
+def told_to_move(commands: np.ndarray, min_command: float = 0.1) -> np.ndarray:
+    """Rows of ``commands`` (n, 3) [m/s, m/s, rad/s] with a planar speed or a yaw rate of at least
+    ``min_command``. Shape: (n,), bool."""
+    commands = np.asarray(commands, dtype=np.float64)
+    return (np.linalg.norm(commands[:, :2], axis=1) >= min_command) | (np.abs(commands[:, 2]) >= min_command)
+
+
 def commanded(s: RobotState, min_command: float = 0.1) -> np.ndarray:
-    """Envs of ``s`` given a planar speed [m/s] or yaw rate [rad/s] of at least ``min_command``; the others
-    are told to stand. Shape: (n,), bool."""
-    return (np.linalg.norm(s.commands[:, :2], axis=1) >= min_command) | (np.abs(s.commands[:, 2]) >= min_command)
+    """Envs of ``s`` that step: given a planar speed [m/s] or yaw rate [rad/s] of at least ``min_command``, or
+    told to stand within the gait clock's settling cycles after moving (``s.gait_settling``); the others
+    stand. Shape: (n,), bool."""
+    moving = told_to_move(s.commands, min_command)
+    return moving if s.gait_settling is None else moving | s.gait_settling
 
 
 def read_state(sim, robot, prev_joint_vel: np.ndarray, dt: float, actions: np.ndarray,
