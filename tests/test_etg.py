@@ -155,6 +155,31 @@ def test_generator_is_left_right_symmetric(etg_env):
     assert len(maps["obs"]["policy"][0]) == etg_env.get_observations()["policy"].shape[1]
 
 
+def test_step_y_narrows_the_stance_of_the_generator_and_its_table(tmp_path):
+    """ETG-RL's lateral foot placement: every foot's target moves step_y towards the midline (through the IK, so
+    MuJoCo's feet land there), symmetric left/right, and the exported table carries it."""
+    from stridelab.mdp.etg_generator import GeneratorSettings
+
+    base = make_env_cfg("quadruped-flat", num_envs=2, num_threads=1, seed=0)
+    narrow = stridelab.make_env(etg_env_cfg(base, ETGConfig(generator=GeneratorSettings(step_y=0.06))))
+    wide = stridelab.make_env(etg_env_cfg(base, ETGConfig()))
+    t_n, t_w = narrow.action_term, wide.action_term
+    assert narrow.cfg.action.params["step_y"] == 0.06
+    phase = np.array([[0.1, 0.6, 0.6, 0.1], [0.3, 0.8, 0.8, 0.3]])
+    feet_n = t_n.foot_targets(phase, np.ones(2), t_n.params.reshape(-1, 2))
+    feet_w = t_w.foot_targets(phase, np.ones(2), t_w.params.reshape(-1, 2))
+    np.testing.assert_allclose(np.abs(feet_w[..., 1]) - np.abs(feet_n[..., 1]), 0.06, atol=1e-12)
+    np.testing.assert_allclose(feet_n[..., [0, 2]], feet_w[..., [0, 2]], atol=1e-12)
+    q = t_n.table(64)[:, t_n.kin.joint_index]  # rows, legs, 3
+    y = t_n.kin.fk(q)[..., 1]
+    np.testing.assert_allclose(np.abs(y), np.broadcast_to(np.abs(t_n.kin.default_foot[:, 1]) - 0.06, y.shape), atol=1e-9)
+    # told to stand: the standing pose, not the narrow one
+    standing = t_n.foot_targets(phase, np.zeros(2), t_n.params.reshape(-1, 2))
+    np.testing.assert_allclose(standing, np.broadcast_to(t_n.kin.default_foot, standing.shape), atol=1e-12)
+    with pytest.raises(ConfigError, match="step_y = 0.5 m is out of range"):
+        GeneratorSettings(step_y=0.5)
+
+
 @pytest.mark.parametrize("alg", ["cma", "openai-es", "pgpe", "snes", "cem"])
 def test_es_improves_a_fixed_problem_within_a_few_generations(alg):
     """Fitness: how closely the generator's foot path matches a target step (0.1 m long, 6 cm high), from a

@@ -98,7 +98,7 @@ def etg_env_cfg(base: EnvConfig, cfg: ETGConfig, weights: tuple[float, ...] | No
         weights = tuple(float(w) for w in gen.prior_weights())
     action = TermCfg(ACTION_TERM, {"weights": tuple(float(w) for w in weights), "num_rbf": gen.num_rbf,
                                    "width": gen.width, "act_bound": cfg.act_bound, "min_command": cfg.min_command,
-                                   "table_size": cfg.table_size})
+                                   "table_size": cfg.table_size, "step_y": gen.step_y})
     clock = {"frequency": cfg.frequency, "offsets": GAITS[cfg.gait], "duty": gen.duty}
     commands = dict(base.commands)
     name = next((k for k, t in commands.items() if t.func.rpartition(":")[2] == "gait_clock"), None)

@@ -104,9 +104,13 @@ class etg_residual(_GeneratorResidual):  # noqa: N801 - a term, named like the o
 
     def __init__(self, kinematics: Any, default_joint_pos: list[float], weights: tuple[float, ...], num_rbf: int,
                  width: float | None, act_bound: float, min_command: float = 0.1, num_envs: int = 1,
-                 table_size: int = 1024) -> None:
+                 table_size: int = 1024, step_y: float = 0.0) -> None:
         super().__init__(default_joint_pos, act_bound, min_command)
         self.kin = kinematics
+        if not abs(step_y) <= 0.2:
+            raise ConfigError(f"ETG step_y = {step_y} m is out of range; give the feet's shift towards the midline in "
+                              f"[-0.2, 0.2] m.")
+        self.step_y = float(step_y)
         self.settings = GeneratorSettings(num_rbf=int(num_rbf), width=width)
         self.width = self.settings.rbf_width
         if not 16 <= int(table_size) <= 1_000_000:
@@ -120,12 +124,14 @@ class etg_residual(_GeneratorResidual):  # noqa: N801 - a term, named like the o
 
     @classmethod
     def from_env(cls, env: Any, weights: tuple[float, ...] | None = None, num_rbf: int = 12, width: float | None = None,
-                 act_bound: float = 0.5, min_command: float = 0.1, table_size: int = 1024) -> etg_residual:
-        """``weights`` [m] (``2 num_rbf`` numbers; ``None``: the prior trajectory's fit); ``act_bound`` [rad]."""
+                 act_bound: float = 0.5, min_command: float = 0.1, table_size: int = 1024,
+                 step_y: float = 0.0) -> etg_residual:
+        """``weights`` [m] (``2 num_rbf`` numbers; ``None``: the prior trajectory's fit); ``act_bound`` [rad];
+        ``step_y``: every foot moved this far towards the midline [m] while the generator runs."""
         if weights is None:
             weights = tuple(GeneratorSettings(num_rbf=int(num_rbf), width=width).prior_weights())
         term = cls(LegKinematics.from_robot(env.robot), list(env.robot.spec.default_pose), weights, num_rbf, width,
-                   act_bound, min_command, env.num_envs, table_size)
+                   act_bound, min_command, env.num_envs, table_size, step_y)
         term.bind_state(lambda: getattr(env, "state", None))
         return term
 
@@ -142,11 +148,12 @@ class etg_residual(_GeneratorResidual):  # noqa: N801 - a term, named like the o
         self.weights[:] = w.reshape(-1, self.settings.num_rbf, 2) if w.ndim == 2 else w.reshape(1, -1, 2)
 
     def foot_targets(self, phase: np.ndarray, active: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """Foot centres in the base frame [m]: default + (dx, 0, dz). Shapes: (n, f), (n,), (n, H, 2) or (H, 2)
-        -> (n, f, 3)."""
+        """Foot centres in the base frame [m]: default + (dx, -step_y towards the midline, dz). Shapes: (n, f), (n,),
+        (n, H, 2) or (H, 2) -> (n, f, 3)."""
         off = foot_offsets(phase, weights, self.width) * active[:, None, None]
         p = np.broadcast_to(self.kin.default_foot, off.shape[:-1] + (3,)).copy()
         p[..., 0] += off[..., 0]
+        p[..., 1] -= np.sign(self.kin.default_foot[:, 1]) * self.step_y * active[:, None]
         p[..., 2] += off[..., 1]
         return p
 
@@ -184,6 +191,7 @@ class etg_residual(_GeneratorResidual):  # noqa: N801 - a term, named like the o
                                 f"default_joint_pos while the planar command speed is below {self.min_command:g} m/s "
                                 f"and |yaw rate| below {self.min_command:g} rad/s."),
                 "generator": {"weights": self.params.tolist(), "num_rbf": self.settings.num_rbf, "width": self.width,
+                              "step_y": self.step_y,
                               "table_rows": self.table_size,
                               "table_layout": "float64 (rows, num_joints); row k: joint targets [rad] at foot phase "
                                               "k / rows; joint j at the phase of foot joint_foot[j]"}}

@@ -111,6 +111,8 @@ class GeneratorSettings:
             (then each weight stays within a few mm of the offset at its centre; the prior fits to 3 mm).
         step_length, foot_height, penetration: the prior trajectory [m] (:func:`prior_trajectory`).
         duty: stance fraction of a cycle (the gait clock's).
+        step_y: every foot's target moved this far towards the body's midline [m] (negative: outwards), not
+            evolved: ETG-RL's lateral foot placement for the balance beam, a narrow stance whose feet fit on it.
     """
 
     num_rbf: int = 12
@@ -119,6 +121,7 @@ class GeneratorSettings:
     foot_height: float = 0.08
     penetration: float = 0.01
     duty: float = 0.5
+    step_y: float = 0.0
 
     def __post_init__(self) -> None:
         if not 3 <= self.num_rbf <= 64:
@@ -129,6 +132,9 @@ class GeneratorSettings:
             raise ConfigError(f"prior trajectory step_length {self.step_length} m, foot_height {self.foot_height} m, "
                               f"penetration {self.penetration} m out of range; use |step| <= 0.3, height in [0, 0.2], "
                               f"penetration in [0, 0.05].")
+        if not abs(self.step_y) <= 0.2:
+            raise ConfigError(f"step_y = {self.step_y} m is out of range; give the feet's shift towards the midline in "
+                              f"[-0.2, 0.2] m (e.g. 0.1 for a narrow stance on a beam).")
 
     @property
     def rbf_width(self) -> float:
