@@ -104,7 +104,8 @@ def commanded(s: RobotState, min_command: float = 0.1) -> np.ndarray:
     told to stand within the gait clock's settling cycles after moving (``s.gait_settling``); the others
     stand. Shape: (n,), bool."""
     moving = told_to_move(s.commands, min_command)
-    return moving if s.gait_settling is None else moving | s.gait_settling
+    settling = getattr(s, "gait_settling", None)  # a state built by hand (a namespace) may lack it
+    return moving if settling is None else moving | settling
 
 
 def read_state(sim, robot, prev_joint_vel: np.ndarray, dt: float, actions: np.ndarray,
