@@ -107,11 +107,8 @@ class etg_residual(_GeneratorResidual):  # noqa: N801 - a term, named like the o
                  table_size: int = 1024, step_y: float = 0.0) -> None:
         super().__init__(default_joint_pos, act_bound, min_command)
         self.kin = kinematics
-        if not abs(step_y) <= 0.2:
-            raise ConfigError(f"ETG step_y = {step_y} m is out of range; give the feet's shift towards the midline in "
-                              f"[-0.2, 0.2] m.")
-        self.step_y = float(step_y)
-        self.settings = GeneratorSettings(num_rbf=int(num_rbf), width=width)
+        self.settings = GeneratorSettings(num_rbf=int(num_rbf), width=width, step_y=float(step_y))  # checks them
+        self.step_y = self.settings.step_y
         self.width = self.settings.rbf_width
         if not 16 <= int(table_size) <= 1_000_000:
             raise ConfigError(f"ETG table_size = {table_size} is out of range; use 16 to 1000000 rows.")
